@@ -1,0 +1,3 @@
+from opencharacters.cli import main
+
+main()

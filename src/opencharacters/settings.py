@@ -1,0 +1,109 @@
+"""One settings object for the whole product, read from flags and OPENCHARACTERS_* variables."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from opencharacters.engine_settings import EngineSettings
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("opencharacters"))
+
+
+class Settings(BaseSettings):
+    """Everything the server reads at start-up. Nested engine settings use `__`:
+    e.g. OPENCHARACTERS_ENGINES__ASR__LANGUAGE=de."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OPENCHARACTERS_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    blob_store: Literal["filesystem"] = "filesystem"
+    blob_dir: Path | None = None
+    public_url: str | None = None
+    bootstrap_api_key: str | None = None
+    secret_key: str | None = None
+
+    # Fetching reference images and audio from https:// URLs.
+    fetch_allow_private: bool = False
+    fetch_ca_bundle: Path | None = None
+    fetch_timeout_s: float = Field(default=15.0, gt=0)
+    fetch_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    upload_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    upload_ttl_s: int = Field(default=24 * 3600, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+
+    # Signed URLs for previews, recordings and uploads.
+    signed_url_ttl_s: int = Field(default=24 * 3600, gt=0)
+
+    # Avatar image processing.
+    output_width: int = Field(default=1088, ge=64, le=4096)
+    output_height: int = Field(default=704, ge=64, le=4096)
+    preview_max_side: int = Field(default=512, ge=32, le=4096)
+
+    # Sessions.
+    session_capacity: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
+    session_ready_ttl_s: int = Field(default=300, ge=5)
+    scheduler_tick_s: float = Field(default=0.5, gt=0)
+
+    # Per-organization limits.
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    max_concurrent_sessions_per_org: int = Field(default=10, ge=1)
+
+    engines: EngineSettings = Field(default_factory=EngineSettings)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        url = self.database_url or f"sqlite:///{self.data_dir / 'opencharacters.db'}"
+        # A plain postgresql:// URL means psycopg 3, the driver we install.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @cached_property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+    @cached_property
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @cached_property
+    def resolved_secret_key(self) -> bytes:
+        """The key that signs URLs: configured, else created once in the data directory."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        self.ensure_data_dir()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(os.urandom(32).hex())
+        return path.read_text().strip().encode()
