@@ -2,10 +2,120 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
+
+from opencharacters.settings import Settings
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 @click.group()
 @click.version_option(package_name="opencharacters")
 def main() -> None:
     """OpenCharacters: self-hosted real-time conversational avatars."""
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on (OPENCHARACTERS_HOST, default 127.0.0.1)")
+@click.option("--port", type=int, help="Port (OPENCHARACTERS_PORT, default 8000)")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="OPENCHARACTERS_DATA_DIR")
+@click.option(
+    "--dev-key-file",
+    is_flag=True,
+    default=None,
+    help="Keep the first start's API key in the data directory and print it on every start.",
+)
+@click.option("--log-level", default="info", show_default=True)
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    dev_key_file: bool | None,
+    log_level: str,
+) -> None:
+    """Run the API server (and everything behind it)."""
+    import uvicorn
+
+    from opencharacters.api.app import create_app
+
+    settings = load_settings(host=host, port=port, data_dir=data_dir, dev_key_file=dev_key_file)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys (works while the server runs)."""
+
+
+def _database(data_dir: Path | None) -> Any:
+    from opencharacters.store.db import Database
+
+    settings = load_settings(data_dir=data_dir)
+    settings.ensure_data_dir()
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    return database
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="OPENCHARACTERS_DATA_DIR"
+)
+
+
+@keys.command("create")
+@data_dir_option
+@click.option("--org", default="default", show_default=True, help="Organization (made if new)")
+@click.option("--name", help="A label for the key")
+def keys_create(data_dir: Path | None, org: str, name: str | None) -> None:
+    """Create a key; it is printed once, alone on the last line."""
+    from opencharacters.store.accounts import create_key
+
+    database = _database(data_dir)
+    with database.session() as db:
+        key, row = create_key(db, org, name)
+        click.echo(
+            f"Created key {row.id} for organization {org!r}. Keep it now; only its hash is stored:"
+        )
+    database.dispose()
+    click.echo(key)
+
+
+@keys.command("list")
+@data_dir_option
+@click.option("--org", help="Only this organization's keys")
+def keys_list(data_dir: Path | None, org: str | None) -> None:
+    """List keys (prefixes only)."""
+    from opencharacters.store.accounts import list_keys
+
+    database = _database(data_dir)
+    with database.session() as db:
+        rows = list_keys(db, org)
+    database.dispose()
+    click.echo(f"{'ID':36}  {'PREFIX':10}  {'ORGANIZATION':20}  {'CREATED':20}  STATUS")
+    for row in rows:
+        status = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        created = f"{row.created_at:%Y-%m-%d %H:%M:%S}"
+        click.echo(f"{row.id:36}  {row.prefix:10}  {row.organization:20}  {created:20}  {status}")
+
+
+@keys.command("revoke")
+@data_dir_option
+@click.argument("key_id")
+def keys_revoke(data_dir: Path | None, key_id: str) -> None:
+    """Revoke a key by its id or prefix."""
+    from opencharacters.store.accounts import revoke_key
+
+    database = _database(data_dir)
+    with database.session() as db:
+        row = revoke_key(db, key_id)
+        revoked = row.id if row else None
+    database.dispose()
+    if revoked is None:
+        raise click.ClickException(f"no single key matches {key_id!r}")
+    click.echo(f"Revoked key {revoked}.")

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     blob_dir: Path | None = None
     public_url: str | None = None
     bootstrap_api_key: str | None = None
+    # `make run`: keep the first start's key in the data directory and print it every start.
+    dev_key_file: bool = False
     secret_key: str | None = None
 
     # Fetching reference images and audio from https:// URLs.
@@ -103,7 +105,11 @@ class Settings(BaseSettings):
         self.ensure_data_dir()
         path = self.data_dir / "secret.key"
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(os.urandom(32).hex())
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process made it first
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(os.urandom(32).hex())
         return path.read_text().strip().encode()

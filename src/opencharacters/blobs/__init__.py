@@ -1,1 +1,1 @@
-
+"""Object storage and signed URLs."""

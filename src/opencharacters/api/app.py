@@ -1,0 +1,129 @@
+"""The FastAPI application: services wired at start-up, routers, errors, CORS."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from opencharacters import __version__
+from opencharacters.api.context import Services
+from opencharacters.api.cors import BrowserCors
+from opencharacters.api.errors import install_error_handlers
+from opencharacters.api.ratelimit import RateLimiter
+from opencharacters.api.routers import avatars, conversations, documents, files, sessions, uploads
+from opencharacters.blobs.signing import UrlSigner
+from opencharacters.blobs.store import FilesystemBlobStore
+from opencharacters.engine.scheduler import SessionScheduler
+from opencharacters.ingest.avatar_jobs import AvatarProcessor
+from opencharacters.settings import Settings
+from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
+from opencharacters.store.db import Database
+from opencharacters.store.sessions import fail_interrupted
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings) -> Services:
+    settings.ensure_data_dir()
+    db = Database(settings.resolved_database_url)
+    blobs = FilesystemBlobStore(settings.resolved_blob_dir)
+    return Services(
+        settings=settings,
+        db=db,
+        blobs=blobs,
+        signer=UrlSigner(
+            settings.resolved_secret_key,
+            settings.resolved_public_url,
+            settings.signed_url_ttl_s,
+        ),
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        scheduler=SessionScheduler(
+            db,
+            capacity=settings.session_capacity,
+            ready_ttl_s=settings.session_ready_ttl_s,
+            tick_s=settings.scheduler_tick_s,
+        ),
+        avatar_processor=AvatarProcessor(settings, db, blobs),
+    )
+
+
+def announce_access(svc: Services) -> None:
+    """Makes sure someone can authenticate, and says how."""
+    settings = svc.settings
+    key_file = settings.data_dir / "dev-api-key"
+    with svc.db.session() as db:
+        if settings.bootstrap_api_key:
+            ensure_key(db, settings.bootstrap_api_key)
+            key: str | None = None
+            how = "the key in OPENCHARACTERS_BOOTSTRAP_API_KEY"
+        elif settings.dev_key_file and key_file.exists():
+            key = key_file.read_text().strip()
+            ensure_key(db, key)
+            how = f"the development key kept in {key_file}"
+        elif not has_active_key(db):
+            key, _ = create_key(db, DEFAULT_ORG, name="first start")
+            how = "a new key (only its hash is stored; keep it now)"
+            if settings.dev_key_file:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(key + "\n")
+                how = f"a new development key, kept in {key_file} (owner-only)"
+        else:
+            key = None
+            how = "an existing key (create one with: opencharacters keys create)"
+    lines = [
+        f"OpenCharacters {__version__} at {settings.resolved_public_url}",
+        f"  API base URL: {settings.resolved_public_url}  (RUNWAYML_BASE_URL)",
+        f"  Authenticate with {how}:",
+    ]
+    if key:
+        lines.append(f"  RUNWAYML_API_SECRET={key}")
+    print("\n".join(lines), flush=True)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    svc = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        svc.db.migrate()
+        announce_access(svc)
+        with svc.db.session() as db:
+            failed = fail_interrupted(db)
+        if failed:
+            log.warning("marked %d sessions FAILED that were active before a restart", failed)
+        svc.avatar_processor.resume_unfinished()
+        svc.scheduler.start()
+        try:
+            yield
+        finally:
+            await svc.scheduler.stop()
+            await svc.avatar_processor.stop()
+            svc.db.dispose()
+
+    app = FastAPI(
+        title="OpenCharacters API",
+        version=__version__,
+        description=(
+            "Self-hosted, Runway-compatible Characters API: avatars, documents, realtime "
+            "sessions, conversations, usage and uploads. Point Runway's SDKs at this server "
+            "by changing the base URL."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.services = svc
+    install_error_handlers(app)
+    for module in (avatars, documents, sessions, conversations, uploads, files):
+        app.include_router(module.router)
+    app.add_middleware(BrowserCors)
+
+    @app.get("/health", tags=["meta"], summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

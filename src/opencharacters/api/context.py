@@ -1,0 +1,34 @@
+"""The services one server process shares between requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from opencharacters.api.ratelimit import RateLimiter
+from opencharacters.blobs.signing import UrlSigner
+from opencharacters.blobs.store import BlobStore
+from opencharacters.engine.scheduler import SessionScheduler
+from opencharacters.ingest.avatar_jobs import AvatarProcessor
+from opencharacters.settings import Settings
+from opencharacters.store.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    signer: UrlSigner
+    rate_limiter: RateLimiter
+    scheduler: SessionScheduler
+    avatar_processor: AvatarProcessor
+
+    def blob_url(self, key: str | None) -> str | None:
+        return self.signer.blob_url(key) if key else None
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found

@@ -1,0 +1,136 @@
+"""Every error leaves as `{"error": "<what went wrong and what the limit is>"}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from opencharacters.domain.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+_LOCATION_PREFIXES = {"body", "query", "path", "header"}
+# Tags of discriminated unions, which pydantic adds to error paths.
+_UNION_TAGS = {
+    "runway-live-preset",
+    "custom",
+    "runway-preset",
+    "client_event",
+    "backend_rpc",
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "array",
+    "object",
+}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in _LOCATION_PREFIXES:
+        parts = parts[1:]
+    # Discriminated unions add the tag ("custom", "string", ...) as a path element; keep the
+    # path readable as the caller wrote it: tools[0].parameters[1].name
+    out = ""
+    for part in parts:
+        if part.isdigit():
+            out += f"[{part}]"
+        elif part in _UNION_TAGS:
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def describe_validation_error(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    field = _field_path(tuple(error.get("loc", ())))
+    ctx = error.get("ctx") or {}
+    given = error.get("input")
+    where = f"{field}: " if field else ""
+    if kind == "extra_forbidden":
+        return f'Unrecognized key: "{field.rsplit(".", 1)[-1]}"' + (
+            f" (in {field.rsplit('.', 1)[0]})" if "." in field else ""
+        )
+    if kind == "missing":
+        return f"{field} is required"
+    if kind == "string_too_long":
+        n = len(given) if isinstance(given, str) else "?"
+        return f"{where}must be at most {ctx.get('max_length')} characters (got {n})"
+    if kind == "string_too_short":
+        return f"{where}must be at least {ctx.get('min_length')} characters"
+    if kind == "too_long":
+        got = ctx.get("actual_length")
+        return f"{where}may have at most {ctx.get('max_length')} items (got {got})"
+    if kind == "too_short":
+        return f"{where}must have at least {ctx.get('min_length')} items"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = {
+            "greater_than_equal": f"at least {ctx.get('ge')}",
+            "less_than_equal": f"at most {ctx.get('le')}",
+            "greater_than": f"greater than {ctx.get('gt')}",
+            "less_than": f"less than {ctx.get('lt')}",
+        }[kind]
+        return f"{where}must be {bound} (got {given!r})"
+    if kind == "literal_error":
+        return f"{where}must be {ctx.get('expected')} (got {given!r})"
+    if kind == "union_tag_invalid":
+        return f"{where}type must be {ctx.get('expected_tags')} (got {ctx.get('tag')!r})"
+    if kind == "union_tag_not_found":
+        return f'{where}needs a "{ctx.get("discriminator", "type").strip(chr(39))}" field'
+    if kind == "uuid_parsing" or kind == "uuid_type":
+        return f"{where}must be a UUID (got {given!r})"
+    if kind == "string_pattern_mismatch":
+        return f"{where}must match {ctx.get('pattern')} (got {given!r})"
+    if kind == "value_error":
+        message = str(ctx.get("error", error.get("msg", "")))
+        return f"{where}{message}"
+    if kind == "json_invalid":
+        return f"The request body is not valid JSON ({ctx.get('error', 'parse error')})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return (
+            f"{where}must be a JSON object" if field else "The request body must be a JSON object"
+        )
+    return f"{where}{error.get('msg', 'is invalid')}"
+
+
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status_code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        messages: list[str] = []
+        for error in errors:
+            text = describe_validation_error(dict(error))
+            if text not in messages:
+                messages.append(text)
+        return error_response(400, "; ".join(messages[:5]) or "Invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "No such endpoint."
+        elif exc.status_code == 405:
+            message = "Method not allowed on this endpoint."
+        return error_response(exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "Internal server error; the failure was logged.")

@@ -1,0 +1,152 @@
+"""/v1/realtime_sessions: create, retrieve, cancel, consume."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.security import HTTPAuthorizationCredentials
+
+from opencharacters.api.auth import Caller, api_caller, bearer, bearer_token
+from opencharacters.api.context import Services, services
+from opencharacters.api.params import IdPath, check_id
+from opencharacters.domain.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
+from opencharacters.domain.requests import PresetAvatarRef, SessionCreate
+from opencharacters.domain.responses import session_json
+from opencharacters.domain.session_states import TERMINAL, SessionStatus
+from opencharacters.store.avatars import get_avatar
+from opencharacters.store.sessions import count_active, create_session, mark_consumed, set_status
+from opencharacters.store.tables import RealtimeSession
+
+router = APIRouter(tags=["realtime sessions"])
+
+
+def _get(svc: Services, db: Any, org_id: str, session_id: str) -> RealtimeSession:
+    session: RealtimeSession | None = db.get(RealtimeSession, session_id)
+    if session is None or session.organization_id != org_id:
+        raise NotFound(f"Realtime session {session_id} not found.")
+    return session
+
+
+def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
+    if body.integration is not None or body.livekit is not None:
+        key = "integration" if body.integration is not None else "livekit"
+        raise BadRequest(
+            f"{key}: external LiveKit/ElevenLabs integrations are not supported by this server "
+            "yet; omit it to use the built-in WebRTC transport"
+        )
+    if isinstance(body.avatar, PresetAvatarRef):
+        raise BadRequest(
+            "avatar: runway-preset avatars are not available on this server yet; "
+            'create your own avatar and pass {"type": "custom", "avatarId": ...}'
+        )
+    with svc.db.session() as db:
+        try:
+            avatar = get_avatar(db, caller.org_id, str(body.avatar.avatarId))
+        except NotFound:
+            raise BadRequest(f"avatar.avatarId: avatar {body.avatar.avatarId} not found") from None
+        if avatar.status != "READY":
+            raise BadRequest(
+                f"avatar.avatarId: avatar {avatar.id} is {avatar.status}; "
+                "sessions need a READY avatar"
+            )
+        limit = svc.settings.max_concurrent_sessions_per_org
+        if count_active(db, caller.org_id) >= limit:
+            raise TooManyRequests(
+                f"This organization already has {limit} active sessions (the limit); "
+                "end one or retry later.",
+                headers={"Retry-After": "5"},
+            )
+        session = create_session(
+            db,
+            org_id=caller.org_id,
+            avatar=avatar,
+            max_duration=body.maxDuration,
+            personality=body.personality,
+            start_script=body.startScript,
+            tools=[tool.model_dump(mode="json") for tool in body.tools],
+        )
+        return session.id
+
+
+@router.post("/v1/realtime_sessions", summary="Create a realtime session")
+async def create_realtime_session(
+    body: SessionCreate, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    session_id = await asyncio.to_thread(_create, svc, caller, body)
+    svc.scheduler.wake()
+    return {"id": session_id}
+
+
+def _retrieve(svc: Services, caller: Caller, session_id: str) -> dict[str, Any]:
+    with svc.db.session() as db:
+        return session_json(_get(svc, db, caller.org_id, session_id))
+
+
+@router.get("/v1/realtime_sessions/{id}", summary="Retrieve a realtime session")
+async def retrieve_realtime_session(
+    id: IdPath, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    return await asyncio.to_thread(_retrieve, svc, caller, check_id(id, "id"))
+
+
+def _cancel(svc: Services, caller: Caller, session_id: str) -> None:
+    with svc.db.session() as db:
+        session = _get(svc, db, caller.org_id, session_id)
+        if SessionStatus(session.status) in TERMINAL:
+            return  # already over: cancelling again changes nothing
+        set_status(db, session, SessionStatus.CANCELLED)
+
+
+@router.delete("/v1/realtime_sessions/{id}", status_code=204, summary="Cancel a realtime session")
+async def cancel_realtime_session(
+    id: IdPath, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
+) -> Response:
+    await asyncio.to_thread(_cancel, svc, caller, check_id(id, "id"))
+    svc.scheduler.wake()
+    return Response(status_code=204)
+
+
+def _consume(svc: Services, session_id: str, key: str) -> dict[str, Any]:
+    with svc.db.session() as db:
+        session = db.get(RealtimeSession, session_id)
+        if session is None:
+            raise NotFound(f"Realtime session {session_id} not found.")
+        if session.status != SessionStatus.READY or session.session_key is None:
+            raise Conflict(
+                f"The session is {session.status}; credentials can be consumed only while READY."
+            )
+        if not hmac.compare_digest(session.session_key.encode(), key.encode()):
+            raise Unauthorized("Invalid session key for this session.")
+        token = mark_consumed(db, session)
+        if not token:
+            raise Conflict("These session credentials were already consumed; create a new session.")
+        base = svc.settings.resolved_public_url
+        return {
+            "url": f"{base}/v1/realtime_sessions/{session.id}/whip",
+            "token": token,
+            "roomName": session.id,
+        }
+
+
+@router.post(
+    "/v1/realtime_sessions/{id}/consume",
+    summary="Exchange the sessionKey for media credentials (once)",
+    description="Authenticated by `Authorization: Bearer <sessionKey>`; no X-Runway-Version.",
+)
+async def consume_realtime_session(
+    id: IdPath,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    session_id = check_id(id, "id")
+    key = bearer_token(credentials)
+    return await asyncio.to_thread(_consume, svc, session_id, key)

@@ -1,0 +1,297 @@
+"""Request bodies, validated strictly as Runway does: unknown keys are a 400."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from opencharacters.domain.voices import PRESET_IDS
+
+NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+MAX_DATA_URI_CHARS = 5_242_880
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# --- shared pieces -------------------------------------------------------------------------
+
+
+class PresetVoiceRef(Strict):
+    type: Literal["runway-live-preset"]
+    presetId: str
+
+    @field_validator("presetId")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        if value not in PRESET_IDS:
+            raise ValueError(f"unknown preset voice {value!r}; one of: {', '.join(PRESET_IDS)}")
+        return value
+
+
+class CustomVoiceRef(Strict):
+    type: Literal["custom"]
+    id: UUID
+
+
+VoiceRef = Annotated[PresetVoiceRef | CustomVoiceRef, Field(discriminator="type")]
+
+
+def check_media_uri(value: str, *, media: str) -> str:
+    """`https://` 13..2048, `runway://` 13..5000, `data:<media>/...` up to 5,242,880 chars."""
+    if value.startswith("https://"):
+        if not 13 <= len(value) <= 2048:
+            raise ValueError("an https:// URL must be 13 to 2048 characters long")
+    elif value.startswith("runway://"):
+        if not 13 <= len(value) <= 5000:
+            raise ValueError("a runway:// URI must be 13 to 5000 characters long")
+    elif value.startswith(f"data:{media}/"):
+        if len(value) > MAX_DATA_URI_CHARS:
+            raise ValueError(
+                f"a data URI may be at most {MAX_DATA_URI_CHARS} characters long (got {len(value)})"
+            )
+    else:
+        raise ValueError(
+            f"must be an https:// URL, a runway:// upload URI or a data:{media}/... URI"
+        )
+    return value
+
+
+def reject_duplicates(values: list[Any], what: str) -> None:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what} {value!s} appears more than once")
+        seen.add(value)
+
+
+# --- avatars -------------------------------------------------------------------------------
+
+AvatarName = Annotated[str, StringConstraints(min_length=1, max_length=50)]
+Personality = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+AvatarStartScript = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class AvatarCreate(Strict):
+    name: AvatarName
+    referenceImage: str
+    personality: Personality
+    voice: VoiceRef
+    startScript: AvatarStartScript | None = None
+    documentIds: Annotated[list[UUID], Field(max_length=50)] = []
+    imageProcessing: Literal["optimize", "none"] = "optimize"
+
+    @field_validator("referenceImage")
+    @classmethod
+    def _image_uri(cls, value: str) -> str:
+        return check_media_uri(value, media="image")
+
+    @field_validator("documentIds")
+    @classmethod
+    def _unique_documents(cls, value: list[UUID]) -> list[UUID]:
+        reject_duplicates(value, "document id")
+        return value
+
+
+class AvatarUpdate(Strict):
+    name: AvatarName | None = None
+    referenceImage: str | None = None
+    personality: Personality | None = None
+    voice: VoiceRef | None = None
+    startScript: AvatarStartScript | None = None
+    documentIds: Annotated[list[UUID], Field(max_length=50)] | None = None
+    imageProcessing: Literal["optimize", "none"] | None = None
+
+    @field_validator("referenceImage")
+    @classmethod
+    def _image_uri(cls, value: str | None) -> str | None:
+        return None if value is None else check_media_uri(value, media="image")
+
+    @field_validator("documentIds")
+    @classmethod
+    def _unique_documents(cls, value: list[UUID] | None) -> list[UUID] | None:
+        if value is not None:
+            reject_duplicates(value, "document id")
+        return value
+
+    @model_validator(mode="after")
+    def _at_least_one_and_no_nulls(self) -> AvatarUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to update")
+        for field in self.model_fields_set - {"startScript"}:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null (only startScript can be cleared)")
+        return self
+
+
+# --- documents -----------------------------------------------------------------------------
+
+DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+DocumentContent = Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+
+
+class DocumentCreate(Strict):
+    name: DocumentName
+    content: DocumentContent
+
+
+class DocumentUpdate(Strict):
+    name: DocumentName | None = None
+    content: DocumentContent | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one_and_no_nulls(self) -> DocumentUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of name, content")
+        for field in self.model_fields_set:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+# --- tools (conversational actions) --------------------------------------------------------
+
+ToolName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NAME_PATTERN)]
+Description = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+EnumValue = Annotated[str, StringConstraints(max_length=64)]
+
+
+class _ParameterBase(Strict):
+    name: ToolName
+    description: Description
+    required: bool = True
+
+
+class StringParameter(_ParameterBase):
+    type: Literal["string"]
+    enum: Annotated[list[EnumValue], Field(min_length=1, max_length=20)] | None = None
+
+
+class IntegerParameter(_ParameterBase):
+    type: Literal["integer"]
+
+
+class NumberParameter(_ParameterBase):
+    type: Literal["number"]
+
+
+class BooleanParameter(_ParameterBase):
+    type: Literal["boolean"]
+
+
+class ArrayItems(Strict):
+    type: Literal["string", "integer", "number", "boolean"]
+
+
+class ArrayParameter(_ParameterBase):
+    type: Literal["array"]
+    items: ArrayItems
+
+
+class ObjectParameter(_ParameterBase):
+    type: Literal["object"]
+    properties: Annotated[list[Parameter], Field(max_length=20)]
+
+    @field_validator("properties")
+    @classmethod
+    def _unique_names(cls, value: list[Parameter]) -> list[Parameter]:
+        reject_duplicates([p.name for p in value], "property name")
+        return value
+
+
+Parameter = Annotated[
+    StringParameter
+    | IntegerParameter
+    | NumberParameter
+    | BooleanParameter
+    | ArrayParameter
+    | ObjectParameter,
+    Field(discriminator="type"),
+]
+ObjectParameter.model_rebuild()
+
+
+class _ToolBase(Strict):
+    name: ToolName
+    description: Description
+    parameters: Annotated[list[Parameter], Field(max_length=20)] = []
+
+    @field_validator("parameters")
+    @classmethod
+    def _unique_names(cls, value: list[Parameter]) -> list[Parameter]:
+        reject_duplicates([p.name for p in value], "parameter name")
+        return value
+
+
+class ClientEventTool(_ToolBase):
+    type: Literal["client_event"]
+
+
+class BackendRpcTool(_ToolBase):
+    type: Literal["backend_rpc"]
+    timeoutSeconds: Annotated[float, Field(ge=1, le=8)] = 4
+
+
+Tool = Annotated[ClientEventTool | BackendRpcTool, Field(discriminator="type")]
+
+
+# --- realtime sessions ---------------------------------------------------------------------
+
+
+class PresetAvatarRef(Strict):
+    type: Literal["runway-preset"]
+    presetId: Literal[
+        "game-character",
+        "music-superstar",
+        "game-character-man",
+        "cat-character",
+        "influencer",
+        "tennis-coach",
+        "human-resource",
+        "fashion-designer",
+        "cooking-teacher",
+    ]
+
+
+class CustomAvatarRef(Strict):
+    type: Literal["custom"]
+    avatarId: UUID
+
+
+AvatarRef = Annotated[PresetAvatarRef | CustomAvatarRef, Field(discriminator="type")]
+
+
+class SessionCreate(Strict):
+    model: Literal["gwm1_avatars"]
+    avatar: AvatarRef
+    maxDuration: Annotated[int, Field(ge=10, le=1800, strict=True)] = 300
+    personality: Personality | None = None
+    startScript: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    tools: Annotated[list[Tool], Field(max_length=20)] = []
+    # Accepted so the error can say why they are refused (no LiveKit transport yet).
+    integration: dict[str, Any] | None = None
+    livekit: dict[str, Any] | None = None
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, value: list[Any]) -> list[Any]:
+        reject_duplicates([tool.name for tool in value], "tool name")
+        return value
+
+
+# --- uploads -------------------------------------------------------------------------------
+
+
+class UploadCreate(Strict):
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    type: Literal["ephemeral"] = "ephemeral"

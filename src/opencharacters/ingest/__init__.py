@@ -1,0 +1,1 @@
+"""Turning what callers give (URLs, data URIs, uploads) into validated media."""

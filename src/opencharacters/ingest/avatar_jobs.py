@@ -1,0 +1,157 @@
+"""Avatar image processing in the background: PROCESSING -> READY | FAILED."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+
+from opencharacters.blobs.store import BlobStore
+from opencharacters.domain.timefmt import utcnow
+from opencharacters.ingest.fetch import FetchError, fetch_https
+from opencharacters.ingest.images import ImageRejected, process_reference_image
+from opencharacters.settings import Settings
+from opencharacters.store.db import Database
+from opencharacters.store.tables import Avatar
+
+log = logging.getLogger(__name__)
+
+
+def avatar_blob_prefix(org_id: str, avatar_id: str) -> str:
+    return f"orgs/{org_id}/avatars/{avatar_id}"
+
+
+class AvatarProcessor:
+    def __init__(self, settings: Settings, db: Database, blobs: BlobStore) -> None:
+        self.settings = settings
+        self.db = db
+        self.blobs = blobs
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Image work is CPU-bound: one at a time keeps the second core for live sessions.
+        self._cpu = asyncio.Semaphore(1)
+
+    def submit(self, avatar_id: str, generation: int) -> None:
+        task = asyncio.create_task(self._run(avatar_id, generation), name=f"avatar-{avatar_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def resume_unfinished(self) -> None:
+        with self.db.session() as db:
+            pending = db.execute(
+                select(Avatar.id, Avatar.image_generation).where(Avatar.status == "PROCESSING")
+            ).all()
+        for avatar_id, generation in pending:
+            self.submit(avatar_id, generation)
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _load(self, avatar_id: str, generation: int) -> Avatar | None:
+        with self.db.session() as db:
+            avatar = db.get(Avatar, avatar_id)
+            if avatar is None or avatar.image_generation != generation:
+                return None
+            db.expunge(avatar)
+            return avatar
+
+    async def _source_bytes(self, avatar: Avatar) -> bytes:
+        source = avatar.reference_source or ""
+        if source.startswith("https://"):
+            data, _ = await fetch_https(
+                source,
+                max_bytes=self.settings.fetch_max_bytes,
+                timeout_s=self.settings.fetch_timeout_s,
+                allow_private=self.settings.fetch_allow_private,
+                ca_bundle=self.settings.fetch_ca_bundle,
+            )
+            return data
+        if avatar.reference_blob is None:
+            raise FetchError("the reference image is missing")
+        return await asyncio.to_thread(self.blobs.get_bytes, avatar.reference_blob)
+
+    async def _run(self, avatar_id: str, generation: int) -> None:
+        avatar = await asyncio.to_thread(self._load, avatar_id, generation)
+        if avatar is None:
+            return
+        try:
+            data = await self._source_bytes(avatar)
+            async with self._cpu:
+                result = await asyncio.to_thread(
+                    process_reference_image,
+                    data,
+                    mode=avatar.image_processing,
+                    output_size=(self.settings.output_width, self.settings.output_height),
+                    max_pixels=self.settings.max_image_pixels,
+                    preview_max_side=self.settings.preview_max_side,
+                )
+        except (FetchError, ImageRejected) as exc:
+            reason = str(exc)
+            if isinstance(exc, FetchError):
+                reason = f"Could not download the reference image: {reason}."
+            await asyncio.to_thread(self._finish, avatar, generation, None, None, reason)
+            return
+        except Exception:
+            log.exception("processing avatar %s failed", avatar_id)
+            await asyncio.to_thread(
+                self._finish, avatar, generation, None, None, "Internal error while processing."
+            )
+            return
+        prefix = f"{avatar_blob_prefix(avatar.organization_id, avatar.id)}/{generation}"
+        keys = {
+            "original": f"{prefix}/original.{result.original_format}",
+            "processed": f"{prefix}/processed.jpg",
+            "reference_preview": f"{prefix}/reference-preview.jpg",
+            "processed_preview": f"{prefix}/processed-preview.jpg",
+        }
+
+        def store() -> None:
+            self.blobs.put_bytes(keys["original"], data)
+            self.blobs.put_bytes(keys["processed"], result.processed_jpeg)
+            self.blobs.put_bytes(keys["reference_preview"], result.reference_preview_jpeg)
+            self.blobs.put_bytes(keys["processed_preview"], result.processed_preview_jpeg)
+
+        await asyncio.to_thread(store)
+        await asyncio.to_thread(self._finish, avatar, generation, keys, result.face, None)
+
+    def _finish(
+        self,
+        avatar: Avatar,
+        generation: int,
+        keys: dict[str, str] | None,
+        face: dict[str, object] | None,
+        failure: str | None,
+    ) -> None:
+        with self.db.session() as db:
+            row = db.get(Avatar, avatar.id, with_for_update=True)
+            if row is None or row.image_generation != generation:
+                return  # deleted, or a newer image arrived meanwhile
+            row.updated_at = utcnow()
+            if keys is None:
+                row.status = "FAILED"
+                row.failure_reason = failure
+                return
+            replaced = [
+                row.reference_blob,
+                row.reference_preview_blob,
+                row.processed_blob,
+                row.processed_preview_blob,
+            ]
+            row.reference_blob = keys["original"]
+            row.reference_preview_blob = keys["reference_preview"]
+            row.processed_blob = keys["processed"]
+            row.processed_preview_blob = keys["processed_preview"]
+            row.face = dict(face or {})
+            row.status = "READY"
+            row.failure_reason = None
+        # Older images (and the staged source of a data: URI) go once the new ones are in.
+        # Uploads are the caller's and expire on their own.
+        for key in replaced:
+            if key and key not in keys.values() and not key.startswith("uploads/"):
+                self.blobs.delete(key)
