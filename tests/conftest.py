@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import POSTGRES_ENV, postgres_database
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get(POSTGRES_ENV):
+        return
+    if os.environ.get("CI"):
+        raise pytest.UsageError(f"CI must set {POSTGRES_ENV}: the suite runs on PostgreSQL too")
+    skip = pytest.mark.skip(reason=f"set {POSTGRES_ENV} to run against PostgreSQL")
+    for item in items:
+        if "postgresql" in item.keywords or "[postgresql" in item.nodeid:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty database of each kind; SQLite lives in a temp folder."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.db"
+        yield f"sqlite:///{path}"
+        return
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"set {POSTGRES_ENV} to run against PostgreSQL")
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def tmp_data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
