@@ -76,12 +76,7 @@ class Settings(BaseSettings):
 
     @cached_property
     def resolved_database_url(self) -> str:
-        url = self.database_url or f"sqlite:///{self.data_dir / 'opencharacters.db'}"
-        # A plain postgresql:// URL means psycopg 3, the driver we install.
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        return url
+        return self.database_url or f"sqlite:///{self.data_dir / 'opencharacters.db'}"
 
     @cached_property
     def resolved_blob_dir(self) -> Path:

@@ -42,7 +42,7 @@ def postgres_database() -> Iterator[str]:
 
 
 class Server:
-    def __init__(self, data_dir: Path, database_url: str | None, **env: str) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None, **env: str) -> None:  # noqa: D107
         self.data_dir = data_dir
         self.database_url = database_url
         self.port = free_port()
@@ -54,6 +54,7 @@ class Server:
             "OPENCHARACTERS_BOOTSTRAP_API_KEY": API_KEY,
             "OPENCHARACTERS_RATE_LIMIT_PER_MINUTE": "100000",
             "OPENCHARACTERS_RATE_LIMIT_BURST": "100000",
+            "OPENCHARACTERS_SESSION_CAPACITY": "50",
             **env,
         }
         if database_url:
