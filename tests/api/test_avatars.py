@@ -100,6 +100,7 @@ def test_bad_cursor_is_a_400(server: Server) -> None:
     [
         ({"name": "n" * 51}, "name: must be at most 50 characters (got 51)"),
         ({"name": ""}, "name"),
+        ({"name": "a\x00b"}, "name: must not contain NUL"),
         ({"personality": "p" * 10_001}, "personality: must be at most 10000 characters"),
         ({"startScript": "s" * 2001}, "startScript: must be at most 2000 characters"),
         ({"referenceImage": "http://example.com/a.png"}, "referenceImage"),

@@ -208,3 +208,9 @@ def test_parameter_limits_and_kinds() -> None:
     bad(SessionCreate, with_params([parameter(type="date")]))
     parsed = SessionCreate.model_validate(with_params([parameter()]))
     assert parsed.tools[0].parameters[0].required is True
+
+
+def test_nul_characters_are_refused_everywhere() -> None:
+    assert "NUL" in bad(AvatarCreate, avatar(name="a\x00b"))
+    assert "NUL" in bad(DocumentCreate, {"name": "n", "content": "x\x00"})
+    bad(SessionCreate, session(tools=[tool(parameters=[parameter(enum=["a\x00"])])]))

@@ -23,6 +23,15 @@ MAX_DATA_URI_CHARS = 5_242_880
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL, and no legitimate field needs one.
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) and "\x00" in item for item in items):
+            raise ValueError("must not contain NUL (\\u0000) characters")
+        return value
+
 
 # --- shared pieces -------------------------------------------------------------------------
 

@@ -86,12 +86,12 @@ async def fetch_https(
                 raise FetchError(f"the server answered HTTP {response.status}")
             declared = response.content_length
             if declared is not None and declared > max_bytes:
-                raise FetchError(f"the file is {declared} bytes; the limit is {max_bytes}")
+                raise FetchError(f"the file is {declared} bytes; the limit is {max_bytes} bytes")
             body = bytearray()
             async for chunk in response.content.iter_chunked(64 * 1024):
                 body.extend(chunk)
                 if len(body) > max_bytes:
-                    raise FetchError(f"the file is larger than the limit of {max_bytes} bytes")
+                    raise FetchError(f"the file is larger than allowed; the limit is {max_bytes} bytes")
             return bytes(body), response.headers.get("Content-Type")
     except FetchError:
         raise
