@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -75,7 +76,7 @@ def test_keys_cli_works_while_the_server_runs(server: Server) -> None:
 def test_the_database_keeps_only_hashes(server: Server) -> None:
     key = new_key(server, "hashes")
     if server.database_url and server.database_url.startswith("sqlite"):
-        raw = open(server.database_url.removeprefix("sqlite:///"), "rb").read()
+        raw = Path(server.database_url.removeprefix("sqlite:///")).read_bytes()
         assert key.encode() not in raw
 
 

@@ -181,7 +181,8 @@ def test_new_reference_image_reprocesses(server: Server) -> None:
         )
         assert response.status_code == 200
         assert response.json()["status"] == "PROCESSING"
-        # While it processes, another image change is a 409 (as Runway answers); other fields are fine.
+        # While it processes, another image change is a 409 (as Runway answers);
+        # other fields may change.
         conflict = http.patch(
             f"/v1/avatars/{avatar['id']}", json={"referenceImage": face_data_uri()}
         )

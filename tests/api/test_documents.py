@@ -76,7 +76,7 @@ def test_sorting_and_order(server: Server) -> None:
         for params in ({"sort": "name"}, {"order": "up"}):
             response = http.get("/v1/documents", params=params)
             assert response.status_code == 400
-            assert list(params)[0] in error_of(response)
+            assert next(iter(params)) in error_of(response)
 
 
 def test_pagination_in_both_orders(server: Server) -> None:

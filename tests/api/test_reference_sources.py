@@ -61,7 +61,8 @@ def test_https_failures_have_reasons(
 
 
 def test_private_addresses_are_refused_by_default(server: Server, host: TlsHost) -> None:
-    # The default server neither trusts the test CA nor allows loopback: the address check comes first.
+    # The default server neither trusts the test CA nor allows loopback;
+    # the address check comes first.
     for url in (
         f"{host.base_url}/face.jpg",
         f"{host.base_url.replace('localhost', '127.0.0.1')}/face.jpg",

@@ -42,7 +42,7 @@ def postgres_database() -> Iterator[str]:
 
 
 class Server:
-    def __init__(self, data_dir: Path, database_url: str | None, **env: str) -> None:  # noqa: D107
+    def __init__(self, data_dir: Path, database_url: str | None, **env: str) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
         self.port = free_port()

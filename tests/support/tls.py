@@ -30,7 +30,7 @@ def tls_host(tmp: Path) -> Iterator[TlsHost]:
     routes: dict[str, tuple[int, bytes, str]] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             if self.path.startswith("/slow"):
                 time.sleep(3)
             if self.path.startswith("/redirect-to-loopback"):
