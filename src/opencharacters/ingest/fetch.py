@@ -91,7 +91,9 @@ async def fetch_https(
             async for chunk in response.content.iter_chunked(64 * 1024):
                 body.extend(chunk)
                 if len(body) > max_bytes:
-                    raise FetchError(f"the file is larger than allowed; the limit is {max_bytes} bytes")
+                    raise FetchError(
+                        f"the file is larger than allowed; the limit is {max_bytes} bytes"
+                    )
             return bytes(body), response.headers.get("Content-Type")
     except FetchError:
         raise
