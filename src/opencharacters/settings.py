@@ -90,7 +90,8 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
     def ensure_data_dir(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only: it holds the database, the URL-signing secret and the dev key.
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @cached_property
     def resolved_secret_key(self) -> bytes:

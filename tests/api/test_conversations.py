@@ -131,6 +131,9 @@ def test_transcript_and_recording(client: RunwayML, server: Server, database: Da
     whole = httpx.get(url)
     assert whole.status_code == 200 and whole.content == recording
     assert whole.headers["content-type"] == "video/mp4"
+    cross_origin = httpx.get(url, headers={"Origin": "https://app.example"})
+    assert cross_origin.headers["access-control-allow-origin"] == "*"
+    assert "Content-Range" in cross_origin.headers["access-control-expose-headers"]
     part = httpx.get(url, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206
     assert part.content == recording[100:200]

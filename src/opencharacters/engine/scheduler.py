@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import schedule
@@ -24,7 +23,6 @@ class SessionScheduler:
         self.tick_s = tick_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.on_ready: list[Callable[[str], None]] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -39,13 +37,9 @@ class SessionScheduler:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_s)
             self._wake.clear()
             try:
-                promoted = await asyncio.to_thread(self.run_once)
+                await asyncio.to_thread(self.run_once)
             except Exception:
                 log.exception("scheduler pass failed")
-                continue
-            for session_id in promoted:
-                for callback in self.on_ready:
-                    callback(session_id)
 
     def start(self) -> None:
         if self._task is None:
