@@ -131,7 +131,10 @@ class AvatarProcessor:
         with self.db.session() as db:
             row = db.get(Avatar, avatar.id, with_for_update=True)
             if row is None or row.image_generation != generation:
-                return  # deleted, or a newer image arrived meanwhile
+                # Deleted, or a newer image arrived meanwhile: what this run stored is garbage.
+                for key in (keys or {}).values():
+                    self.blobs.delete(key)
+                return
             row.updated_at = utcnow()
             if keys is None:
                 row.status = "FAILED"
