@@ -62,7 +62,10 @@ class DialogueSettings(BaseModel):
     """Room for a 10,000-character personality (about 2,500 tokens) plus the conversation."""
     threads: int = Field(default=1, ge=1)
     """One thread: with two, OpenMP spin-waits collapse when ASR or TTS runs beside it."""
-    batch_threads: int = Field(default=1, ge=1)
+    batch_threads: int = Field(default=2, ge=1)
+    """Prompt reading happens between ASR and TTS, when nothing else computes: two threads."""
+    cpu_extra_buffers: bool = False
+    """llama.cpp's repacked/AMX weight buffers; off because the AMX path crashes on some CPUs."""
     max_reply_tokens: int = Field(default=80, ge=8)
     temperature: float = Field(default=0.6, ge=0)
     history_turns: int = Field(default=12, ge=0)

@@ -58,6 +58,8 @@ class TurnDetector:
         pad_frames = max(1, round(settings.speech_pad_ms / 1000 / _FRAME_S))
         self._preroll: deque[Samples] = deque(maxlen=pad_frames)
         self._partial = ""
+        self.last_turn_speech_samples = 0
+        """Samples of the last ended turn's audio up to its final speech frame."""
         self._reset_turn()
 
     def _reset_turn(self) -> None:
@@ -72,6 +74,11 @@ class TurnDetector:
 
     def set_partial_transcript(self, text: str) -> None:
         self._partial = text
+
+    @property
+    def silence_started(self) -> bool:
+        """In a turn, and the caller has been quiet for at least two frames (64 ms)."""
+        return self.in_speech and self._silent_frames >= 2
 
     @property
     def speech_end_s(self) -> float:
@@ -147,6 +154,7 @@ class TurnDetector:
 
     def _end_turn(self, index: int) -> TurnEvent:
         audio = self.utterance_so_far()
+        self.last_turn_speech_samples = len(audio) - self._silent_frames * VAD_FRAME_SAMPLES
         # Keep speech_pad_ms of the trailing silence: Whisper is happier with a soft ending.
         drop = max(0, self._silent_frames - (self._preroll.maxlen or 0))
         if drop:
