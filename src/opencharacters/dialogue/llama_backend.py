@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opencharacters.dialogue.backend import PreparedPersona
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.engine_settings import DialogueSettings
 
@@ -119,7 +120,7 @@ class LlamaDialogueModel:
                 f"for {room}; raise OPENCHARACTERS_ENGINES__DIALOGUE__N_CTX"
             )
         with self._lock:
-            self._llm.reset()
+            self._llm.reset()  # type: ignore[no-untyped-call]
             self._llm.eval(tokens)
             state = self._llm.save_state()
         return LlamaPersona(
@@ -156,7 +157,7 @@ class LlamaDialogueModel:
             if cached != persona.prefix_tokens and persona.state is not None:
                 self._llm.load_state(persona.state)
             for piece in self._llm.create_completion(
-                tokens,  # type: ignore[arg-type]
+                tokens,
                 max_tokens=max_tokens,
                 temperature=self._settings.temperature,
                 top_p=0.9,
@@ -171,8 +172,10 @@ class LlamaDialogueModel:
                     emit(text)
 
     async def stream(
-        self, persona: LlamaPersona, messages: Sequence[ChatMessage], max_tokens: int
+        self, persona: PreparedPersona, messages: Sequence[ChatMessage], max_tokens: int
     ) -> AsyncIterator[str]:
+        if not isinstance(persona, LlamaPersona):
+            raise TypeError("a persona prepared by another dialogue backend")
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         stop = threading.Event()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from opencharacters.dialogue.backend import PreparedPersona
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.engine_settings import DialogueSettings
 
@@ -30,7 +31,7 @@ class OpenAIChatModel:
         return RemotePersona(system_prompt)
 
     async def stream(
-        self, persona: RemotePersona, messages: Sequence[ChatMessage], max_tokens: int
+        self, persona: PreparedPersona, messages: Sequence[ChatMessage], max_tokens: int
     ) -> AsyncIterator[str]:
         url = self._settings.openai_base_url.rstrip("/") + "/chat/completions"
         headers = {"Accept": "text/event-stream"}

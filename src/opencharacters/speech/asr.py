@@ -9,6 +9,7 @@ about 5x less encoder work for a 3 s utterance, with the same transcripts on our
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -47,6 +48,24 @@ def window_frames(n_samples: int, minimum: int) -> int:
     return int(min(_MAX_WINDOW_FRAMES, max(minimum, -(-frames // 100) * 100)))
 
 
+def drop_echo(text: str) -> str:
+    """Whisper sometimes starts the utterance over once it has finished it ("Could you book a
+    table? Could you book a"), more so on the silence after short windows. A trailing sentence
+    that repeats the start of an earlier one is dropped."""
+    sentences = re.findall(r"[^.?!]+[.?!]*", text)
+    kept: list[str] = []
+    for sentence in sentences:
+        words = _words(sentence)
+        if words and any(_words(earlier)[: len(words)] == words for earlier in kept):
+            continue
+        kept.append(sentence)
+    return "".join(kept).strip()
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
 class WhisperRecognizer:
     """Whisper through ctranslate2 directly, with short feature windows."""
 
@@ -78,7 +97,7 @@ class WhisperRecognizer:
 
     @property
     def language(self) -> str:
-        return self._tokenizer.language_code
+        return str(self._tokenizer.language_code)
 
     def transcribe_sync(self, samples: Samples, sample_rate: int = ASR_SAMPLE_RATE) -> Transcript:
         started = time.perf_counter()
@@ -118,7 +137,7 @@ class WhisperRecognizer:
             )[0]
         if result.no_speech_prob > 0.6 and not result.sequences_ids[0]:
             return ""
-        return str(self._tokenizer.decode(result.sequences_ids[0])).strip()
+        return drop_echo(str(self._tokenizer.decode(result.sequences_ids[0])).strip())
 
     async def transcribe(self, samples: Samples, sample_rate: int) -> Transcript:
         return await asyncio.to_thread(self.transcribe_sync, samples, sample_rate)

@@ -37,7 +37,7 @@ class UserTurn:
     speech_end_s: float
     turn_end_s: float
     asr_wait_s: float
-    """Wall time spent waiting for ASR after the turn ended (0 when a partial already covered it)."""
+    """Seconds waited for ASR after the turn ended (0 when a partial already covered it)."""
 
 
 ListenerEvent = SpeechStarted | PartialTranscript | UserTurn

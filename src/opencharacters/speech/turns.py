@@ -20,8 +20,36 @@ from opencharacters.speech.vad import VAD_FRAME_SAMPLES, VAD_SAMPLE_RATE, Silero
 _FRAME_S = VAD_FRAME_SAMPLES / VAD_SAMPLE_RATE
 _HYSTERESIS = 0.15
 _DANGLING_WORDS = frozenset(
-    "a an the and or but so because to of for with in on at my your our their if than "
-    "that which who um uh er like".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "so",
+        "because",
+        "to",
+        "of",
+        "for",
+        "with",
+        "in",
+        "on",
+        "at",
+        "my",
+        "your",
+        "our",
+        "their",
+        "if",
+        "than",
+        "that",
+        "which",
+        "who",
+        "um",
+        "uh",
+        "er",
+        "like",
+    ]
 )
 
 
