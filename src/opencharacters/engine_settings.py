@@ -66,6 +66,9 @@ class DialogueSettings(BaseModel):
     """Prompt reading happens between ASR and TTS, when nothing else computes: two threads."""
     cpu_extra_buffers: bool = False
     """llama.cpp's repacked/AMX weight buffers; off because the AMX path crashes on some CPUs."""
+    persona_cache_size: int = Field(default=8, ge=0)
+    """Evaluated personas kept in memory (~12 KB per token), so new sessions of the same avatar
+    skip the prepare cost."""
     max_reply_tokens: int = Field(default=80, ge=8)
     temperature: float = Field(default=0.6, ge=0)
     history_turns: int = Field(default=12, ge=0)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,6 @@ class LlamaPersona:
     state: Any = None
     prepare_s: float = 0.0
     state_bytes: int = 0
-    stats: dict[str, float] = field(default_factory=dict)
 
 
 class LlamaDialogueModel:
@@ -82,6 +82,7 @@ class LlamaDialogueModel:
         # Chat models end a turn with their own marker (<|im_end|> for Qwen), not always EOS.
         self._stop_strings = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "</s>"]
         self._lock = threading.Lock()
+        self._prepared: OrderedDict[str, LlamaPersona] = OrderedDict()
 
     def _token_text(self, token: int) -> str:
         if token < 0:
@@ -112,6 +113,12 @@ class LlamaDialogueModel:
 
     def _prepare_sync(self, system_prompt: str) -> LlamaPersona:
         started = time.perf_counter()
+        with self._lock:
+            cached = self._prepared.get(system_prompt)
+            if cached is not None:
+                # Another session of the same avatar: reuse its evaluated persona.
+                self._prepared.move_to_end(system_prompt)
+                return replace(cached, prepare_s=time.perf_counter() - started)
         tokens = self.tokenize(self._persona_prefix(system_prompt))
         room = self.n_ctx - self._settings.max_reply_tokens - 256
         if len(tokens) > room:
@@ -123,13 +130,17 @@ class LlamaDialogueModel:
             self._llm.reset()  # type: ignore[no-untyped-call]
             self._llm.eval(tokens)
             state = self._llm.save_state()
-        return LlamaPersona(
-            system_prompt=system_prompt,
-            prefix_tokens=tokens,
-            state=state,
-            prepare_s=time.perf_counter() - started,
-            state_bytes=int(state.llama_state_size),
-        )
+            persona = LlamaPersona(
+                system_prompt=system_prompt,
+                prefix_tokens=tokens,
+                state=state,
+                prepare_s=time.perf_counter() - started,
+                state_bytes=int(state.llama_state_size),
+            )
+            self._prepared[system_prompt] = persona
+            while len(self._prepared) > self._settings.persona_cache_size:
+                self._prepared.popitem(last=False)
+        return persona
 
     async def prepare(self, system_prompt: str) -> LlamaPersona:
         return await asyncio.to_thread(self._prepare_sync, system_prompt)
