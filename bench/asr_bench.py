@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
-from common import SENTENCES, add_noise, espeak, load_average, to16k, write_results
 
+from common import SENTENCES, add_noise, espeak, load_average, to16k, write_results
 from opencharacters.assets import ensure_asset
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.asr import WhisperRecognizer
@@ -72,7 +72,9 @@ async def realtime_latency(
         listener = Listener(load_turn_detector(settings), recognizer, settings.asr)
         wall_at_sample: dict[int, float] = {}
 
-        async def chunks(audio: Samples = audio) -> AsyncIterator[AudioChunk]:
+        async def chunks(
+            audio: Samples = audio, wall_at_sample: dict[int, float] = wall_at_sample
+        ) -> AsyncIterator[AudioChunk]:
             start = time.perf_counter()
             for i in range(0, len(audio), 320):  # 20 ms packets, paced like a live call
                 await asyncio.sleep(max(0.0, start + i / 16_000 - time.perf_counter()))

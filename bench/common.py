@@ -37,7 +37,9 @@ SENTENCES = (
 
 def espeak(text: str, voice: str = "en-us", speed: int = 160) -> tuple[Samples, int]:
     with tempfile.NamedTemporaryFile(suffix=".wav") as out:
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", out.name, text], check=True)
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-w", out.name, text], check=True
+        )
         return read_wav(Path(out.name).read_bytes())
 
 

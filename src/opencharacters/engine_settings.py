@@ -58,8 +58,9 @@ class DialogueSettings(BaseModel):
     backend: Literal["embedded", "openai"] = "embedded"
     model_path: Path | None = None
     """Any GGUF chat model; default: the packaged Qwen2.5-Coder-0.5B-Instruct Q4_K_M."""
-    n_ctx: int = Field(default=4096, ge=512)
-    """Room for a 10,000-character personality (about 2,500 tokens) plus the conversation."""
+    n_ctx: int = Field(default=6144, ge=512)
+    """Room for a 10,000-character personality (2,500 tokens of prose, up to ~3,800 when dense
+    with names and numbers) plus the conversation. KV cache: ~12 KB per token."""
     threads: int = Field(default=1, ge=1)
     """One thread: with two, OpenMP spin-waits collapse when ASR or TTS runs beside it."""
     batch_threads: int = Field(default=2, ge=1)
@@ -70,6 +71,8 @@ class DialogueSettings(BaseModel):
     """Evaluated personas kept in memory (~12 KB per token), so new sessions of the same avatar
     skip the prepare cost."""
     max_reply_tokens: int = Field(default=80, ge=8)
+    max_reply_sentences: int = Field(default=3, ge=1)
+    """Spoken replies stop after this many sentences, whatever the model would add."""
     temperature: float = Field(default=0.6, ge=0)
     history_turns: int = Field(default=12, ge=0)
     openai_base_url: str = "http://127.0.0.1:11434/v1"

@@ -65,8 +65,8 @@ def test_plain_text_is_left_alone() -> None:
 
 def test_knowledge_goes_after_the_history_in_the_last_user_turn() -> None:
     system = system_prompt("You are Mia, a receptionist.")
-    assert system.startswith(SPOKEN_RULES)
-    assert system.endswith("You are Mia, a receptionist.")
+    assert system.startswith("You are Mia, a receptionist.")
+    assert system.endswith(SPOKEN_RULES)
     history = [
         {"role": "user", "content": "Hi"},
         {"role": "assistant", "content": "Hello!"},

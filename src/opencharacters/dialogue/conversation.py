@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Sequence
 
 from opencharacters.dialogue.backend import DialogueModel, PreparedPersona
@@ -9,6 +10,10 @@ from opencharacters.dialogue.chunker import SpeakableChunker
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.prompt import build_messages, system_prompt
 from opencharacters.engine_settings import DialogueSettings
+
+
+def count_sentences(text: str) -> int:
+    return len(re.findall(r"[.!?]+(?=\s|$)", text))
 
 
 class Conversation:
@@ -42,11 +47,14 @@ class Conversation:
         chunker = SpeakableChunker()
         spoken: list[str] = []
         stream = self._model.stream(self._persona, messages, self._settings.max_reply_tokens)
+        budget = self._settings.max_reply_sentences
         try:
             async for delta in stream:
                 for chunk in chunker.push(delta):
                     spoken.append(chunk)
                     yield chunk
+                if count_sentences(" ".join(spoken)) >= budget:
+                    return  # the finally clause stops the model
             for chunk in chunker.flush():
                 spoken.append(chunk)
                 yield chunk

@@ -52,7 +52,10 @@ def _model_params(*, use_extra_buffers: bool) -> Iterator[None]:
 class LlamaPersona:
     system_prompt: str
     prefix_tokens: list[int]
-    state: Any = None
+    state: bytes = b""
+    """llama.cpp's context state (KV cache of the prefix) only. llama-cpp-python's own
+    save_state() also copies a logits buffer of n_batch x vocabulary floats (311 MB for Qwen),
+    which would make every cached persona cost that much."""
     prepare_s: float = 0.0
     state_bytes: int = 0
 
@@ -80,7 +83,8 @@ class LlamaDialogueModel:
             bos_token=self._token_text(self._llm.token_bos()),
         )
         # Chat models end a turn with their own marker (<|im_end|> for Qwen), not always EOS.
-        self._stop_strings = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "</s>"]
+        # A blank line or a code fence starts a document, not a spoken answer: stop there.
+        self._stop_strings = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "</s>", "\n\n", "```"]
         self._lock = threading.Lock()
         self._prepared: OrderedDict[str, LlamaPersona] = OrderedDict()
 
@@ -129,18 +133,43 @@ class LlamaDialogueModel:
         with self._lock:
             self._llm.reset()  # type: ignore[no-untyped-call]
             self._llm.eval(tokens)
-            state = self._llm.save_state()
+            state = self._save_context_state()
             persona = LlamaPersona(
                 system_prompt=system_prompt,
                 prefix_tokens=tokens,
                 state=state,
                 prepare_s=time.perf_counter() - started,
-                state_bytes=int(state.llama_state_size),
+                state_bytes=len(state),
             )
             self._prepared[system_prompt] = persona
             while len(self._prepared) > self._settings.persona_cache_size:
                 self._prepared.popitem(last=False)
         return persona
+
+    def _save_context_state(self) -> bytes:
+        import ctypes
+
+        import llama_cpp.llama_cpp as low_level
+
+        ctx = self._llm.ctx
+        size = low_level.llama_state_get_size(ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = low_level.llama_state_get_data(ctx, buffer, size)
+        return bytes(buffer)[:written]
+
+    def _restore_context_state(self, persona: LlamaPersona) -> None:
+        import ctypes
+
+        import llama_cpp.llama_cpp as low_level
+
+        buffer = (ctypes.c_uint8 * len(persona.state)).from_buffer_copy(persona.state)
+        if low_level.llama_state_set_data(self._llm.ctx, buffer, len(persona.state)) == 0:
+            raise RuntimeError("llama.cpp refused the saved persona state")
+        n_tokens = len(persona.prefix_tokens)
+        self._llm.input_ids[:n_tokens] = persona.prefix_tokens
+        self._llm.n_tokens = n_tokens
+        # The restored context has no fresh logits: llama-cpp-python must decode before sampling.
+        self._llm._requires_eval = True
 
     async def prepare(self, system_prompt: str) -> LlamaPersona:
         return await asyncio.to_thread(self._prepare_sync, system_prompt)
@@ -165,8 +194,8 @@ class LlamaDialogueModel:
         tokens = self._fit(messages, max_tokens)
         with self._lock:
             cached = list(self._llm.input_ids[: len(persona.prefix_tokens)])
-            if cached != persona.prefix_tokens and persona.state is not None:
-                self._llm.load_state(persona.state)
+            if cached != persona.prefix_tokens and persona.state:
+                self._restore_context_state(persona)
             for piece in self._llm.create_completion(
                 tokens,
                 max_tokens=max_tokens,
