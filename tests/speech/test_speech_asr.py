@@ -75,6 +75,8 @@ def test_window_is_short_for_short_utterances() -> None:
     [
         ("Book a table for two. Book a table", "Book a table for two."),
         ("Hello there. How are you?", "Hello there. How are you?"),
+        ("Open late on Thursdays. Open late on Thursday", "Open late on Thursdays."),
+        ("I can. I cannot.", "I can. I cannot."),
         ("", ""),
     ],
 )

@@ -56,10 +56,18 @@ def drop_echo(text: str) -> str:
     kept: list[str] = []
     for sentence in sentences:
         words = _words(sentence)
-        if words and any(_words(earlier)[: len(words)] == words for earlier in kept):
+        if words and any(_repeats(words, _words(earlier)) for earlier in kept):
             continue
         kept.append(sentence)
     return "".join(kept).strip()
+
+
+def _repeats(words: list[str], earlier: list[str]) -> bool:
+    """`words` restarts `earlier`; its last word may be cut short ("Thursday" for "Thursdays")."""
+    if len(words) > len(earlier):
+        return False
+    head, last = words[:-1], words[-1]
+    return head == earlier[: len(head)] and earlier[len(head)].startswith(last)
 
 
 def _words(text: str) -> list[str]:

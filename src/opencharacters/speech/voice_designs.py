@@ -5,7 +5,7 @@ target median pitch, pitch range, formant (vocal-tract length) scaling, spectral
 plus Piper's own speaking rate and prosody variability. Female presets raise pitch ~1.7-2.6x and
 formants 1.1-1.24x, which keeps them intelligible but audibly processed (docs/engines.md).
 
-The values spread the presets over pitch (male 84-150 Hz, female 165-255 Hz) and timbre so that
+The values spread the presets over pitch (male 84-150 Hz, female 166-256 Hz) and timbre so that
 no two are within a just-noticeable difference of each other (bench/tts_bench.py checks it), and
 follow each preset's documented style: soft = darker and breathier, firm/crisp = brighter and
 steadier, energetic/expressive = wider pitch range and faster."""
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from opencharacters.domain.voices import PRESET_IDS
 
-SOURCE_MEDIAN_F0_HZ = 100.0
-"""Median F0 of joe's speech over our calibration sentences (Praat autocorrelation)."""
+SOURCE_MEDIAN_F0_HZ = 88.6
+"""Median F0 of joe's speech over the bench sentences, by the same Praat tracker the bench uses
+to check the presets (so a preset's design F0 is what the bench measures)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class VoiceDesign:
 VOICE_DESIGNS: dict[str, VoiceDesign] = {
     # --- female ---
     "victoria": VoiceDesign(184, 1.15, 0.9, 1.5, 0.0, 0.97, 0.6),
-    "clara": VoiceDesign(206, 1.16, 1.0, -3.0, 0.25, 1.05, 0.8),
+    "clara": VoiceDesign(206, 1.16, 1.0, -2.5, 0.2, 1.05, 0.8),
     "skye": VoiceDesign(248, 1.23, 1.2, 2.0, 0.05, 0.92, 0.9),
     "morgan": VoiceDesign(166, 1.12, 0.7, -1.0, 0.1, 1.1, 0.6),
     "mia": VoiceDesign(228, 1.18, 1.25, 0.5, 0.05, 0.95, 0.9),
@@ -52,8 +53,8 @@ VOICE_DESIGNS: dict[str, VoiceDesign] = {
     "emma": VoiceDesign(190, 1.16, 1.05, -2.5, 0.15, 1.08, 0.7),
     "maya": VoiceDesign(256, 1.24, 1.15, -0.5, 0.1, 0.96, 0.9),
     "georgia": VoiceDesign(174, 1.1, 0.85, -1.5, 0.05, 1.05, 0.6),
-    "petra": VoiceDesign(194, 1.13, 0.9, 4.0, 0.0, 0.93, 0.5),
-    "violet": VoiceDesign(210, 1.19, 0.9, -5.0, 0.6, 1.06, 0.7),
+    "petra": VoiceDesign(186, 1.13, 0.9, 4.0, 0.0, 0.93, 0.5),
+    "violet": VoiceDesign(210, 1.19, 0.9, -4.5, 0.45, 1.06, 0.7),
     "luna": VoiceDesign(232, 1.17, 0.8, -2.5, 0.3, 1.25, 0.8),
     # --- male ---
     "vincent": VoiceDesign(100, 0.95, 0.9, 0.5, 0.0, 1.05, 0.6),
@@ -64,7 +65,7 @@ VOICE_DESIGNS: dict[str, VoiceDesign] = {
     "jasper": VoiceDesign(106, 0.97, 0.85, -0.5, 0.05, 1.15, 0.5),
     "leo": VoiceDesign(150, 1.1, 1.2, 1.0, 0.0, 0.9, 0.9),
     "adrian": VoiceDesign(119, 0.98, 1.0, -1.0, 0.0, 1.0, 0.6),
-    "blake": VoiceDesign(126, 0.94, 1.0, 2.5, 0.0, 0.95, 0.7),
+    "blake": VoiceDesign(121, 0.94, 1.0, 2.5, 0.0, 0.95, 0.7),
     "david": VoiceDesign(96, 1.03, 0.8, -0.5, 0.0, 1.02, 0.6),
     "nathan": VoiceDesign(112, 0.93, 1.0, -3.0, 0.1, 1.05, 0.8),
     "sam": VoiceDesign(None),
