@@ -71,7 +71,7 @@ BACKGROUND = [
 # talking like a chatbot product, writing code or leaking the instructions is not.
 OUT_OF_CHARACTER = re.compile(
     r"language model|qwen|alibaba|openai|```|def |import |how you speak|these instructions|"
-    r"first person|in character|here's an example|here is an example|implementation",
+    r"first person|in character|read aloud|here's an example|here is an example|implementation",
     re.IGNORECASE,
 )
 

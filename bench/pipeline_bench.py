@@ -46,6 +46,14 @@ def rss_mb() -> float:
     return 0.0
 
 
+async def _timed_chunks(
+    chunks: AsyncIterator[str], seen: list[tuple[float, str]]
+) -> AsyncIterator[str]:
+    async for chunk in chunks:
+        seen.append((time.perf_counter(), chunk))
+        yield chunk
+
+
 async def one_turn(
     listener: Listener, conversation: Conversation, synthesizer: Any, caller_audio: np.ndarray
 ) -> dict[str, float | str]:
@@ -65,24 +73,17 @@ async def one_turn(
         if not isinstance(event, UserTurn):
             continue
         heard_at = time.perf_counter()
-        first_text_at = first_audio_at = 0.0
-        reply = []
-
-        async def text() -> AsyncIterator[str]:
-            nonlocal first_text_at
-            async for chunk in conversation.reply(event.text):
-                if not first_text_at:
-                    first_text_at = time.perf_counter()
-                reply.append(chunk)
-                yield chunk
-
-        async for _segment in synthesizer.synthesize(text(), "clara"):
+        first_audio_at = 0.0
+        reply: list[tuple[float, str]] = []
+        text = _timed_chunks(conversation.reply(event.text), reply)
+        async for _segment in synthesizer.synthesize(text, "clara"):
             if not first_audio_at:
                 first_audio_at = time.perf_counter()
+        first_text_at = reply[0][0]
         start = end_of_audio["wall"]
         return {
             "heard": event.text,
-            "reply": " ".join(reply),
+            "reply": " ".join(chunk for _, chunk in reply),
             "end_of_audio_to_transcript_s": round(heard_at - start, 3),
             "asr_wait_after_turn_end_s": round(event.asr_wait_s, 3),
             "transcript_to_first_text_chunk_s": round(first_text_at - heard_at, 3),
@@ -117,7 +118,8 @@ async def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     later = [float(t["end_of_audio_to_first_audio_s"]) for t in turns[1:]]
     print(
-        f"RSS: python+libs {baseline:.0f} MB, all engines after use {after:.0f} MB, peak {peak:.0f} MB"
+        f"RSS: python+libs {baseline:.0f} MB, all engines after use {after:.0f} MB, "
+        f"peak {peak:.0f} MB"
     )
     print(f"end of caller audio -> first reply audio, turns 2+: {later}")
     write_results(
