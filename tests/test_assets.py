@@ -140,3 +140,20 @@ def test_every_packaged_model_verifies_offline(name: str, monkeypatch: pytest.Mo
     assert path.exists()
     assert asset_status(ASSETS[name]).state == "ready"
     assert os.access(path, os.R_OK)
+
+
+@pytest.mark.slow
+def test_models_cli_prepares_and_loads_every_model_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from opencharacters.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    prepared = CliRunner().invoke(main, ["models", "prepare", "--no-install"])
+    assert prepared.exit_code == 0, prepared.output
+    checked = CliRunner().invoke(main, ["models", "check"])
+    assert checked.exit_code == 0, checked.output
+    for name in ASSETS:
+        line = next(line for line in checked.output.splitlines() if line.startswith(name))
+        assert " ready " in line
+        assert "load " in line
