@@ -155,6 +155,6 @@ class AvatarProcessor:
             row.failure_reason = None
         # Older images (and the staged source of a data: URI) go once the new ones are in.
         # Uploads are the caller's and expire on their own.
-        for key in replaced:
-            if key and key not in keys.values() and not key.startswith("uploads/"):
-                self.blobs.delete(key)
+        for old_key in replaced:
+            if old_key and old_key not in keys.values() and not old_key.startswith("uploads/"):
+                self.blobs.delete(old_key)
