@@ -60,7 +60,7 @@ VOICE_DESIGNS: dict[str, VoiceDesign] = {
     "vincent": VoiceDesign(100, 0.95, 0.9, 0.5, 0.0, 1.05, 0.6),
     "drew": VoiceDesign(112, 1.0, 0.9, -1.5, 0.15, 1.08, 0.9),
     "max": VoiceDesign(134, 1.03, 1.35, 2.0, 0.0, 0.88, 1.0),
-    "felix": VoiceDesign(142, 1.07, 1.3, 0.5, 0.0, 0.85, 1.0),
+    "felix": VoiceDesign(142, 1.07, 1.3, 0.5, 0.0, 0.9, 1.0),
     "marcus": VoiceDesign(88, 0.9, 0.9, -2.0, 0.0, 1.05, 0.6),
     "jasper": VoiceDesign(106, 0.97, 0.85, -0.5, 0.05, 1.15, 0.5),
     "leo": VoiceDesign(150, 1.1, 1.2, 1.0, 0.0, 0.9, 0.9),
