@@ -141,3 +141,19 @@ def test_a_partial_older_than_the_last_words_does_not_shorten_the_pause() -> Non
             stale_partial_set = True
     assert stale_partial_set
     assert [e.kind for e in events] == ["speech_start"]
+
+
+def test_streams_sharing_the_model_keep_their_own_state(
+    engine_settings: EngineSettings,
+    speak16k: Callable[[str], Samples],
+    silence: Callable[[float], Samples],
+) -> None:
+    talking = np.concatenate([silence(0.5), speak16k("Hello, is anyone there?"), silence(1.5)])
+    quiet = silence(len(talking) / 16_000)
+    caller, other = load_turn_detector(engine_settings), load_turn_detector(engine_settings)
+    caller_events, other_events = [], []
+    for i in range(0, len(talking), 512):  # interleaved, frame by frame
+        caller_events.extend(caller.push(talking[i : i + 512]))
+        other_events.extend(other.push(quiet[i : i + 512]))
+    assert [e.kind for e in caller_events] == ["speech_start", "turn_end"]
+    assert other_events == []
