@@ -119,11 +119,14 @@ def main() -> None:
         )
 
     too_close = []
+    margins = []
     for a, b in itertools.combinations(presets, 2):
         df0 = abs(a["median_f0_hz"] - b["median_f0_hz"]) / min(a["median_f0_hz"], b["median_f0_hz"])
         dc = abs(a["spectral_centroid_hz"] - b["spectral_centroid_hz"]) / min(
             a["spectral_centroid_hz"], b["spectral_centroid_hz"]
         )
+        # How many JNDs apart the pair is along its more different dimension.
+        margins.append((round(max(df0 / F0_JND, dc / CENTROID_JND), 2), a["id"], b["id"]))
         if df0 < F0_JND and dc < CENTROID_JND:
             too_close.append(
                 {
@@ -135,6 +138,7 @@ def main() -> None:
             )
     total_errors = sum(p["wer"] for p in presets) / len(presets)
     print("pairs within a JND:", too_close or "none")
+    print("closest pairs (JNDs apart):", sorted(margins)[:5])
     print(f"mean WER over presets {total_errors:.3f}; worst {max(p['wer'] for p in presets):.3f}")
     write_results(
         "tts",
@@ -146,6 +150,7 @@ def main() -> None:
             "median_rtf": statistics.median(p["rtf"] for p in presets),
             "jnd": {"f0": F0_JND, "centroid": CENTROID_JND},
             "pairs_within_jnd": too_close,
+            "closest_pairs_in_jnds": sorted(margins)[:8],
             "load_average": load_average(),
         },
     )

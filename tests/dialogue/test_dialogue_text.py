@@ -11,11 +11,16 @@ from opencharacters.dialogue.spoken import clean_spoken, has_markup
 
 def test_first_chunk_is_cut_at_a_clause_then_sentences() -> None:
     chunker = SpeakableChunker()
-    assert chunker.push("Of course, I can") == []
-    assert chunker.push(" check that for you, and") == ["Of course, I can check that for you,"]
-    assert chunker.push(" then call you back, okay") == []
-    assert chunker.push(". Bye!") == ["and then call you back, okay."]
+    assert chunker.push("Of course, I can") == ["Of course,"]
+    assert chunker.push(" check that for you, and") == []
+    assert chunker.push(" then call you back. Bye!") == [
+        "I can check that for you, and then call you back."
+    ]
     assert chunker.flush() == ["Bye!"]
+
+
+def test_a_single_word_is_not_a_first_chunk() -> None:
+    assert SpeakableChunker().push("Yes, the clinic") == []
 
 
 def test_abbreviations_and_decimals_do_not_end_sentences() -> None:

@@ -124,3 +124,36 @@ def test_a_click_is_not_speech() -> None:
 )
 def test_ends_sentence(text: str, expected: bool) -> None:
     assert ends_sentence(text) is expected
+
+
+def test_a_partial_older_than_the_last_words_does_not_shorten_the_pause() -> None:
+    # Speech 1 s, a partial ending a sentence decoded from that first second only, then the
+    # caller goes on for 0.5 s and pauses 0.4 s: the 700 ms mid-phrase pause still applies.
+    script = [0.0] * _frames(0.3) + [0.9] * _frames(1.5) + [0.05] * _frames(0.4)
+    detector = TurnDetector(ScriptedVad(script), VadSettings())  # type: ignore[arg-type]
+    events: list[TurnEvent] = []
+    stale_partial_set = False
+    for _ in script:
+        events.extend(detector.push(np.zeros(VAD_FRAME_SAMPLES, dtype=np.float32)))
+        covered = len(detector.utterance_so_far())
+        if detector.in_speech and not stale_partial_set and covered >= 16_000:
+            detector.set_partial_transcript("Book a table for two.", covers_samples=covered)
+            stale_partial_set = True
+    assert stale_partial_set
+    assert [e.kind for e in events] == ["speech_start"]
+
+
+def test_streams_sharing_the_model_keep_their_own_state(
+    engine_settings: EngineSettings,
+    speak16k: Callable[[str], Samples],
+    silence: Callable[[float], Samples],
+) -> None:
+    talking = np.concatenate([silence(0.5), speak16k("Hello, is anyone there?"), silence(1.5)])
+    quiet = silence(len(talking) / 16_000)
+    caller, other = load_turn_detector(engine_settings), load_turn_detector(engine_settings)
+    caller_events, other_events = [], []
+    for i in range(0, len(talking), 512):  # interleaved, frame by frame
+        caller_events.extend(caller.push(talking[i : i + 512]))
+        other_events.extend(other.push(quiet[i : i + 512]))
+    assert [e.kind for e in caller_events] == ["speech_start", "turn_end"]
+    assert other_events == []

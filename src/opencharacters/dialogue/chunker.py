@@ -44,7 +44,7 @@ def _is_abbreviation(text: str, end: int) -> bool:
 
 
 class SpeakableChunker:
-    def __init__(self, first_clause_min_words: int = 3, max_chars: int = 220) -> None:
+    def __init__(self, first_clause_min_words: int = 2, max_chars: int = 220) -> None:
         self._buffer = ""
         self._emitted = 0
         self._first_clause_min_words = first_clause_min_words

@@ -62,6 +62,14 @@ class Listener:
         self._was_silent = False
 
     async def listen(self, audio: AsyncIterator[AudioChunk]) -> AsyncIterator[ListenerEvent]:
+        try:
+            async for event in self._listen(audio):
+                yield event
+        finally:
+            # Session over or consumer gone: no decode should outlive the stream.
+            self._forget_decodes()
+
+    async def _listen(self, audio: AsyncIterator[AudioChunk]) -> AsyncIterator[ListenerEvent]:
         async for chunk in audio:
             samples = resample(chunk.samples, chunk.sample_rate, VAD_SAMPLE_RATE)
             # Silero costs well under 1 ms per 32 ms frame: cheaper inline than a thread hop.
@@ -104,9 +112,11 @@ class Listener:
         due = time.perf_counter() - self._last_partial_at >= self._interval_s
         if not (due or just_fell_silent):
             return
-        utterance = self._detector.utterance_so_far()
-        if self._best is not None and self._best[0] >= len(utterance):
+        if self._best is not None and self._best[0] >= self._detector.speech_samples:
+            # Nothing said since the last decode: another would only compete for the cores
+            # with the dialogue model that is about to start.
             return
+        utterance = self._detector.utterance_so_far()
         self._last_partial_at = time.perf_counter()
         task = asyncio.ensure_future(self._recognizer.transcribe(utterance, ASR_SAMPLE_RATE))
         self._decode = _Decode(task, len(utterance))
@@ -119,7 +129,7 @@ class Listener:
             return None
         text = decode.task.result().text
         self._best = (decode.covers_samples, text)
-        self._detector.set_partial_transcript(text)
+        self._detector.set_partial_transcript(text, decode.covers_samples)
         return text
 
     async def _final_text(self, utterance: Samples) -> str:
@@ -130,7 +140,7 @@ class Listener:
             try:
                 text = (await decode.task).text
             except Exception:
-                text = None
+                text = None  # a failed partial is retried below as a full decode
             if text is not None:
                 self._best = None
                 return text

@@ -85,7 +85,6 @@ class TurnDetector:
         self._frames_seen = 0
         pad_frames = max(1, round(settings.speech_pad_ms / 1000 / _FRAME_S))
         self._preroll: deque[Samples] = deque(maxlen=pad_frames)
-        self._partial = ""
         self.last_turn_speech_samples = 0
         """Samples of the last ended turn's audio up to its final speech frame."""
         self._reset_turn()
@@ -99,9 +98,20 @@ class TurnDetector:
         self._last_speech_frame = 0
         self._silent_frames = 0
         self._partial = ""
+        self._partial_covers = 0
+        self._utterance_samples = 0
+        self._speech_end_samples = 0
 
-    def set_partial_transcript(self, text: str) -> None:
+    def set_partial_transcript(self, text: str, covers_samples: int | None = None) -> None:
+        """`covers_samples`: how much of the utterance the text was decoded from (default: all
+        of it so far). A partial older than the caller's latest words cannot shorten the pause."""
         self._partial = text
+        self._partial_covers = self._utterance_samples if covers_samples is None else covers_samples
+
+    @property
+    def speech_samples(self) -> int:
+        """Samples of the current utterance up to its latest speech frame."""
+        return self._speech_end_samples
 
     @property
     def silence_started(self) -> bool:
@@ -119,7 +129,7 @@ class TurnDetector:
         return np.concatenate(self._utterance)
 
     def silence_needed_ms(self) -> int:
-        if ends_sentence(self._partial):
+        if self._partial_covers >= self._speech_end_samples and ends_sentence(self._partial):
             return self._settings.end_silence_after_sentence_ms
         return self._settings.end_silence_ms
 
@@ -160,10 +170,12 @@ class TurnDetector:
             return None
 
         self._utterance.append(frame)
+        self._utterance_samples += len(frame)
         if probability >= threshold - _HYSTERESIS:
             self._silent_frames = 0
             if probability >= threshold:
                 self._last_speech_frame = index
+                self._speech_end_samples = self._utterance_samples
             return None
         self._silent_frames += 1
         if self._silent_frames * _FRAME_S * 1000 >= self.silence_needed_ms():
@@ -175,6 +187,8 @@ class TurnDetector:
         self._speech_start_frame = self._candidate_start
         self._last_speech_frame = self._candidate_start + len(self._candidate) - 1
         self._utterance = [*self._preroll, *self._candidate]
+        self._utterance_samples = sum(len(frame) for frame in self._utterance)
+        self._speech_end_samples = self._utterance_samples
         self._preroll.clear()
         self._candidate = []
         start = self._time(self._speech_start_frame)

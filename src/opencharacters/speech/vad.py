@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -15,16 +16,21 @@ VAD_FRAME_SAMPLES = 512
 _CONTEXT_SAMPLES = 64
 
 
+@cache
+def _session(model_path: Path, threads: int) -> ort.InferenceSession:
+    """One onnxruntime session per process: the recurrent state lives in our arrays, not in the
+    session, and `run` is thread-safe, so every stream can share it."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+
 class SileroVad:
     """Speech probability per 32 ms frame. Stateful (the model is recurrent): one per stream."""
 
     def __init__(self, model_path: Path, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = _session(model_path, threads)
         self._sample_rate = np.array(VAD_SAMPLE_RATE, dtype=np.int64)
         self.reset()
 
