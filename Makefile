@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml $(BIN)/python
 venv: $(STAMP)
 
 models: venv
-	@$(BIN)/opencharacters models prepare --quiet 2>/dev/null || true
+	$(BIN)/opencharacters models prepare --quiet
 
 run: setup
 	$(BIN)/opencharacters serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --dev-key-file

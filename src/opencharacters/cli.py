@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from opencharacters.settings import Settings
+from opencharacters.speech.cli import models, voices
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -119,3 +120,7 @@ def keys_revoke(data_dir: Path | None, key_id: str) -> None:
     if revoked is None:
         raise click.ClickException(f"no single key matches {key_id!r}")
     click.echo(f"Revoked key {revoked}.")
+
+
+main.add_command(models)
+main.add_command(voices)

@@ -1,9 +1,99 @@
-"""Settings of the speech, dialogue and animation engines (nested under Settings.engines)."""
+"""Settings of the speech, dialogue and animation engines (nested under Settings.engines).
+
+Every field can be set from the environment with `__` between levels, for example
+OPENCHARACTERS_ENGINES__ASR__LANGUAGE=de or OPENCHARACTERS_ENGINES__DIALOGUE__BACKEND=openai."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, Field
+
+
+def default_model_cache() -> Path:
+    """Shared across data directories: the assembled LLM alone is about 0.5 GB."""
+    return Path(platformdirs.user_cache_dir("opencharacters")) / "models"
+
+
+class ModelCacheSettings(BaseModel):
+    # OPENCHARACTERS_MODEL_CACHE (no ENGINES__ prefix) is also honoured, see assets.model_cache_dir.
+    dir: Path | None = None
+
+
+class VadSettings(BaseModel):
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    """Speech probability above which a 32 ms frame counts as speech."""
+    min_speech_ms: int = Field(default=200, ge=0)
+    """Speech shorter than this (coughs, clicks) does not start a turn."""
+    end_silence_ms: int = Field(default=700, ge=50)
+    """Silence that ends a turn when the words so far do not end a sentence."""
+    end_silence_after_sentence_ms: int = Field(default=300, ge=50)
+    """Shorter silence that ends a turn when the partial transcript ends a sentence."""
+    speech_pad_ms: int = Field(default=200, ge=0)
+    """Audio kept before the detected start, so soft first consonants are not cut."""
+    threads: int = Field(default=1, ge=1)
+
+
+class AsrSettings(BaseModel):
+    backend: Literal["embedded", "openai"] = "embedded"
+    language: str = "en"
+    model_path: Path | None = None
+    """A CTranslate2 Whisper directory; default: the packaged Whisper base."""
+    compute_type: str = "int8"
+    threads: int = Field(default=2, ge=1)
+    beam_size: int = Field(default=1, ge=1)
+    min_window_frames: int = Field(default=400, ge=100, le=3000)
+    """Log-mel frames (10 ms) the encoder sees at least; Whisper's own window is 3000."""
+    partial_interval_ms: int = Field(default=600, ge=100)
+    """How often a partial transcript is decoded while the caller is still speaking."""
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_api_key: str | None = None
+    openai_model: str = "whisper-1"
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
+class DialogueSettings(BaseModel):
+    backend: Literal["embedded", "openai"] = "embedded"
+    model_path: Path | None = None
+    """Any GGUF chat model; default: the packaged Qwen2.5-Coder-0.5B-Instruct Q4_K_M."""
+    n_ctx: int = Field(default=6144, ge=512)
+    """Room for a 10,000-character personality (2,500 tokens of prose, up to ~3,800 when dense
+    with names and numbers) plus the conversation. KV cache: ~12 KB per token."""
+    threads: int = Field(default=1, ge=1)
+    """One thread: with two, OpenMP spin-waits collapse when ASR or TTS runs beside it."""
+    batch_threads: int = Field(default=2, ge=1)
+    """Prompt reading happens between ASR and TTS, when nothing else computes: two threads."""
+    cpu_extra_buffers: bool = False
+    """llama.cpp's repacked/AMX weight buffers; off because the AMX path crashes on some CPUs."""
+    persona_cache_size: int = Field(default=8, ge=0)
+    """Evaluated personas kept in memory (~12 KB per token), so new sessions of the same avatar
+    skip the prepare cost."""
+    max_reply_tokens: int = Field(default=80, ge=8)
+    max_reply_sentences: int = Field(default=3, ge=1)
+    """Spoken replies stop after this many sentences, whatever the model would add."""
+    temperature: float = Field(default=0.6, ge=0)
+    history_turns: int = Field(default=12, ge=0)
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_api_key: str | None = None
+    openai_model: str = "qwen2.5:0.5b-instruct"
+    timeout_s: float = Field(default=60.0, gt=0)
+
+
+class TtsSettings(BaseModel):
+    backend: Literal["embedded"] = "embedded"
+    default_voice: str = "clara"
+    output_sample_rate: int = Field(default=22050, ge=8000)
+    threads: int = Field(default=1, ge=1)
+    preview_cache: bool = True
 
 
 class EngineSettings(BaseModel):
     """Filled in by the engines: VAD, ASR, dialogue, TTS, model cache."""
+
+    model_cache: ModelCacheSettings = Field(default_factory=ModelCacheSettings)
+    vad: VadSettings = Field(default_factory=VadSettings)
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    tts: TtsSettings = Field(default_factory=TtsSettings)

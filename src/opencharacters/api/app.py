@@ -14,7 +14,15 @@ from opencharacters.api.context import Services
 from opencharacters.api.cors import BrowserCors
 from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.ratelimit import RateLimiter
-from opencharacters.api.routers import avatars, conversations, documents, files, sessions, uploads
+from opencharacters.api.routers import (
+    avatars,
+    conversations,
+    documents,
+    files,
+    sessions,
+    uploads,
+    voice_presets,
+)
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore
 from opencharacters.engine.scheduler import SessionScheduler
@@ -118,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     install_error_handlers(app)
-    for module in (avatars, documents, sessions, conversations, uploads, files):
+    for module in (avatars, documents, sessions, conversations, uploads, files, voice_presets):
         app.include_router(module.router)
     app.add_middleware(BrowserCors)
 

@@ -9,7 +9,8 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BROWSER_PATHS = re.compile(
-    r"^/v1/(realtime_sessions/[^/]+/(consume|whip)(/.*)?|uploads/[^/]+/content|files/.+)$"
+    r"^/v1/(realtime_sessions/[^/]+/(consume|whip)(/.*)?|uploads/[^/]+/content|files/.+"
+    r"|voice_presets/[^/]+/preview)$"
 )
 ALLOW_HEADERS = "Authorization, Content-Type, Range, X-Runway-Version"
 EXPOSE_HEADERS = "Location, Content-Range, Accept-Ranges, Content-Length, ETag, Link"

@@ -1,0 +1,99 @@
+"""Cuts a stream of LLM text into pieces TTS can speak as soon as they are complete.
+
+The first piece is cut at the first clause boundary (comma, semicolon, colon, dash) once it has a
+few words, so speech starts early; later pieces wait for sentence ends, which sound more natural.
+Abbreviations and decimals ("Dr. Smith", "3.5") do not end a sentence."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+from opencharacters.dialogue.spoken import clean_spoken
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
+_CLAUSE_END = re.compile(r"[,;:]\s|\s[-\u2013\u2014]\s")  # hyphen, en and em dash
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "sr",
+        "jr",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "a.m",
+        "p.m",
+        "no",
+        "approx",
+        "inc",
+        "ltd",
+        "co",
+    ]
+)
+
+
+def _is_abbreviation(text: str, end: int) -> bool:
+    match = re.search(r"([A-Za-z.]+)\.$", text[: end + 1])
+    return bool(match and match.group(1).lower().rstrip(".") in _ABBREVIATIONS)
+
+
+class SpeakableChunker:
+    def __init__(self, first_clause_min_words: int = 2, max_chars: int = 220) -> None:
+        self._buffer = ""
+        self._emitted = 0
+        self._first_clause_min_words = first_clause_min_words
+        self._max_chars = max_chars
+
+    def push(self, delta: str) -> list[str]:
+        self._buffer += delta
+        chunks: list[str] = []
+        while (cut := self._find_cut()) is not None:
+            piece, self._buffer = self._buffer[:cut], self._buffer[cut:].lstrip()
+            cleaned = clean_spoken(piece)
+            if cleaned:
+                chunks.append(cleaned)
+                self._emitted += 1
+        return chunks
+
+    def flush(self) -> list[str]:
+        cleaned = clean_spoken(self._buffer)
+        self._buffer = ""
+        return [cleaned] if cleaned else []
+
+    def _find_cut(self) -> int | None:
+        text = self._buffer
+        for match in _SENTENCE_END.finditer(text):
+            if text[match.start()] == "." and _is_abbreviation(text, match.start()):
+                continue
+            return match.end()
+        if self._emitted == 0:
+            for match in _CLAUSE_END.finditer(text):
+                if len(text[: match.start()].split()) >= self._first_clause_min_words:
+                    return match.end()
+        if len(text) > self._max_chars:
+            # A run-on without punctuation: cut at the last space so TTS is not starved.
+            space = text.rfind(" ", 0, self._max_chars)
+            return space + 1 if space > 0 else self._max_chars
+        return None
+
+
+def chunk_text(deltas: Iterable[str], **options: int) -> Iterator[str]:
+    chunker = SpeakableChunker(**options)
+    for delta in deltas:
+        yield from chunker.push(delta)
+    yield from chunker.flush()
+
+
+async def speakable_chunks(deltas: AsyncIterator[str], **options: int) -> AsyncIterator[str]:
+    chunker = SpeakableChunker(**options)
+    async for delta in deltas:
+        for chunk in chunker.push(delta):
+            yield chunk
+    for chunk in chunker.flush():
+        yield chunk

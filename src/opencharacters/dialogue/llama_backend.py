@@ -1,0 +1,243 @@
+"""Embedded dialogue: a GGUF chat model through llama-cpp-python.
+
+One model is shared by every session in the process. Each session's persona (rules + personality,
+up to ~2,500 tokens) is evaluated once in `prepare` and its KV state saved; before a turn, if
+another session has used the model since, that state is restored instead of re-reading the
+persona, and llama.cpp's prefix matching then skips everything already evaluated."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from opencharacters.dialogue.backend import PreparedPersona
+from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.engine_settings import DialogueSettings
+
+_DONE = object()
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _model_params(*, use_extra_buffers: bool) -> Iterator[None]:
+    """llama-cpp-python does not expose llama.cpp's `use_extra_bufts`, so the defaults it reads
+    are adjusted while one model loads. A native build on CPUs that report Intel AMX places
+    weights in the AMX buffer type, whose matmul segfaults on the first decode (seen here with
+    llama-cpp-python 0.3.36); plain CPU buffers avoid it."""
+    import llama_cpp.llama_cpp as low_level
+
+    original = low_level.llama_model_default_params
+
+    def adjusted() -> Any:
+        params = original()
+        params.use_extra_bufts = use_extra_buffers
+        return params
+
+    with _PARAMS_LOCK:
+        low_level.llama_model_default_params = adjusted
+        try:
+            yield
+        finally:
+            low_level.llama_model_default_params = original
+
+
+@dataclass(slots=True)
+class LlamaPersona:
+    system_prompt: str
+    prefix_tokens: list[int]
+    state: bytes = b""
+    """llama.cpp's context state (KV cache of the prefix) only. llama-cpp-python's own
+    save_state() also copies a logits buffer of n_batch x vocabulary floats (311 MB for Qwen),
+    which would make every cached persona cost that much."""
+    prepare_s: float = 0.0
+    state_bytes: int = 0
+
+
+class LlamaDialogueModel:
+    def __init__(self, model_path: Path, settings: DialogueSettings) -> None:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._settings = settings
+        with _model_params(use_extra_buffers=settings.cpu_extra_buffers):
+            self._llm = Llama(
+                model_path=str(model_path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.threads,
+                n_threads_batch=settings.batch_threads,
+                verbose=False,
+            )
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError(f"{model_path} has no chat template; use an instruction-tuned GGUF")
+        self._formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(self._llm.token_eos()),
+            bos_token=self._token_text(self._llm.token_bos()),
+        )
+        # Chat models end a turn with their own marker (<|im_end|> for Qwen), not always EOS.
+        # A blank line or a code fence starts a document, not a spoken answer: stop there.
+        self._stop_strings = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "</s>", "\n\n", "```"]
+        self._lock = threading.Lock()
+        self._prepared: OrderedDict[str, LlamaPersona] = OrderedDict()
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+    @property
+    def n_ctx(self) -> int:
+        return int(self._llm.n_ctx())
+
+    def render(self, messages: Sequence[ChatMessage]) -> str:
+        return str(self._formatter(messages=list(messages)).prompt)  # type: ignore[arg-type]
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self._llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    def _persona_prefix(self, system_prompt: str) -> str:
+        """The rendered text every prompt of this persona starts with, whatever follows."""
+        system: ChatMessage = {"role": "system", "content": system_prompt}
+        first = self.render([system, {"role": "user", "content": "a"}])
+        second = self.render([system, {"role": "user", "content": "b"}])
+        length = 0
+        for x, y in zip(first, second, strict=False):
+            if x != y:
+                break
+            length += 1
+        return first[:length]
+
+    def _prepare_sync(self, system_prompt: str) -> LlamaPersona:
+        started = time.perf_counter()
+        with self._lock:
+            cached = self._prepared.get(system_prompt)
+            if cached is not None:
+                # Another session of the same avatar: reuse its evaluated persona.
+                self._prepared.move_to_end(system_prompt)
+                return replace(cached, prepare_s=time.perf_counter() - started)
+        tokens = self.tokenize(self._persona_prefix(system_prompt))
+        room = self.n_ctx - self._settings.max_reply_tokens - 256
+        if len(tokens) > room:
+            raise ValueError(
+                f"the personality needs {len(tokens)} tokens but n_ctx={self.n_ctx} leaves room "
+                f"for {room}; raise OPENCHARACTERS_ENGINES__DIALOGUE__N_CTX"
+            )
+        with self._lock:
+            self._llm.reset()  # type: ignore[no-untyped-call]
+            self._llm.eval(tokens)
+            state = self._save_context_state()
+            persona = LlamaPersona(
+                system_prompt=system_prompt,
+                prefix_tokens=tokens,
+                state=state,
+                prepare_s=time.perf_counter() - started,
+                state_bytes=len(state),
+            )
+            self._prepared[system_prompt] = persona
+            while len(self._prepared) > self._settings.persona_cache_size:
+                self._prepared.popitem(last=False)
+        return persona
+
+    def _save_context_state(self) -> bytes:
+        import ctypes
+
+        import llama_cpp.llama_cpp as low_level
+
+        ctx = self._llm.ctx
+        size = low_level.llama_state_get_size(ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = low_level.llama_state_get_data(ctx, buffer, size)
+        return bytes(buffer)[:written]
+
+    def _restore_context_state(self, persona: LlamaPersona) -> None:
+        import ctypes
+
+        import llama_cpp.llama_cpp as low_level
+
+        buffer = (ctypes.c_uint8 * len(persona.state)).from_buffer_copy(persona.state)
+        if low_level.llama_state_set_data(self._llm.ctx, buffer, len(persona.state)) == 0:
+            raise RuntimeError("llama.cpp refused the saved persona state")
+        n_tokens = len(persona.prefix_tokens)
+        self._llm.input_ids[:n_tokens] = persona.prefix_tokens
+        self._llm.n_tokens = n_tokens
+        # The restored context has no fresh logits: llama-cpp-python must decode before sampling.
+        self._llm._requires_eval = True
+
+    async def prepare(self, system_prompt: str) -> LlamaPersona:
+        return await asyncio.to_thread(self._prepare_sync, system_prompt)
+
+    def _fit(self, messages: Sequence[ChatMessage], max_tokens: int) -> list[int]:
+        """Tokens of the prompt, dropping the oldest turns until the reply fits in n_ctx."""
+        kept = list(messages)
+        while True:
+            tokens = self.tokenize(self.render(kept))
+            if len(tokens) + max_tokens <= self.n_ctx or len(kept) <= 2:
+                return tokens
+            del kept[1:3]
+
+    def _generate_sync(
+        self,
+        persona: LlamaPersona,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        emit: Callable[[object], None],
+        stop: threading.Event,
+    ) -> None:
+        tokens = self._fit(messages, max_tokens)
+        with self._lock:
+            cached = list(self._llm.input_ids[: len(persona.prefix_tokens)])
+            if cached != persona.prefix_tokens and persona.state:
+                self._restore_context_state(persona)
+            for piece in self._llm.create_completion(
+                tokens,
+                max_tokens=max_tokens,
+                temperature=self._settings.temperature,
+                top_p=0.9,
+                repeat_penalty=1.1,
+                stream=True,
+                stop=self._stop_strings,
+            ):
+                if stop.is_set():
+                    break
+                text = piece["choices"][0]["text"]  # type: ignore[index]
+                if text:
+                    emit(text)
+
+    async def stream(
+        self, persona: PreparedPersona, messages: Sequence[ChatMessage], max_tokens: int
+    ) -> AsyncIterator[str]:
+        if not isinstance(persona, LlamaPersona):
+            raise TypeError("a persona prepared by another dialogue backend")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def run() -> None:
+            try:
+                self._generate_sync(persona, messages, max_tokens, emit, stop)
+            except BaseException as exc:  # handed to the consumer, re-raised there
+                emit(exc)
+            finally:
+                emit(_DONE)
+
+        worker = loop.run_in_executor(None, run)
+        try:
+            while (item := await queue.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield str(item)
+        finally:
+            # Barge-in or a consumer that stopped early: the thread notices at the next token.
+            stop.set()
+            await asyncio.shield(worker)

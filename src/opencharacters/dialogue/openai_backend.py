@@ -1,0 +1,68 @@
+"""Dialogue through any OpenAI-compatible streaming chat server (Ollama, vLLM, llama.cpp server,
+hosted APIs). Persona caching is the server's business (vLLM and Ollama reuse prefixes)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import aiohttp
+
+from opencharacters.dialogue.backend import PreparedPersona
+from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.engine_settings import DialogueSettings
+
+
+class OpenAIChatError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RemotePersona:
+    system_prompt: str
+
+
+class OpenAIChatModel:
+    def __init__(self, settings: DialogueSettings) -> None:
+        self._settings = settings
+
+    async def prepare(self, system_prompt: str) -> RemotePersona:
+        return RemotePersona(system_prompt)
+
+    async def stream(
+        self, persona: PreparedPersona, messages: Sequence[ChatMessage], max_tokens: int
+    ) -> AsyncIterator[str]:
+        url = self._settings.openai_base_url.rstrip("/") + "/chat/completions"
+        headers = {"Accept": "text/event-stream"}
+        if self._settings.openai_api_key:
+            headers["Authorization"] = f"Bearer {self._settings.openai_api_key}"
+        body = {
+            "model": self._settings.openai_model,
+            "messages": list(messages),
+            "stream": True,
+            "max_tokens": max_tokens,
+            "temperature": self._settings.temperature,
+        }
+        timeout = aiohttp.ClientTimeout(total=self._settings.timeout_s)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.post(url, json=body, headers=headers) as response,
+        ):
+            if response.status != 200:
+                text = await response.text()
+                raise OpenAIChatError(f"{url} answered {response.status}: {text[:300]}")
+            async for raw in response.content:
+                line = raw.decode("utf-8").strip()
+                if not line.startswith("data:"):
+                    continue  # SSE comments, event names and keep-alive blank lines
+                data = line[len("data:") :].strip()
+                if data == "[DONE]":
+                    return
+                event = json.loads(data)
+                if "error" in event:
+                    raise OpenAIChatError(str(event["error"]))
+                for choice in event.get("choices", []):
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        yield str(content)

@@ -1,0 +1,72 @@
+"""Preset voice previews for the API and the CLI: a stable sentence per voice, rendered once and
+kept in the model cache (keyed by everything that shapes the audio, so a retuned voice is
+re-rendered)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+
+from opencharacters.assets import model_cache_dir
+from opencharacters.domain.voices import PRESETS_BY_ID
+from opencharacters.engine_settings import EngineSettings
+from opencharacters.speech.audio import wav_bytes
+from opencharacters.speech.tts import PresetSynthesizer, UnknownVoiceError
+from opencharacters.speech.voice_designs import PREVIEW_SENTENCES, VOICE_DESIGNS
+
+_RENDER_VERSION = "1"
+_lock = threading.Lock()
+
+
+def preview_sentence(preset_id: str) -> str:
+    if preset_id not in PRESETS_BY_ID:
+        raise UnknownVoiceError(preset_id)
+    return PREVIEW_SENTENCES[preset_id]
+
+
+def _cache_key(preset_id: str, sample_rate: int) -> str:
+    recipe = {
+        "version": _RENDER_VERSION,
+        "design": asdict(VOICE_DESIGNS[preset_id]),
+        "sentence": PREVIEW_SENTENCES[preset_id],
+        "rate": sample_rate,
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@cache
+def _synthesizer(settings_json: str) -> PresetSynthesizer:
+    from opencharacters.speech.engines import load_synthesizer
+
+    return load_synthesizer(EngineSettings.model_validate_json(settings_json))
+
+
+def render_preset_preview(preset_id: str, settings: EngineSettings | None = None) -> bytes:
+    """16-bit PCM mono WAV of the preset saying its preview sentence. Blocking (≈0.3 s on first
+    render, instant from cache): call it from a worker thread in async code."""
+    settings = settings or EngineSettings()
+    sentence = preview_sentence(preset_id)
+    rate = settings.tts.output_sample_rate
+    path = model_cache_dir(settings) / "previews" / f"{preset_id}-{_cache_key(preset_id, rate)}.wav"
+    if settings.tts.preview_cache and path.exists():
+        return path.read_bytes()
+    with _lock:
+        synthesizer = _synthesizer(settings.model_dump_json())
+        data = wav_bytes(synthesizer.synthesize_text(sentence, preset_id), synthesizer.sample_rate)
+    if settings.tts.preview_cache:
+        _write_atomically(path, data)
+    return data
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    Path(tmp).replace(path)

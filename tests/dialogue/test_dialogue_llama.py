@@ -1,0 +1,91 @@
+"""The embedded GGUF dialogue model (packaged Qwen2.5-0.5B-Instruct), for real."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from opencharacters.dialogue.conversation import Conversation
+from opencharacters.dialogue.engines import load_dialogue_model
+from opencharacters.dialogue.llama_backend import LlamaDialogueModel, LlamaPersona
+from opencharacters.dialogue.spoken import has_markup
+from opencharacters.engine_settings import DialogueSettings, EngineSettings
+
+PERSONA = (
+    "You are Mia, the receptionist of Sunrise Dental Clinic. The clinic is open Monday to "
+    "Friday, 9am to 5pm. You help callers book, move or cancel appointments."
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> LlamaDialogueModel:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    settings = EngineSettings(dialogue=DialogueSettings(max_reply_tokens=40, temperature=0.0))
+    loaded = load_dialogue_model(settings)
+    assert isinstance(loaded, LlamaDialogueModel)
+    return loaded
+
+
+def _settings() -> DialogueSettings:
+    return DialogueSettings(max_reply_tokens=40, temperature=0.0)
+
+
+async def test_replies_stream_in_spoken_chunks_within_budget(model: LlamaDialogueModel) -> None:
+    conversation = Conversation(model, PERSONA, _settings())
+    await conversation.prepare()
+    chunks = [c async for c in conversation.reply("Hi, when are you open?")]
+    assert chunks
+    reply = " ".join(chunks)
+    assert len(model.tokenize(reply)) <= 40 + 2
+    assert not has_markup(reply)
+    assert conversation.history[-1] == {"role": "assistant", "content": reply}
+
+
+async def test_persona_state_is_restored_after_another_session(model: LlamaDialogueModel) -> None:
+    mia = Conversation(model, PERSONA, _settings())
+    pirate = Conversation(model, "You are Captain Flint, a cheerful pirate.", _settings())
+    await mia.prepare()
+    await pirate.prepare()
+    assert isinstance(mia._persona, LlamaPersona)
+    assert mia._persona.state_bytes > 0
+    _ = [c async for c in pirate.reply("Ahoy! Who are you?")]
+    # Mia's turn must start from her own cached persona, not the pirate's context.
+    _ = [c async for c in mia.reply("What is the name of your clinic?")]
+    prefix = mia._persona.prefix_tokens
+    assert list(model._llm.input_ids[: len(prefix)]) == prefix
+    assert "sunrise" in mia.history[-1]["content"].lower()
+
+
+async def test_closing_the_stream_stops_generation(model: LlamaDialogueModel) -> None:
+    persona = await model.prepare("You are a storyteller.")
+    messages = [
+        {"role": "system", "content": persona.system_prompt},
+        {"role": "user", "content": "Tell me a very long story about a dragon."},
+    ]
+    stream = model.stream(persona, messages, 200)  # type: ignore[arg-type]
+    first = await anext(stream)  # type: ignore[arg-type]
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert first
+    # The model is free again: a new request completes.
+    again = [d async for d in model.stream(persona, messages, 5)]  # type: ignore[arg-type]
+    assert again
+
+
+@pytest.mark.slow
+async def test_a_10000_character_personality_fits(model: LlamaDialogueModel) -> None:
+    facts = " ".join(
+        f"Fact {i}: the clinic's room {i} has a {['blue', 'green', 'red'][i % 3]} chair."
+        for i in range(200)
+    )
+    personality = (PERSONA + " " + facts)[:10_000]
+    persona = await model.prepare(personality)
+    assert len(persona.prefix_tokens) < model.n_ctx - 400
+
+
+async def test_too_long_personality_is_a_clear_error() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    small = EngineSettings(dialogue=DialogueSettings(n_ctx=512))
+    model = load_dialogue_model(small)
+    with pytest.raises(ValueError, match="N_CTX"):
+        await model.prepare("word " * 600)
