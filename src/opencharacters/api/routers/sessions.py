@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.orm import Session
 
 from opencharacters.api.auth import Caller, api_caller, bearer, bearer_token
 from opencharacters.api.context import Services, services
@@ -29,7 +30,7 @@ from opencharacters.store.tables import RealtimeSession
 router = APIRouter(tags=["realtime sessions"])
 
 
-def _get(svc: Services, db: Any, org_id: str, session_id: str) -> RealtimeSession:
+def _get(db: Session, org_id: str, session_id: str) -> RealtimeSession:
     session: RealtimeSession | None = db.get(RealtimeSession, session_id)
     if session is None or session.organization_id != org_id:
         raise NotFound(f"Realtime session {session_id} not found.")
@@ -88,7 +89,7 @@ async def create_realtime_session(
 
 def _retrieve(svc: Services, caller: Caller, session_id: str) -> dict[str, Any]:
     with svc.db.session() as db:
-        return session_json(_get(svc, db, caller.org_id, session_id))
+        return session_json(_get(db, caller.org_id, session_id))
 
 
 @router.get("/v1/realtime_sessions/{id}", summary="Retrieve a realtime session")
@@ -100,7 +101,7 @@ async def retrieve_realtime_session(
 
 def _cancel(svc: Services, caller: Caller, session_id: str) -> None:
     with svc.db.session() as db:
-        session = _get(svc, db, caller.org_id, session_id)
+        session = _get(db, caller.org_id, session_id)
         if SessionStatus(session.status) in TERMINAL:
             return  # already over: cancelling again changes nothing
         set_status(db, session, SessionStatus.CANCELLED)
