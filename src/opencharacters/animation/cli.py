@@ -9,7 +9,9 @@ import click
 
 @click.command()
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("audio", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "audio", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--sheet", is_flag=True, help="Write a contact sheet of key poses (PNG) instead.")
 @click.option("--fps", default=25, show_default=True)

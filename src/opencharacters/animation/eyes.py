@@ -39,9 +39,7 @@ def eye_boxes(geometry: FaceGeometry, margin_px: float) -> list[tuple[int, int, 
     return boxes
 
 
-def close_lids(
-    geometry: FaceGeometry, map_x: Array, map_y: Array, closure: float
-) -> Array:
+def close_lids(geometry: FaceGeometry, map_x: Array, map_y: Array, closure: float) -> Array:
     """Rewrites map_x/map_y in place for lid closure 0..1; returns a lash-line shade (0..1)."""
     u, v = geometry.to_face(map_x, map_y)
     shade = np.zeros_like(map_x)

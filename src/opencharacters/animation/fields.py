@@ -85,7 +85,7 @@ def displacement(
         return zero, 0.07 * (0.6 + 0.5 * nose) * head + 0.03 * (v - 0.5) * head
     if name == "roll":
         pivot_v = mv + 1.3
-        angle = np.deg2rad(7.0)
+        angle = np.deg2rad(4.0)
         return -angle * (v - pivot_v) * head, angle * u * head
     if name == "breath":
         return zero, -0.025 * head
@@ -103,7 +103,9 @@ def _eye_core(u: Array, v: Array) -> Array:
     return total
 
 
-def _corners(name: str, geometry: FaceGeometry, u: Array, v: Array, head: Array) -> tuple[Array, Array]:
+def _corners(
+    name: str, geometry: FaceGeometry, u: Array, v: Array, head: Array
+) -> tuple[Array, Array]:
     mu, mv, half = geometry.mouth_u, geometry.mouth_v, geometry.mouth_half_width
     du = np.zeros_like(u)
     dv = np.zeros_like(u)

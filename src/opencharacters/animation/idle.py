@@ -14,7 +14,7 @@ BLINK_S = 0.16
 class IdleMotion:
     def __init__(self, seed: int = 0, horizon_s: float = 3600.0) -> None:
         rng = np.random.default_rng(seed)
-        # Blinks every 2–6 s (people blink ~15–20 times a minute when attentive).
+        # Blinks every 2 to 6 s (people blink 15 to 20 times a minute when attentive).
         gaps = rng.uniform(2.0, 6.0, size=int(horizon_s / 2) + 1)
         self._blinks = np.cumsum(gaps) - 1.0
         glances = rng.uniform(1.0, 3.5, size=int(horizon_s) + 1)
@@ -36,7 +36,8 @@ class IdleMotion:
             blink=blink,
             gaze_x=float(gaze[0]),
             gaze_y=float(gaze[1]) * 0.5,
-            yaw=0.18 * np.sin(2 * np.pi * 0.11 * time_s + p[0]) + 0.06 * np.sin(2 * np.pi * 0.37 * time_s + p[1]),
+            yaw=0.18 * np.sin(2 * np.pi * 0.11 * time_s + p[0])
+            + 0.06 * np.sin(2 * np.pi * 0.37 * time_s + p[1]),
             pitch=0.12 * np.sin(2 * np.pi * 0.08 * time_s + p[2]),
             roll=0.1 * np.sin(2 * np.pi * 0.06 * time_s + p[3]),
             breath=0.5 * np.sin(2 * np.pi * 0.25 * time_s + p[4]),

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
-import numpy as np
 import numpy.typing as npt
 
-Image = npt.NDArray[np.uint8]
+Image = npt.NDArray[Any]
+"""A BGR uint8 picture (cv2's stubs type arrays loosely, so this stays loose too)."""
 
 FACE_POINT_NAMES = ("left_eye", "right_eye", "mouth_left", "mouth_right")
 """Image coordinates in pixels; "left" is the left of the picture, not of the person."""
@@ -100,12 +101,12 @@ def _detect_eyes(
         upper_face, scaleFactor=1.05, minNeighbors=4, minSize=(side, side)
     )
     half = face_width / 2
-    left = [b for b in boxes if b[0] + b[2] / 2 < half and b[2] < face_width * 0.4]
-    right = [b for b in boxes if b[0] + b[2] / 2 >= half and b[2] < face_width * 0.4]
+    left: list[Any] = [b for b in boxes if b[0] + b[2] / 2 < half and b[2] < face_width * 0.4]
+    right: list[Any] = [b for b in boxes if b[0] + b[2] / 2 >= half and b[2] < face_width * 0.4]
     if not left or not right:
         return None
 
-    def centre(box: npt.NDArray[np.int32]) -> tuple[float, float]:
+    def centre(box: Any) -> tuple[float, float]:
         return float(box[0] + box[2] / 2), float(box[1] + box[3] / 2)
 
     best_left = centre(max(left, key=lambda b: int(b[2])))

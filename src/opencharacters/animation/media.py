@@ -44,7 +44,7 @@ def write_mp4(path: Path, frames: Iterable[VideoFrame], audio: AudioChunk, fps: 
         video.pix_fmt = "yuv420p"
         video.options = {"preset": "veryfast", "crf": "23"}
         sound = container.add_stream("aac", rate=_AAC_RATE)
-        sound.layout = "mono"  # type: ignore[union-attr]
+        sound.layout = "mono"
         for frame in frames:
             if count == 0:
                 video.width, video.height = frame.image.shape[1], frame.image.shape[0]
@@ -90,7 +90,9 @@ SHEET_POSES: dict[str, FaceParams] = {
 }
 
 
-def contact_sheet(renderer: Renderer, columns: int = 6, tile_width: int = 240) -> np.ndarray[Any, Any]:
+def contact_sheet(
+    renderer: Renderer, columns: int = 6, tile_width: int = 240
+) -> np.ndarray[Any, Any]:
     """Face ROI of each key pose, labelled, in a grid."""
     x0, y0, x1, y1 = renderer.roi
     tile_height = round(tile_width * (y1 - y0) / (x1 - x0))
@@ -99,7 +101,9 @@ def contact_sheet(renderer: Renderer, columns: int = 6, tile_width: int = 240) -
         face = renderer.render(params)[y0:y1, x0:x1]
         tile = cv2.resize(face, (tile_width, tile_height), interpolation=cv2.INTER_AREA)
         cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA
+        )
         tiles.append(tile)
     while len(tiles) % columns:
         tiles.append(np.zeros_like(tiles[0]))

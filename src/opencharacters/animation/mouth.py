@@ -17,7 +17,7 @@ _SUBPIXEL = 4  # cv2.fillPoly shift: polygons are drawn at 1/16 px
 
 @dataclass(frozen=True, slots=True)
 class MouthShape:
-    """Curves across the mouth, left to right, in output pixels (N×2 each)."""
+    """Curves across the mouth, left to right, in output pixels (N by 2 each)."""
 
     upper_edge: Array  # inner edge of the upper lip
     lower_edge: Array  # inner edge of the lower lip

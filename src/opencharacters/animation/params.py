@@ -32,7 +32,9 @@ class FaceParams:
         )
 
     def clipped(self) -> FaceParams:
-        values = {f.name: float(np.clip(getattr(self, f.name), *RANGES[f.name])) for f in fields(self)}
+        values = {
+            f.name: float(np.clip(getattr(self, f.name), *RANGES[f.name])) for f in fields(self)
+        }
         return replace(self, **values)
 
     def as_dict(self) -> dict[str, float]:

@@ -58,7 +58,9 @@ class Renderer:
     def _mouth_curves(self) -> dict[str, dict[str, tuple[Array, Array]]]:
         """Rest positions (key "rest") and per-parameter displacements of the mouth curves."""
         g = self.geometry
-        u = np.linspace(g.mouth_u - g.mouth_half_width, g.mouth_u + g.mouth_half_width, _MOUTH_SAMPLES)
+        u = np.linspace(
+            g.mouth_u - g.mouth_half_width, g.mouth_u + g.mouth_half_width, _MOUTH_SAMPLES
+        )
         t = (u - g.mouth_u) / g.mouth_half_width
         seam = np.full_like(u, g.mouth_v)
         profile = lip_profile(g, u)
@@ -102,12 +104,12 @@ class Renderer:
                 map_y[box] -= value * dy
         shades: list[tuple[tuple[int, int, int, int], Array]] = []
         if params.blink > 0.01:
-            for box in self._eye_boxes:
-                bx0, by0, bx1, by1 = box
+            for eye_box in self._eye_boxes:
+                bx0, by0, bx1, by1 = eye_box
                 shade = eyes.close_lids(
                     self.geometry, map_x[by0:by1, bx0:bx1], map_y[by0:by1, bx0:bx1], params.blink
                 )
-                shades.append((box, shade))
+                shades.append((eye_box, shade))
         frame = self.background.copy()
         face = cv2.remap(
             self.background, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

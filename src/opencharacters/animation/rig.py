@@ -18,7 +18,7 @@ import numpy as np
 from opencharacters.animation.landmarks import FacePoints, Image, detect_face_points
 
 OUTPUT_SIZE = (1088, 704)
-"""Width × height of rendered frames."""
+"""Width by height of rendered frames."""
 _SPAN_FRACTION_OF_HEIGHT = 0.2
 """Eye-to-eye distance as a share of the output height: a head-and-shoulders framing."""
 RIG_VERSION = 1
@@ -177,7 +177,11 @@ def _frame(
     tx = width / 2 - scale * centre[0]
     ty = height * 0.47 - scale * centre[1]
     # Keep the image covering the frame where it can, so replicated edges are rare.
-    tx = float(np.clip(tx, width - scale * source.shape[1], 0.0)) if scale * source.shape[1] >= width else tx
+    tx = (
+        float(np.clip(tx, width - scale * source.shape[1], 0.0))
+        if scale * source.shape[1] >= width
+        else tx
+    )
     ty = (
         float(np.clip(ty, height - scale * source.shape[0], 0.0))
         if scale * source.shape[0] >= height
@@ -252,5 +256,7 @@ def _smile_cascade_says(image: Image, geometry: FaceGeometry) -> bool:
     if gray.size == 0:
         return False
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_smile.xml")  # type: ignore[attr-defined]
-    found = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=25, minSize=(int(0.5 * s), int(0.2 * s)))
+    found = cascade.detectMultiScale(
+        gray, scaleFactor=1.1, minNeighbors=25, minSize=(int(0.5 * s), int(0.2 * s))
+    )
     return len(found) > 0

@@ -101,7 +101,7 @@ class FaceAnimator:
         return VideoFrame(index, self.timestamp(index), self.renderer.render(params), params)
 
     def frames_for(self, duration_s: float) -> Iterator[VideoFrame]:
-        """Exactly round(duration × fps) frames from the current position."""
+        """Exactly round(duration * fps) frames from the current position."""
         for _ in range(round(duration_s * self.fps)):
             yield self.next_frame()
 
