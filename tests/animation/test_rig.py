@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
+from opencharacters.animation import face_model
 from opencharacters.animation.landmarks import NoFaceError
 from opencharacters.animation.rig import FaceRig, prepare
 
@@ -14,10 +17,24 @@ ASTRONAUT_POINTS = {
 }
 
 
-def test_prepares_the_bundled_face(astronaut: np.ndarray) -> None:
+@pytest.mark.parametrize("mesh", [False, True], ids=["haar", "face_mesh"])
+def test_prepares_the_bundled_face(
+    astronaut: np.ndarray, mesh: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if mesh and not face_model.available():
+        pytest.skip(
+            "face_landmark.tflite not fetched (python -m opencharacters.animation.face_model)"
+        )
+    if not mesh:
+        monkeypatch.setattr(face_model, "available", lambda: False)
+    started = time.perf_counter()
     rig = prepare(astronaut)
+    assert time.perf_counter() - started < 2.0
     assert rig.size == (1088, 704)
-    assert rig.landmark_source == "haar"
+    assert rig.landmark_source == ("face_mesh" if mesh else "haar")
+    if mesh:
+        # The astronaut smiles with her upper teeth showing.
+        assert rig.appearance.teeth_visible and rig.appearance.mouth_open
     g = rig.geometry
     # Face centred-ish and framed head-and-shoulders.
     assert 0.1 * 704 < g.span < 0.25 * 704

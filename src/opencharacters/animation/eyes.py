@@ -15,10 +15,10 @@ from opencharacters.animation.rig import FaceGeometry
 Array = np.ndarray[Any, Any]
 
 EYE_HALF_WIDTH = 0.24
-UPPER_LID = 0.095
-LOWER_LID = 0.07
-LID_SKIN = 0.17
-"""Band of skin above the eye that stretches down to form the closed lid, in spans."""
+LID_SKIN = 1.6
+"""Band of skin above the eye that stretches down to form the closed lid, in eye half-heights."""
+LASHES = 0.5
+"""Lash and crease band just above the open eye, skipped when drawing a lid."""
 
 
 def eye_boxes(geometry: FaceGeometry, margin_px: float) -> list[tuple[int, int, int, int]]:
@@ -26,7 +26,8 @@ def eye_boxes(geometry: FaceGeometry, margin_px: float) -> list[tuple[int, int, 
     boxes = []
     for centre in (-0.5, 0.5):
         us = np.array([centre - EYE_HALF_WIDTH, centre + EYE_HALF_WIDTH] * 2)
-        vs = np.array([-UPPER_LID - LID_SKIN] * 2 + [LOWER_LID + 0.02] * 2)
+        h = geometry.eye_half_height
+        vs = np.array([-h * (1.1 + LID_SKIN)] * 2 + [h + 0.02] * 2)
         x, y = geometry.to_pixels(us, vs)
         boxes.append(
             (
@@ -43,19 +44,23 @@ def close_lids(geometry: FaceGeometry, map_x: Array, map_y: Array, closure: floa
     """Rewrites map_x/map_y in place for lid closure 0..1; returns a lash-line shade (0..1)."""
     u, v = geometry.to_face(map_x, map_y)
     shade = np.zeros_like(map_x)
+    h = geometry.eye_half_height
     for centre in (-0.5, 0.5):
         a = (u - centre) / EYE_HALF_WIDTH
         profile = np.sqrt(np.clip(1.0 - a * a, 0.0, 1.0))
-        top = -UPPER_LID * profile
-        bottom = LOWER_LID * profile
+        top = -1.1 * h * profile
+        bottom = 0.8 * h * profile
         edge = top + closure * (bottom - top)
-        band_top = top - LID_SKIN
+        band_top = top - LID_SKIN * h
         inside = (profile > 0.0) & (v > band_top) & (v < edge)
-        stretch = (top - band_top) / np.maximum(edge - band_top, 1e-6)
+        # The lid is made of skin from above the crease: the photo's own lashes and crease
+        # shadow would streak if stretched, so they are skipped and a lash line drawn instead.
+        skin_end = top - LASHES * h * profile
+        stretch = (skin_end - band_top) / np.maximum(edge - band_top, 1e-6)
+        position = (v - band_top) / np.maximum(edge - band_top, 1e-6)
         v = np.where(inside, band_top + (v - band_top) * stretch, v)
-        # Lashes: a soft dark line along the lid edge, stronger as the lid closes.
-        lash = np.exp(-(((v - top) / 0.012) ** 2)) * profile * inside
-        shade = np.maximum(shade, lash * min(1.0, closure * 1.5) * 0.55)
+        lash = np.exp(-(((position - 1.0) / 0.12) ** 2)) * profile * inside
+        shade = np.maximum(shade, lash * min(1.0, closure * 2.0) * 0.45)
     new_x, new_y = geometry.to_pixels(u, v)
     map_x[...] = new_x
     map_y[...] = new_y

@@ -15,7 +15,7 @@ from opencharacters.animation.rig import FaceGeometry
 
 Array = np.ndarray[Any, Any]
 
-JAW_DROP = 0.30
+JAW_DROP = 0.22
 """Lower-lip travel at full jaw opening, in spans."""
 UPPER_OPEN_SHARE = 0.12
 """Share of the opening taken by the upper lip moving up."""
@@ -34,7 +34,8 @@ def _smoothstep(edge0: float, edge1: float, x: Array) -> Array:
 def lip_profile(geometry: FaceGeometry, u: Array) -> Array:
     """Opening height across the mouth, 1 in the middle, 0 at the corners."""
     t = (u - geometry.mouth_u) / geometry.mouth_half_width
-    return np.sqrt(np.clip(1.0 - t * t, 0.0, 1.0)) ** 0.8
+    # Rounder than an ellipse at the corners: the lips stay joined there.
+    return np.clip(1.0 - t * t, 0.0, 1.0) ** 1.2
 
 
 def head_weight(geometry: FaceGeometry, u: Array, v: Array) -> Array:

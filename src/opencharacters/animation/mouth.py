@@ -36,7 +36,7 @@ def _mask(shape: tuple[int, int], polygon: Array, offset: tuple[int, int]) -> Ar
     return mask.astype(np.float32) / 255.0
 
 
-def draw_interior(frame: Array, mouth: MouthShape, look: Appearance) -> None:
+def draw_interior(frame: Array, mouth: MouthShape, look: Appearance, strength: float = 1.0) -> None:
     """Paints the open part of the mouth into `frame` (BGR uint8) in place."""
     opening = np.concatenate([mouth.upper_edge, mouth.lower_edge[::-1]])
     gap = mouth.lower_edge[:, 1] - mouth.upper_edge[:, 1]
@@ -84,7 +84,7 @@ def draw_interior(frame: Array, mouth: MouthShape, look: Appearance) -> None:
     depth = np.clip((ys - top[None, :]) / max(2.0, 0.25 * float(gap.max())), 0.0, 1.0)
     interior *= (0.45 + 0.55 * depth)[..., None]
 
-    alpha = _mask(shape, opening, offset)[..., None]
+    alpha = _mask(shape, opening, offset)[..., None] * strength
     region = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + interior * alpha, 0, 255).astype(np.uint8)
 

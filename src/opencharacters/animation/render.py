@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from opencharacters.animation import eyes
-from opencharacters.animation.fields import JAW_DROP, displacement, lip_profile
+from opencharacters.animation.fields import JAW_DROP, LIFT, displacement, lip_profile
 from opencharacters.animation.mouth import MouthShape, draw_interior
 from opencharacters.animation.params import PARAM_NAMES, FaceParams
 from opencharacters.animation.rig import FaceRig
@@ -65,8 +65,8 @@ class Renderer:
         seam = np.full_like(u, g.mouth_v)
         profile = lip_profile(g, u)
         curves = {
-            "upper_edge": (u, seam, False),
-            "lower_edge": (u, seam, True),
+            "upper_edge": (u, seam - g.upper_lip_above_seam * profile, False),
+            "lower_edge": (u, seam + g.lower_lip_below_seam * profile, True),
             "upper_teeth_edge": (u * 0.92, seam + 0.06 - 0.03 * t * t, False),
             "lower_teeth_edge": (u * 0.88, seam + 0.05 - 0.02 * t * t - 0.05 * (1 - profile), True),
         }
@@ -118,14 +118,19 @@ class Renderer:
             patch = face[by0:by1, bx0:bx1].astype(np.float32)
             face[by0:by1, bx0:bx1] = (patch * (1.0 - shade[..., None])).astype(np.uint8)
         frame[y0:y1, x0:x1] = face
-        if params.jaw > 0.005 or params.upper_lift > 0.005:
-            draw_interior(frame, self.mouth_shape(params), self.rig.appearance)
+        opening = params.jaw * JAW_DROP + params.upper_lift * LIFT
+        if opening > 0.002:
+            # Fade the synthetic interior in so a mouth that is open in the photo does not pop.
+            strength = min(1.0, opening / 0.04) if self.geometry.mouth_gap else 1.0
+            draw_interior(frame, self.mouth_shape(params), self.rig.appearance, strength)
         return frame
 
     def mouth_shape(self, params: FaceParams) -> MouthShape:
         upper = self._curve("upper_edge", params)
         lower = self._curve("lower_edge", params)
         upper_teeth = self._curve("upper_teeth_edge", params)
+        if self.rig.appearance.teeth_visible:
+            upper_teeth = upper.copy()  # the photo's own teeth are above the cut
         # Lower teeth ride on the jaw but stay behind the lower lip: clamp under the lip edge.
         lower_teeth = self._curve("lower_teeth_edge", params)
         lower_teeth[:, 1] = np.minimum(lower_teeth[:, 1], lower[:, 1] - 0.012 * self.geometry.span)

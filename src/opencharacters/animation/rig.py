@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import cv2
@@ -34,6 +34,10 @@ class FaceGeometry:
     mouth_v: float  # mouth line, in spans below the eyes
     mouth_half_width: float  # in spans
     mouth_u: float  # mouth centre across, in spans
+    mouth_gap: float = 0.0  # lips already apart in the reference image, in spans
+    eye_half_height: float = 0.075  # half the lid opening, in spans
+    upper_lip_above_seam: float = 0.0  # inner edge of the upper lip above the cut, spans
+    lower_lip_below_seam: float = 0.0  # inner edge of the lower lip below the cut, spans
 
     def to_pixels(
         self, u: np.ndarray[Any, Any], v: np.ndarray[Any, Any]
@@ -138,11 +142,23 @@ def prepare(
     )
     framed, transform = _frame(source, points, output_size)
     geometry = _geometry(points, transform)
+    appearance = _appearance(framed, geometry)
+    gap = geometry.mouth_gap
+    if appearance.teeth_visible:
+        # Cut along the upper teeth's biting edge so the photo's own upper teeth stay put
+        # and only the lower lip and teeth follow the jaw.
+        geometry = replace(
+            geometry,
+            mouth_v=geometry.mouth_v + 0.15 * gap,
+            lower_lip_below_seam=0.35 * gap,
+        )
+    else:
+        geometry = replace(geometry, upper_lip_above_seam=0.5 * gap, lower_lip_below_seam=0.5 * gap)
     return FaceRig(
         version=RIG_VERSION,
         image_jpeg=_encode_jpeg(framed),
         geometry=geometry,
-        appearance=_appearance(framed, geometry),
+        appearance=appearance,
         landmark_source=points.source,
     )
 
@@ -206,6 +222,12 @@ def _geometry(points: FacePoints, transform: np.ndarray[Any, Any]) -> FaceGeomet
     angle = float(np.arctan2(axis[1], axis[0]))
     partial = FaceGeometry((float(origin[0]), float(origin[1])), span, angle, 1.0, 0.4, 0.0)
     mouth_centre = (mouth_l + mouth_r) / 2
+    gap = 0.0
+    if points.lip_upper_inner is not None and points.lip_lower_inner is not None:
+        # The seam is where the lips part, which is not always on the corners' line.
+        upper, lower = mapped(points.lip_upper_inner), mapped(points.lip_lower_inner)
+        mouth_centre = np.array([mouth_centre[0], (upper[1] + lower[1]) / 2])
+        gap = float(np.hypot(*(lower - upper))) / span
     mu, mv = partial.to_face(np.array(mouth_centre[0]), np.array(mouth_centre[1]))
     half = float(np.hypot(*(mouth_r - mouth_l))) / 2 / span
     return FaceGeometry(
@@ -215,6 +237,12 @@ def _geometry(points: FacePoints, transform: np.ndarray[Any, Any]) -> FaceGeomet
         mouth_v=float(mv),
         mouth_half_width=float(np.clip(half, 0.25, 0.7)),
         mouth_u=float(mu),
+        mouth_gap=gap if gap > 0.015 else 0.0,
+        eye_half_height=(
+            float(np.clip(points.eye_opening * transform[0, 0] / span / 2, 0.03, 0.12))
+            if points.eye_opening is not None
+            else 0.075
+        ),
     )
 
 
@@ -238,7 +266,7 @@ def _appearance(image: Image, geometry: FaceGeometry) -> Appearance:
     del corners_v
     smiling = _smile_cascade_says(image, geometry)
     return Appearance(
-        mouth_open=dark > 0.25,
+        mouth_open=dark > 0.25 or geometry.mouth_gap > 0.04,
         teeth_visible=bright > 0.25,
         smiling=smiling,
         lip_bgr=(float(lips[0]), float(lips[1]), float(lips[2])),
