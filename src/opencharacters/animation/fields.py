@@ -20,6 +20,8 @@ JAW_DROP = 0.22
 UPPER_OPEN_SHARE = 0.12
 """Share of the opening taken by the upper lip moving up."""
 LIFT = 0.06
+OPENING_WIDTH = 0.82
+"""The lips part over this share of the corner-to-corner width; the corners stay joined."""
 
 
 def _bump(d2: Array, radius: float) -> Array:
@@ -33,7 +35,7 @@ def _smoothstep(edge0: float, edge1: float, x: Array) -> Array:
 
 def lip_profile(geometry: FaceGeometry, u: Array) -> Array:
     """Opening height across the mouth, 1 in the middle, 0 at the corners."""
-    t = (u - geometry.mouth_u) / geometry.mouth_half_width
+    t = (u - geometry.mouth_u) / (OPENING_WIDTH * geometry.mouth_half_width)
     # Rounder than an ellipse at the corners: the lips stay joined there.
     return np.clip(1.0 - t * t, 0.0, 1.0) ** 1.2
 

@@ -58,26 +58,26 @@ def draw_interior(frame: Array, mouth: MouthShape, look: Appearance, strength: f
     half_w = max(1.0, float(np.ptp(opening[:, 0])) / 2)
     across = np.clip(np.abs(xs - centre_x) / half_w, 0.0, 1.0)
     # Cavity: lip colour, very dark, darker towards the corners and the back of the throat.
-    cavity = lips * 0.16 * (1.0 - 0.5 * across[..., None])
+    cavity = lips * 0.3 * light * (1.0 - 0.55 * across[..., None] ** 2)
     interior = np.broadcast_to(cavity, (*shape, 3)).astype(np.float32).copy()
 
     lower_mid = mouth.lower_edge[len(mouth.lower_edge) // 2]
     tongue_r = (0.55 * half_w, max(2.0, 0.45 * float(gap.max())))
     tongue = ((xs - lower_mid[0]) / tongue_r[0]) ** 2 + ((ys - lower_mid[1]) / tongue_r[1]) ** 2
     tongue_alpha = np.clip(1.2 - tongue, 0.0, 1.0)[..., None]
-    interior = interior * (1 - tongue_alpha) + (lips * 0.55 * light) * tongue_alpha
+    interior = interior * (1 - tongue_alpha) + (lips * 0.7 * light) * tongue_alpha
 
     ivory = np.array([196.0, 222.0, 236.0], np.float32) * min(1.2, light)
-    for biting_edge, lip_edge in (
-        (mouth.upper_teeth_edge, mouth.upper_edge),
-        (mouth.lower_teeth_edge, mouth.lower_edge),
+    for biting_edge, lip_edge, lit in (
+        (mouth.upper_teeth_edge, mouth.upper_edge, 1.0),
+        (mouth.lower_teeth_edge, mouth.lower_edge, 0.7),  # lower teeth sit in shadow
     ):
         beyond = lip_edge + (lip_edge - biting_edge) * 2.0  # hidden root side, under the lip
         teeth = _mask(shape, np.concatenate([biting_edge, beyond[::-1]]), offset)[..., None]
         # Teeth curve away at the sides and sit in the lip's shadow.
         shade = (1.0 - 0.6 * across**2)[..., None]
         gaps = _tooth_gaps(xs, centre_x, half_w)[..., None]
-        interior = interior * (1 - teeth) + ivory * shade * gaps * teeth
+        interior = interior * (1 - teeth) + ivory * lit * shade * gaps * teeth
 
     # Shadow under the upper lip over everything inside.
     top = np.interp(xs[0], mouth.upper_edge[:, 0], mouth.upper_edge[:, 1])

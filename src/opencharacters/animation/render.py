@@ -9,7 +9,13 @@ import cv2
 import numpy as np
 
 from opencharacters.animation import eyes
-from opencharacters.animation.fields import JAW_DROP, LIFT, displacement, lip_profile
+from opencharacters.animation.fields import (
+    JAW_DROP,
+    LIFT,
+    OPENING_WIDTH,
+    displacement,
+    lip_profile,
+)
 from opencharacters.animation.mouth import MouthShape, draw_interior
 from opencharacters.animation.params import PARAM_NAMES, FaceParams
 from opencharacters.animation.rig import FaceRig
@@ -49,6 +55,10 @@ class Renderer:
             for bx0, by0, bx1, by1 in eyes.eye_boxes(geometry, margin_px=0.25 * geometry.span)
         ]
         self._mouth_basis = self._mouth_curves()
+        across = np.linspace(-1.0, 1.0, _MOUTH_SAMPLES)
+        self._lower_teeth_height = (
+            0.035 * geometry.span * np.clip(1.0 - (across / 0.7) ** 2, 0.0, 1.0) ** 0.5
+        )
 
     def _to_pixel_vectors(self, du: Array, dv: Array) -> tuple[Array, Array]:
         cos, sin = np.cos(self.geometry.angle), np.sin(self.geometry.angle)
@@ -58,17 +68,15 @@ class Renderer:
     def _mouth_curves(self) -> dict[str, dict[str, tuple[Array, Array]]]:
         """Rest positions (key "rest") and per-parameter displacements of the mouth curves."""
         g = self.geometry
-        u = np.linspace(
-            g.mouth_u - g.mouth_half_width, g.mouth_u + g.mouth_half_width, _MOUTH_SAMPLES
-        )
-        t = (u - g.mouth_u) / g.mouth_half_width
+        half = OPENING_WIDTH * g.mouth_half_width
+        u = np.linspace(g.mouth_u - half, g.mouth_u + half, _MOUTH_SAMPLES)
+        t = (u - g.mouth_u) / half
         seam = np.full_like(u, g.mouth_v)
         profile = lip_profile(g, u)
         curves = {
             "upper_edge": (u, seam - g.upper_lip_above_seam * profile, False),
             "lower_edge": (u, seam + g.lower_lip_below_seam * profile, True),
             "upper_teeth_edge": (u * 0.92, seam + 0.06 - 0.03 * t * t, False),
-            "lower_teeth_edge": (u * 0.88, seam + 0.05 - 0.02 * t * t - 0.05 * (1 - profile), True),
         }
         basis: dict[str, dict[str, tuple[Array, Array]]] = {}
         for curve, (cu, cv, below) in curves.items():
@@ -131,9 +139,9 @@ class Renderer:
         upper_teeth = self._curve("upper_teeth_edge", params)
         if self.rig.appearance.teeth_visible:
             upper_teeth = upper.copy()  # the photo's own teeth are above the cut
-        # Lower teeth ride on the jaw but stay behind the lower lip: clamp under the lip edge.
-        lower_teeth = self._curve("lower_teeth_edge", params)
-        lower_teeth[:, 1] = np.minimum(lower_teeth[:, 1], lower[:, 1] - 0.012 * self.geometry.span)
+        # Lower teeth ride on the jaw just behind the lower lip, showing only mid-mouth.
+        lower_teeth = lower.copy()
+        lower_teeth[:, 1] -= self._lower_teeth_height * min(1.0, params.jaw * 2.5)
         return MouthShape(upper, lower, upper_teeth, lower_teeth)
 
     def mouth_box(self) -> tuple[int, int, int, int]:
