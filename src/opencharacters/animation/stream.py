@@ -1,7 +1,7 @@
 """The streaming face: timed audio (and optional phoneme timings) in, timed frames out.
 
-Frame n is stamped n / fps on the session clock (plus `start_s`) and shows the mouth for that
-instant, so a frame and the audio it belongs to share one timestamp."""
+Frame n is stamped n / fps on the session clock (plus `start_s`) and shows the face for the
+middle of its 1/fps on screen, so a frame and the audio it belongs to share one timestamp."""
 
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ class FaceAnimator:
         self._release = (self._next_index, self._last_mouth)
 
     def params_at(self, index: int) -> FaceParams:
-        time_s = self.timestamp(index)
+        # A frame is on screen for 1/fps from its timestamp: show the middle of that interval.
+        time_s = self.timestamp(index) + 0.5 / self.fps
         params = self._idle.at(time_s) if self._idle is not None else NEUTRAL
         self._tracks = [t for t in self._tracks if t.end_s > time_s - 1.0]
         mouth = NEUTRAL
