@@ -63,3 +63,16 @@ def test_audio_and_video_line_up_within_40_ms(rig: FaceRig) -> None:
     video = mouth_opening(frames, animator.renderer.mouth_box())
     audio = speech_envelope(samples, rate, fps, len(frames))
     assert abs(av_offset_s(video, audio, fps)) <= 0.040
+
+
+async def test_stream_paces_on_the_clock_and_skips_when_behind(rig: FaceRig) -> None:
+    animator = FaceAnimator(rig, idle=False)
+    now = [0.0]
+    indices = []
+    async for frame in animator.stream(lambda: now[0]):
+        indices.append(frame.index)
+        now[0] = frame.timestamp_s + (0.2 if frame.index == 2 else 0.04)
+        if len(indices) == 5:
+            break
+    # Frame 2 "took" 200 ms: the stream jumps to the frame due now instead of bursting.
+    assert indices == [0, 1, 2, 7, 8]
