@@ -80,6 +80,26 @@ def speech_wav(directory: Path) -> Path | None:
     return path
 
 
+def piper_speech() -> tuple[AudioChunk, list[tuple[AudioChunk, Any]]] | None:
+    """The sentence from the project's TTS, per segment with its phoneme timings."""
+    try:
+        from opencharacters.engine_settings import EngineSettings
+        from opencharacters.speech.engines import load_synthesizer
+        from opencharacters.speech.voice_designs import VOICE_DESIGNS
+
+        synthesizer = load_synthesizer(EngineSettings())
+    except Exception as error:  # the voice model may not be prepared on this machine
+        print(f"no Piper voice ({error}); skipping the phoneme-timed measurements")
+        return None
+    voice = next(iter(VOICE_DESIGNS))
+    segments, offset = [], 0.0
+    for audio, timings, _ in synthesizer.segments(SENTENCE, voice):
+        segments.append((AudioChunk(audio, synthesizer.sample_rate, offset), timings))
+        offset += len(audio) / synthesizer.sample_rate
+    whole = np.concatenate([chunk.samples for chunk, _ in segments])
+    return AudioChunk(whole, synthesizer.sample_rate, 0.0), segments
+
+
 def time_render(rig: FaceRig, audio: AudioChunk, frames: int) -> dict[str, float]:
     animator = FaceAnimator(rig, fps=FPS)
     animator.push_audio(audio)
@@ -97,11 +117,14 @@ def time_render(rig: FaceRig, audio: AudioChunk, frames: int) -> dict[str, float
     }
 
 
-def sync(rig: FaceRig, audio: AudioChunk) -> dict[str, float]:
+def sync(
+    rig: FaceRig, audio: AudioChunk, segments: list[tuple[AudioChunk, Any]] | None = None
+) -> dict[str, float]:
     animator = FaceAnimator(rig, fps=FPS, idle=False)
-    animator.push_audio(audio)
+    for chunk, timings in segments or [(audio, None)]:
+        animator.push_audio(chunk, timings)
     images = [f.image for f in animator.frames_for(audio.duration_s)]
-    video = mouth_opening(images, animator.renderer.mouth_box())
+    video = mouth_opening(images, animator.renderer.mouth_box(), rig.image())
     envelope = speech_envelope(audio.samples, audio.sample_rate, FPS, len(images))
     correlation = float(np.corrcoef(video, envelope)[0, 1])
     return {
@@ -126,6 +149,7 @@ def main() -> None:
         wav = speech_wav(Path(scratch))
         speech = read_audio(wav) if wav else None
         synthetic = AudioChunk(syllables(6.0, 16000), 16000, 0.0)
+        piper = piper_speech()
         for name, (image, points) in faces().items():
             rig = prepare(image, points)
             entry: dict[str, Any] = {
@@ -136,6 +160,8 @@ def main() -> None:
             }
             if speech is not None:
                 entry["sync_espeak"] = sync(rig, speech)
+            if piper is not None:
+                entry["sync_piper_phonemes"] = sync(rig, *piper)
             results["faces"][name] = entry
             if args.docs:
                 docs.mkdir(parents=True, exist_ok=True)
@@ -143,7 +169,14 @@ def main() -> None:
 
                 sheet = contact_sheet(Renderer(rig), columns=6, tile_width=160)
                 cv2.imwrite(str(docs / f"{name}_sheet.png"), sheet)
-                if speech is not None:
+                if piper is not None:
+                    # Piper with its phoneme timings: shows the visemes, not just the jaw.
+                    animator = FaceAnimator(rig, fps=FPS)
+                    for chunk, timings in piper[1]:
+                        animator.push_audio(chunk, timings)
+                    frames = animator.frames_for(piper[0].duration_s)
+                    write_mp4(docs / f"{name}_talking.mp4", frames, piper[0], FPS)
+                elif speech is not None:
                     animator = FaceAnimator(rig, fps=FPS)
                     animator.push_audio(speech)
                     frames = animator.frames_for(speech.duration_s)
@@ -153,7 +186,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"landmarks: {results['landmarks']}")
-    header = ("face", "prep p50", "render p50", "p95", "sync synth", "sync espeak")
+    header = ("face", "prep p50", "render p50", "p95", "sync synth", "sync espeak", "sync piper")
     print("".join(f"{h:>12}" for h in header))
     for name, entry in results["faces"].items():
         render = entry["render_1088x704"]
@@ -164,6 +197,7 @@ def main() -> None:
             f"{render['p95_ms']:.2f}ms",
             f"{entry['sync_synthetic']['offset_ms']:.1f}ms",
             f"{entry.get('sync_espeak', {}).get('offset_ms', float('nan')):.1f}ms",
+            f"{entry.get('sync_piper_phonemes', {}).get('offset_ms', float('nan')):.1f}ms",
         )
         print("".join(f"{cell:>12}" for cell in row))
     print(f"wrote {out}")

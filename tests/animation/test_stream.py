@@ -60,7 +60,7 @@ def test_audio_and_video_line_up_within_40_ms(rig: FaceRig) -> None:
     animator = FaceAnimator(rig, idle=False)
     animator.push_audio(AudioChunk(samples, rate, 0.0))
     frames = [f.image for f in animator.frames_for(4.0)]
-    video = mouth_opening(frames, animator.renderer.mouth_box())
+    video = mouth_opening(frames, animator.renderer.mouth_box(), rig.image())
     audio = speech_envelope(samples, rate, fps, len(frames))
     assert abs(av_offset_s(video, audio, fps)) <= 0.040
 

@@ -11,14 +11,17 @@ import numpy as np
 Array = np.ndarray[Any, Any]
 
 
-def mouth_opening(frames: Sequence[Array], box: tuple[int, int, int, int]) -> Array:
-    """Per frame, the share of dark pixels in the mouth box (grows as the mouth opens)."""
+def mouth_opening(
+    frames: Sequence[Array], box: tuple[int, int, int, int], reference: Array
+) -> Array:
+    """Per frame, how much darker the mouth box is than in the reference (closed) image:
+    grows as the cavity opens, whatever the lips and lines drawn there look like."""
     x0, y0, x1, y1 = box
-    reference = frames[0][y0:y1, x0:x1].mean()
+    rest = reference[y0:y1, x0:x1].astype(np.float32).mean(axis=2)
     values = []
     for frame in frames:
         patch = frame[y0:y1, x0:x1].astype(np.float32).mean(axis=2)
-        values.append(float(np.mean(patch < 0.45 * reference)))
+        values.append(float(np.mean(np.clip(rest - patch, 0.0, None))))
     return np.asarray(values)
 
 
