@@ -1,0 +1,111 @@
+"""Files in and out for the standalone tool: audio decoding, MP4 muxing, contact sheets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from opencharacters.animation.drive import VISEME_TARGETS
+from opencharacters.animation.params import FaceParams
+from opencharacters.animation.render import Renderer
+from opencharacters.animation.stream import VideoFrame
+from opencharacters.speech.audio import AudioChunk
+
+_AAC_RATE = 48000
+
+
+def read_audio(path: Path) -> AudioChunk:
+    """Any file FFmpeg reads (WAV at any rate included), mixed to mono float32 at its own rate."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.rate
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        parts = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                parts.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            parts.append(out.to_ndarray().reshape(-1))
+    samples = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+    return AudioChunk(samples, rate, 0.0)
+
+
+def write_mp4(path: Path, frames: Iterable[VideoFrame], audio: AudioChunk, fps: int) -> int:
+    """H.264 video plus AAC audio; returns the number of video frames written."""
+    count = 0
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "veryfast", "crf": "23"}
+        sound = container.add_stream("aac", rate=_AAC_RATE)
+        sound.layout = "mono"
+        for frame in frames:
+            if count == 0:
+                video.width, video.height = frame.image.shape[1], frame.image.shape[0]
+            picture = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
+            picture.pts = frame.index
+            picture.time_base = Fraction(1, fps)
+            container.mux(video.encode(picture))
+            count += 1
+        container.mux(video.encode(None))
+        _mux_audio(container, sound, audio)
+    return count
+
+
+def _mux_audio(container: Any, stream: Any, audio: AudioChunk) -> None:
+    pcm = audio.samples.astype(np.float32).reshape(1, -1)
+    source = av.AudioFrame.from_ndarray(pcm, format="flt", layout="mono")
+    source.sample_rate = audio.sample_rate
+    source.pts = 0
+    source.time_base = Fraction(1, audio.sample_rate)
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=_AAC_RATE, frame_size=1024)
+    for frame in [*resampler.resample(source), *resampler.resample(None)]:
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
+SHEET_POSES: dict[str, FaceParams] = {
+    "neutral": FaceParams(),
+    **{
+        f"viseme {name}": FaceParams(**targets)
+        for name, targets in VISEME_TARGETS.items()
+        if name != "sil"
+    },
+    "smile": FaceParams(smile=1.0),
+    "blink half": FaceParams(blink=0.5),
+    "blink": FaceParams(blink=1.0),
+    "brows up": FaceParams(brow=1.0),
+    "gaze left": FaceParams(gaze_x=-1.0),
+    "gaze right": FaceParams(gaze_x=1.0),
+    "turn left": FaceParams(yaw=-1.0),
+    "turn right": FaceParams(yaw=1.0),
+    "nod down": FaceParams(pitch=1.0),
+    "tilt": FaceParams(roll=1.0),
+}
+
+
+def contact_sheet(
+    renderer: Renderer, columns: int = 6, tile_width: int = 240
+) -> np.ndarray[Any, Any]:
+    """Face ROI of each key pose, labelled, in a grid."""
+    x0, y0, x1, y1 = renderer.roi
+    tile_height = round(tile_width * (y1 - y0) / (x1 - x0))
+    tiles = []
+    for label, params in SHEET_POSES.items():
+        face = renderer.render(params)[y0:y1, x0:x1]
+        tile = cv2.resize(face, (tile_width, tile_height), interpolation=cv2.INTER_AREA)
+        cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(
+            tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA
+        )
+        tiles.append(tile)
+    while len(tiles) % columns:
+        tiles.append(np.zeros_like(tiles[0]))
+    rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
+    return np.vstack(rows)

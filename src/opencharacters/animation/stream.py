@@ -1,0 +1,120 @@
+"""The streaming face: timed audio (and optional phoneme timings) in, timed frames out.
+
+Frame n is stamped n / fps on the session clock (plus `start_s`) and shows the face for the
+middle of its 1/fps on screen, so a frame and the audio it belongs to share one timestamp."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from opencharacters.animation.drive import (
+    MOUTH_PARAMS,
+    MouthTrack,
+    track_from_audio,
+    track_from_phonemes,
+)
+from opencharacters.animation.idle import IdleMotion
+from opencharacters.animation.params import NEUTRAL, FaceParams
+from opencharacters.animation.render import Renderer
+from opencharacters.animation.rig import FaceRig
+from opencharacters.speech.audio import AudioChunk
+from opencharacters.speech.tts import PhonemeTiming
+
+DEFAULT_FPS = 25
+_RELEASE = (0.5, 0.0)
+"""Share of the speaking mouth kept on the first and second frame after an interrupt."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFrame:
+    index: int
+    timestamp_s: float
+    image: np.ndarray[Any, Any]
+    params: FaceParams
+
+
+class FaceAnimator:
+    def __init__(
+        self,
+        rig: FaceRig,
+        fps: int = DEFAULT_FPS,
+        start_s: float = 0.0,
+        seed: int = 0,
+        idle: bool = True,
+    ) -> None:
+        self.renderer = Renderer(rig)
+        self.fps = fps
+        self.start_s = start_s
+        self._idle = IdleMotion(seed) if idle else None
+        self._tracks: list[MouthTrack] = []
+        self._next_index = 0
+        self._release: tuple[int, FaceParams] | None = None
+        self._last_mouth = NEUTRAL
+
+    def timestamp(self, index: int) -> float:
+        return self.start_s + index / self.fps
+
+    def push_audio(
+        self, chunk: AudioChunk, phonemes: Sequence[PhonemeTiming] | None = None
+    ) -> None:
+        """Queue speech; timings are relative to the chunk, the chunk's timestamp places it."""
+        if phonemes:
+            track = track_from_phonemes(phonemes, chunk.duration_s, chunk.timestamp_s)
+        else:
+            track = track_from_audio(chunk.samples, chunk.sample_rate, chunk.timestamp_s)
+        self._tracks.append(track)
+
+    def interrupt(self) -> None:
+        """Barge-in: drop queued speech; the mouth is neutral by the second frame from now."""
+        self._tracks.clear()
+        self._release = (self._next_index, self._last_mouth)
+
+    def params_at(self, index: int) -> FaceParams:
+        # A frame is on screen for 1/fps from its timestamp: show the middle of that interval.
+        time_s = self.timestamp(index) + 0.5 / self.fps
+        params = self._idle.at(time_s) if self._idle is not None else NEUTRAL
+        self._tracks = [t for t in self._tracks if t.end_s > time_s - 1.0]
+        mouth = NEUTRAL
+        for track in self._tracks:
+            if track.start_s - 0.2 <= time_s <= track.end_s + 0.2:
+                mouth = mouth.plus(track.at(time_s))
+        if self._release is not None:
+            since = index - self._release[0]
+            if 0 <= since < len(_RELEASE):
+                mouth = mouth.plus(self._release[1], _RELEASE[since])
+            elif since >= len(_RELEASE):
+                self._release = None
+        self._last_mouth = FaceParams(**{name: getattr(mouth, name) for name in MOUTH_PARAMS})
+        if mouth != NEUTRAL:
+            # Talking: less of the resting smile, which would fight the visemes.
+            params = params.plus(FaceParams(smile=-0.06))
+        return params.plus(mouth).clipped()
+
+    def next_frame(self) -> VideoFrame:
+        index = self._next_index
+        params = self.params_at(index)
+        self._next_index += 1
+        return VideoFrame(index, self.timestamp(index), self.renderer.render(params), params)
+
+    def frames_for(self, duration_s: float) -> Iterator[VideoFrame]:
+        """Exactly round(duration * fps) frames from the current position."""
+        for _ in range(round(duration_s * self.fps)):
+            yield self.next_frame()
+
+    async def stream(self, clock: Callable[[], float]) -> AsyncIterator[VideoFrame]:
+        """Frames paced on `clock` (session seconds). When rendering falls behind, frames are
+        skipped to catch up with "now" rather than sent in a burst."""
+        while True:
+            due = self.timestamp(self._next_index)
+            wait = due - clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            behind = int((clock() - due) * self.fps)
+            if behind > 0:
+                self._next_index += behind
+            yield await asyncio.to_thread(self.next_frame)
