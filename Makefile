@@ -27,6 +27,7 @@ venv: $(STAMP)
 
 models: venv
 	$(BIN)/opencharacters models prepare --quiet
+	@$(BIN)/python -m opencharacters.animation.face_model >/dev/null
 
 run: setup
 	$(BIN)/opencharacters serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --dev-key-file
