@@ -11,7 +11,14 @@ from PIL import Image
 from runwayml import RunwayML
 
 from tests.support.http import api, avatar_body, error_of, ready_avatar, wait_for
-from tests.support.media import bomb_png, data_uri, face_data_uri, noise_png, truncated_png
+from tests.support.media import (
+    bomb_png,
+    data_uri,
+    face_data_uri,
+    face_on_canvas,
+    noise_png,
+    truncated_png,
+)
 from tests.support.server import Server
 
 CLARA = {"type": "runway-live-preset", "presetId": "clara"}
@@ -165,11 +172,13 @@ def test_unusable_images_fail_with_a_reason(server: Server, image: str, reason: 
 def test_image_processing_none_keeps_the_framing(server: Server) -> None:
     with api(server) as http:
         avatar = ready_avatar(
-            http, referenceImage=data_uri(noise_png(300, 200), "image/png"), imageProcessing="none"
+            http,
+            referenceImage=data_uri(face_on_canvas(700, 560), "image/png"),
+            imageProcessing="none",
         )
     assert avatar["status"] == "READY"
     preview = Image.open(io.BytesIO(httpx.get(avatar["processedImageUri"]).content))
-    assert preview.size == (300, 200)
+    assert preview.size == (512, 410)  # the whole picture, scaled to the 512 px preview
 
 
 def test_new_reference_image_reprocesses(server: Server) -> None:
@@ -177,7 +186,7 @@ def test_new_reference_image_reprocesses(server: Server) -> None:
         avatar = ready_avatar(http)
         response = http.patch(
             f"/v1/avatars/{avatar['id']}",
-            json={"referenceImage": data_uri(noise_png(800, 600, seed=3), "image/png")},
+            json={"referenceImage": data_uri(face_on_canvas(800, 600, flip=True), "image/png")},
         )
         assert response.status_code == 200
         assert response.json()["status"] == "PROCESSING"
@@ -257,3 +266,40 @@ def test_usage_counts_sessions_per_day(client: RunwayML, server: Server) -> None
             == 200
         )
         assert http.get("/v1/avatar_usage", params={"startDate": "2026-01-01"}).status_code == 400
+
+
+def test_faceless_images_fail_unless_face_points_are_given(server: Server) -> None:
+    noise = data_uri(noise_png(400, 400, seed=7), "image/png")
+    points = {
+        "leftEye": [150, 160],
+        "rightEye": [250, 160],
+        "mouthLeft": [165, 270],
+        "mouthRight": [235, 270],
+    }
+    with api(server) as http:
+        faceless = ready_avatar(http, referenceImage=noise)
+        assert faceless["status"] == "FAILED"
+        assert "No face was found" in faceless["failureReason"]
+        assert "facePoints" in faceless["failureReason"]
+        # The extension field fixes it, on create or by a later PATCH of the same avatar.
+        fixed = http.patch(f"/v1/avatars/{faceless['id']}", json={"facePoints": points})
+        assert fixed.status_code == 200 and fixed.json()["status"] == "PROCESSING"
+        done = wait_for(
+            lambda: http.get(f"/v1/avatars/{faceless['id']}").json(),
+            lambda a: a["status"] != "PROCESSING",
+        )
+        assert done["status"] == "READY", done
+        assert ready_avatar(http, referenceImage=noise, facePoints=points)["status"] == "READY"
+        for bad, mentions in [
+            ({**points, "leftEye": [300, 160]}, "leftEye must be left of rightEye"),
+            ({**points, "mouthLeft": [165, 100], "mouthRight": [235, 100]}, "below the eyes"),
+            (
+                {k: v for k, v in points.items() if k != "mouthRight"},
+                "facePoints.mouthRight is required",
+            ),
+            ({**points, "leftEye": [1, 2, 3]}, "facePoints.leftEye"),
+            ({**points, "nose": [1, 2]}, 'Unrecognized key: "nose"'),
+        ]:
+            response = http.post("/v1/avatars", json=avatar_body(facePoints=bad))
+            assert response.status_code == 400, response.text
+            assert mentions in error_of(response)

@@ -5,17 +5,12 @@ import io
 import pytest
 from PIL import Image
 
-from opencharacters.ingest.images import (
-    ImageRejected,
-    decode_image,
-    face_centred_crop,
-    find_face,
-    process_reference_image,
-)
+from opencharacters.animation.rig import FaceRig
+from opencharacters.ingest.images import ImageRejected, decode_image, process_reference_image
 from tests.support.media import FACE_JPEG, bomb_png, noise_png, truncated_png
 
 
-def test_finds_the_face_and_crops_around_it() -> None:
+def test_builds_the_rig_and_frames_the_face() -> None:
     result = process_reference_image(
         FACE_JPEG.read_bytes(),
         mode="optimize",
@@ -23,36 +18,36 @@ def test_finds_the_face_and_crops_around_it() -> None:
         max_pixels=10**8,
         preview_max_side=256,
     )
-    x, y, w, h = result.face["box"]
-    assert 150 < x + w / 2 < 300 and 60 < y + h / 2 < 200  # the astronaut's face
     processed = Image.open(io.BytesIO(result.processed_jpeg))
     assert processed.size == (1088, 704)
-    left, top, cw, ch = result.face["crop"]
-    assert left <= x and x + w <= left + cw and top <= y and y + h <= top + ch
+    rig = FaceRig.from_json(result.rig_json)
+    assert rig.size == (1088, 704)
+    assert result.face["landmarkSource"] in ("face_mesh", "haar")
+    assert result.face["teethVisible"] is True  # the astronaut smiles with her teeth showing
     preview = Image.open(io.BytesIO(result.processed_preview_jpeg))
     assert max(preview.size) == 256
     assert result.original_format == "jpg"
 
 
-def test_no_face_means_a_centred_crop() -> None:
-    assert find_face(Image.open(io.BytesIO(noise_png()))) is None
-    assert face_centred_crop((1000, 1000), None, 2.0) == (0, 250, 1000, 500)
-
-
-@pytest.mark.parametrize(
-    ("size", "face", "aspect"),
-    [
-        ((512, 512), (177, 66, 95, 95), 1088 / 704),
-        ((4000, 300), (10, 10, 50, 50), 1.5),
-        ((300, 4000), None, 0.5),
-    ],
-)
-def test_crops_stay_inside_the_image_with_the_right_aspect(
-    size: tuple[int, int], face: tuple[int, int, int, int] | None, aspect: float
-) -> None:
-    left, top, width, height = face_centred_crop(size, face, aspect)
-    assert left >= 0 and top >= 0 and left + width <= size[0] and top + height <= size[1]
-    assert abs(width / height - aspect) < 0.02
+def test_no_face_is_rejected_unless_points_are_given() -> None:
+    kwargs = {
+        "mode": "optimize",
+        "output_size": (1088, 704),
+        "max_pixels": 10**8,
+        "preview_max_side": 128,
+    }
+    with pytest.raises(ImageRejected, match="No face was found"):
+        process_reference_image(noise_png(), **kwargs)  # type: ignore[arg-type]
+    points = {
+        "left_eye": [120, 90],
+        "right_eye": [200, 90],
+        "mouth_left": [130, 170],
+        "mouth_right": [190, 170],
+    }
+    result = process_reference_image(noise_png(), face_points=points, **kwargs)  # type: ignore[arg-type]
+    assert result.face["landmarkSource"] == "supplied"
+    with pytest.raises(ImageRejected, match="face points"):
+        process_reference_image(noise_png(), face_points={"left_eye": [1, 1]}, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

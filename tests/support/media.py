@@ -52,3 +52,31 @@ def bomb_png(side: int = 20_000) -> bytes:
         + chunk(b"IDAT", compressed)
         + chunk(b"IEND", b"")
     )
+
+
+def face_on_canvas(width: int, height: int, *, flip: bool = False) -> bytes:
+    """The test face pasted at the centre of a plain canvas of another size (PNG)."""
+    face = Image.open(FACE_JPEG).convert("RGB")
+    if flip:
+        face = face.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    canvas = Image.new("RGB", (width, height), (210, 205, 200))
+    canvas.paste(face, ((width - face.width) // 2, (height - face.height) // 2))
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def cartoon_png() -> tuple[bytes, dict[str, list[float]]]:
+    """A drawn face no detector finds, and its face points in the API's extension shape."""
+    from opencharacters.animation.sample_faces import CARTOON_FACE_POINTS, cartoon
+
+    buffer = io.BytesIO()
+    Image.fromarray(cartoon()[:, :, ::-1]).save(buffer, format="PNG")
+    names = {
+        "left_eye": "leftEye",
+        "right_eye": "rightEye",
+        "mouth_left": "mouthLeft",
+        "mouth_right": "mouthRight",
+    }
+    points = {names[k]: [float(v) for v in CARTOON_FACE_POINTS[k]] for k in names}
+    return buffer.getvalue(), points

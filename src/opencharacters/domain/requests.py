@@ -86,6 +86,39 @@ def reject_duplicates(values: list[Any], what: str) -> None:
 
 # --- avatars -------------------------------------------------------------------------------
 
+Coordinate = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
+Point = Annotated[list[Coordinate], Field(min_length=2, max_length=2)]
+
+
+class FacePoints(Strict):
+    """Extension: where the eyes and mouth corners are, in reference-image pixels ("left" is the
+    left of the picture). Needed for faces the detector cannot find (mascots, stylized art)."""
+
+    leftEye: Point
+    rightEye: Point
+    mouthLeft: Point
+    mouthRight: Point
+
+    @model_validator(mode="after")
+    def _plausible(self) -> FacePoints:
+        if self.leftEye[0] >= self.rightEye[0]:
+            raise ValueError("leftEye must be left of rightEye in the picture")
+        if self.mouthLeft[0] >= self.mouthRight[0]:
+            raise ValueError("mouthLeft must be left of mouthRight in the picture")
+        eyes_y = (self.leftEye[1] + self.rightEye[1]) / 2
+        if (self.mouthLeft[1] + self.mouthRight[1]) / 2 <= eyes_y:
+            raise ValueError("the mouth must be below the eyes")
+        return self
+
+    def as_rig_points(self) -> dict[str, list[float]]:
+        return {
+            "left_eye": self.leftEye,
+            "right_eye": self.rightEye,
+            "mouth_left": self.mouthLeft,
+            "mouth_right": self.mouthRight,
+        }
+
+
 AvatarName = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 Personality = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 AvatarStartScript = Annotated[str, StringConstraints(max_length=2000)]
@@ -99,6 +132,7 @@ class AvatarCreate(Strict):
     startScript: AvatarStartScript | None = None
     documentIds: Annotated[list[UUID], Field(max_length=50)] = []
     imageProcessing: Literal["optimize", "none"] = "optimize"
+    facePoints: FacePoints | None = None  # extension
 
     @field_validator("referenceImage")
     @classmethod
@@ -120,6 +154,7 @@ class AvatarUpdate(Strict):
     startScript: AvatarStartScript | None = None
     documentIds: Annotated[list[UUID], Field(max_length=50)] | None = None
     imageProcessing: Literal["optimize", "none"] | None = None
+    facePoints: FacePoints | None = None  # extension; null clears
 
     @field_validator("referenceImage")
     @classmethod
@@ -137,9 +172,11 @@ class AvatarUpdate(Strict):
     def _at_least_one_and_no_nulls(self) -> AvatarUpdate:
         if not self.model_fields_set:
             raise ValueError("give at least one field to update")
-        for field in self.model_fields_set - {"startScript"}:
+        for field in self.model_fields_set - {"startScript", "facePoints"}:
             if getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null (only startScript can be cleared)")
+                raise ValueError(
+                    f"{field} cannot be null (only startScript and facePoints can be cleared)"
+                )
         return self
 
 

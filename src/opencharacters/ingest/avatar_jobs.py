@@ -90,6 +90,7 @@ class AvatarProcessor:
                     output_size=(self.settings.output_width, self.settings.output_height),
                     max_pixels=self.settings.max_image_pixels,
                     preview_max_side=self.settings.preview_max_side,
+                    face_points=avatar.face_points,
                 )
         except (FetchError, ImageRejected) as exc:
             reason = str(exc)
@@ -109,6 +110,7 @@ class AvatarProcessor:
             "processed": f"{prefix}/processed.jpg",
             "reference_preview": f"{prefix}/reference-preview.jpg",
             "processed_preview": f"{prefix}/processed-preview.jpg",
+            "rig": f"{prefix}/rig.json",
         }
 
         def store() -> None:
@@ -116,6 +118,7 @@ class AvatarProcessor:
             self.blobs.put_bytes(keys["processed"], result.processed_jpeg)
             self.blobs.put_bytes(keys["reference_preview"], result.reference_preview_jpeg)
             self.blobs.put_bytes(keys["processed_preview"], result.processed_preview_jpeg)
+            self.blobs.put_bytes(keys["rig"], result.rig_json)
 
         await asyncio.to_thread(store)
         await asyncio.to_thread(self._finish, avatar, generation, keys, result.face, None)
@@ -145,11 +148,13 @@ class AvatarProcessor:
                 row.reference_preview_blob,
                 row.processed_blob,
                 row.processed_preview_blob,
+                row.rig_blob,
             ]
             row.reference_blob = keys["original"]
             row.reference_preview_blob = keys["reference_preview"]
             row.processed_blob = keys["processed"]
             row.processed_preview_blob = keys["processed_preview"]
+            row.rig_blob = keys["rig"]
             row.face = dict(face or {})
             row.status = "READY"
             row.failure_reason = None

@@ -1,12 +1,14 @@
-"""Reference images: decode safely, find the face, crop for the output, make previews."""
+"""Reference images: decode safely, build the face rig (which frames the output), previews."""
 
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -21,6 +23,7 @@ class ProcessedImage:
     processed_jpeg: bytes
     reference_preview_jpeg: bytes
     processed_preview_jpeg: bytes
+    rig_json: bytes
     face: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,46 +68,6 @@ def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
     return image.convert("RGB")
 
 
-def find_face(image: Image.Image) -> tuple[int, int, int, int] | None:
-    """The largest frontal face box (x, y, w, h) in image pixels, from OpenCV's Haar cascade."""
-    import cv2
-
-    scale = min(1.0, 640 / max(image.width, image.height))
-    small = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-    gray = cv2.equalizeHist(cv2.cvtColor(np.asarray(small), cv2.COLOR_RGB2GRAY))
-    cascade_dir: str = cv2.data.haarcascades  # type: ignore[attr-defined]
-    cascade = cv2.CascadeClassifier(cascade_dir + "haarcascade_frontalface_default.xml")
-    min_side = max(24, round(min(small.size) * 0.08))
-    faces = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side,) * 2)
-    if len(faces) == 0:
-        return None
-    x, y, w, h = max(faces, key=lambda f: int(f[2]) * int(f[3]))
-    return (round(x / scale), round(y / scale), round(w / scale), round(h / scale))
-
-
-def face_centred_crop(
-    size: tuple[int, int], face: tuple[int, int, int, int] | None, aspect: float
-) -> tuple[int, int, int, int]:
-    """The largest crop of the given aspect that frames the face (or the centre) well."""
-    width, height = size
-    crop_w = min(width, round(height * aspect))
-    crop_h = min(height, round(crop_w / aspect))
-    crop_w = round(crop_h * aspect)
-    if face is None:
-        cx, cy = width / 2, height / 2
-    else:
-        fx, fy, fw, fh = face
-        # Frame the head with room for hair and shoulders: the face fills about 45 % of the height.
-        wanted_h = fh / 0.45
-        if wanted_h < crop_h:
-            crop_h = max(round(wanted_h), min(crop_h, 64))
-            crop_w = round(crop_h * aspect)
-        cx, cy = fx + fw / 2, fy + fh * 0.55
-    left = int(min(max(cx - crop_w / 2, 0), width - crop_w))
-    top = int(min(max(cy - crop_h / 2, 0), height - crop_h))
-    return left, top, crop_w, crop_h
-
-
 def _jpeg(image: Image.Image, quality: int = 92) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
@@ -124,24 +87,42 @@ def process_reference_image(
     output_size: tuple[int, int],
     max_pixels: int,
     preview_max_side: int,
+    face_points: Mapping[str, Sequence[float]] | None = None,
 ) -> ProcessedImage:
+    """Decodes the image and builds the face rig, whose frame (the face centred at the output
+    size) is the processed copy for `optimize`; `none` keeps the picture as it is."""
+    from opencharacters.animation.landmarks import NoFaceError
+    from opencharacters.animation.rig import prepare
+
     image = decode_image(data, max_pixels=max_pixels)
     original_format = (Image.open(io.BytesIO(data)).format or "bin").lower()
-    face = find_face(image)
-    face_info: dict[str, Any] = {"detector": "opencv-haar", "box": list(face) if face else None}
+    bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
+    try:
+        rig = prepare(bgr, face_points, output_size)
+    except NoFaceError:
+        raise ImageRejected(
+            "No face was found in the reference image. Use a picture with one face clearly "
+            "visible, centred and well lit, or give facePoints (leftEye, rightEye, mouthLeft, "
+            "mouthRight in image pixels) for stylized faces a detector cannot find."
+        ) from None
+    except ValueError as exc:
+        raise ImageRejected(f"The face points do not fit this image: {exc}.") from None
     if mode == "optimize":
-        out_w, out_h = output_size
-        left, top, crop_w, crop_h = face_centred_crop(image.size, face, out_w / out_h)
-        face_info["crop"] = [left, top, crop_w, crop_h]
-        processed = image.crop((left, top, left + crop_w, top + crop_h)).resize(
-            output_size, Image.Resampling.LANCZOS
-        )
+        rgb = cv2.cvtColor(rig.image(), cv2.COLOR_BGR2RGB)
+        processed = Image.fromarray(rgb)
     else:
         processed = image
+    appearance = rig.appearance
     return ProcessedImage(
         original_format="jpg" if original_format == "jpeg" else original_format,
         processed_jpeg=_jpeg(processed),
         reference_preview_jpeg=_preview(image, preview_max_side),
         processed_preview_jpeg=_preview(processed, preview_max_side),
-        face=face_info,
+        rig_json=rig.to_bytes(),
+        face={
+            "landmarkSource": rig.landmark_source,
+            "mouthOpen": appearance.mouth_open,
+            "teethVisible": appearance.teeth_visible,
+            "smiling": appearance.smiling,
+        },
     )

@@ -94,6 +94,9 @@ class Avatar(Base):
     processed_blob: Mapped[str | None] = mapped_column(String(255))
     processed_preview_blob: Mapped[str | None] = mapped_column(String(255))
     face: Mapped[dict[str, Any] | None]
+    # Extension: caller-supplied eye and mouth-corner points for faces no detector finds.
+    face_points: Mapped[dict[str, Any] | None]
+    rig_blob: Mapped[str | None] = mapped_column(String(255))
     # Bumped whenever the image changes, so a stale background job cannot overwrite a newer one.
     image_generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]

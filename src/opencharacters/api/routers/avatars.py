@@ -74,6 +74,7 @@ def _create(svc: Services, caller: Caller, body: AvatarCreate) -> tuple[dict[str
             start_script=body.startScript,
             voice=_check_voice(body.voice),
             image_processing=body.imageProcessing,
+            face_points=body.facePoints.as_rig_points() if body.facePoints else None,
             status="PROCESSING",
             image_generation=1,
             created_at=now,
@@ -139,8 +140,10 @@ def _update(
     fields = body.model_fields_set
     with svc.db.session() as db:
         avatar = get_avatar(db, caller.org_id, avatar_id, for_update=True)
-        reprocess = "referenceImage" in fields or (
-            "imageProcessing" in fields and body.imageProcessing != avatar.image_processing
+        reprocess = (
+            "referenceImage" in fields
+            or "facePoints" in fields
+            or ("imageProcessing" in fields and body.imageProcessing != avatar.image_processing)
         )
         if reprocess and avatar.status == "PROCESSING":
             raise Conflict("The reference image cannot be updated while the avatar is processing.")
@@ -156,6 +159,8 @@ def _update(
             avatar.start_script = body.startScript
         if body.imageProcessing is not None:
             avatar.image_processing = body.imageProcessing
+        if "facePoints" in fields:
+            avatar.face_points = body.facePoints.as_rig_points() if body.facePoints else None
         if reprocess:
             avatar.image_generation += 1
             if body.referenceImage is not None:
