@@ -20,12 +20,14 @@ from opencharacters.api.routers import (
     documents,
     files,
     sessions,
+    tasks,
     uploads,
     voice_presets,
 )
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore
 from opencharacters.engine.scheduler import SessionScheduler
+from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
@@ -56,6 +58,7 @@ def build_services(settings: Settings) -> Services:
             tick_s=settings.scheduler_tick_s,
         ),
         avatar_processor=AvatarProcessor(settings, db, blobs),
+        task_runner=TaskRunner(settings, db, blobs),
     )
 
 
@@ -106,12 +109,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if failed:
             log.warning("marked %d sessions FAILED that were active before a restart", failed)
         svc.avatar_processor.resume_unfinished()
+        svc.task_runner.resume_unfinished()
         svc.scheduler.start()
         try:
             yield
         finally:
             await svc.scheduler.stop()
             await svc.avatar_processor.stop()
+            await svc.task_runner.stop()
             svc.db.dispose()
 
     app = FastAPI(
@@ -126,7 +131,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     install_error_handlers(app)
-    for module in (avatars, documents, sessions, conversations, uploads, files, voice_presets):
+    for module in (
+        avatars,
+        documents,
+        sessions,
+        conversations,
+        uploads,
+        files,
+        voice_presets,
+        tasks,
+    ):
         app.include_router(module.router)
     app.add_middleware(BrowserCors)
 

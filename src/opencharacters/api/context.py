@@ -10,6 +10,7 @@ from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import BlobStore
 from opencharacters.engine.scheduler import SessionScheduler
+from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
@@ -24,6 +25,7 @@ class Services:
     rate_limiter: RateLimiter
     scheduler: SessionScheduler
     avatar_processor: AvatarProcessor
+    task_runner: TaskRunner
 
     def blob_url(self, key: str | None) -> str | None:
         return self.signer.blob_url(key) if key else None

@@ -28,23 +28,30 @@ _UNION_TAGS = {
     "boolean",
     "array",
     "object",
+    "text",
+    "audio",
+    "preset",
 }
+# Fields whose value is a discriminated union (list items are covered by their index).
+_UNION_FIELDS = {"voice", "avatar", "speech"}
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in _LOCATION_PREFIXES:
         parts = parts[1:]
-    # Discriminated unions add the tag ("custom", "string", ...) as a path element; keep the
-    # path readable as the caller wrote it: tools[0].parameters[1].name
+    # Discriminated unions add the tag ("custom", "text", ...) to the path after the field or
+    # list index holding the union; drop it so the path reads as the caller wrote it:
+    # tools[0].parameters[1].name, speech.text
     out = ""
+    previous = ""
     for part in parts:
+        is_tag = part in _UNION_TAGS and (previous in _UNION_FIELDS or previous.isdigit())
         if part.isdigit():
             out += f"[{part}]"
-        elif part in _UNION_TAGS:
-            continue
-        else:
+        elif not is_tag:
             out += f".{part}" if out else part
+        previous = "" if is_tag else part
     return out
 
 

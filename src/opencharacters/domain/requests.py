@@ -341,3 +341,45 @@ class SessionCreate(Strict):
 class UploadCreate(Strict):
     filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     type: Literal["ephemeral"] = "ephemeral"
+
+
+# --- avatar videos ---------------------------------------------------------------------------
+
+
+class SpeechAudio(Strict):
+    type: Literal["audio"]
+    audio: str
+
+    @field_validator("audio")
+    @classmethod
+    def _audio_uri(cls, value: str) -> str:
+        return check_media_uri(value, media="audio")
+
+
+class PresetSpeechVoice(Strict):
+    type: Literal["preset"]
+    presetId: str
+
+    @field_validator("presetId")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        return PresetVoiceRef._known_preset(value)
+
+
+class CustomSpeechVoice(Strict):
+    type: Literal["custom"]
+    id: UUID
+
+
+class SpeechText(Strict):
+    type: Literal["text"]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    voice: Annotated[PresetSpeechVoice | CustomSpeechVoice, Field(discriminator="type")] | None = (
+        None
+    )
+
+
+class AvatarVideoCreate(Strict):
+    model: Literal["gwm1_avatars"]
+    avatar: AvatarRef
+    speech: Annotated[SpeechAudio | SpeechText, Field(discriminator="type")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from opencharacters.assets import ensure_asset
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.asr import SpeechRecognizer, WhisperRecognizer
@@ -29,3 +31,13 @@ def load_recognizer(settings: EngineSettings) -> SpeechRecognizer:
 
 def load_synthesizer(settings: EngineSettings) -> PresetSynthesizer:
     return PresetSynthesizer(ensure_asset("piper-en_US-joe-medium", settings), settings.tts)
+
+
+@cache
+def _shared_synthesizer(settings_json: str) -> PresetSynthesizer:
+    return load_synthesizer(EngineSettings.model_validate_json(settings_json))
+
+
+def shared_synthesizer(settings: EngineSettings) -> PresetSynthesizer:
+    """One synthesizer per process and configuration (it is thread-safe; loading costs ~1 s)."""
+    return _shared_synthesizer(settings.model_dump_json())

@@ -10,14 +10,14 @@ import os
 import tempfile
 import threading
 from dataclasses import asdict
-from functools import cache
 from pathlib import Path
 
 from opencharacters.assets import model_cache_dir
 from opencharacters.domain.voices import PRESETS_BY_ID
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.audio import wav_bytes
-from opencharacters.speech.tts import PresetSynthesizer, UnknownVoiceError
+from opencharacters.speech.engines import shared_synthesizer
+from opencharacters.speech.tts import UnknownVoiceError
 from opencharacters.speech.voice_designs import PREVIEW_SENTENCES, VOICE_DESIGNS
 
 _RENDER_VERSION = "1"
@@ -40,13 +40,6 @@ def _cache_key(preset_id: str, sample_rate: int) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@cache
-def _synthesizer(settings_json: str) -> PresetSynthesizer:
-    from opencharacters.speech.engines import load_synthesizer
-
-    return load_synthesizer(EngineSettings.model_validate_json(settings_json))
-
-
 def render_preset_preview(preset_id: str, settings: EngineSettings | None = None) -> bytes:
     """16-bit PCM mono WAV of the preset saying its preview sentence. Blocking (≈0.3 s on first
     render, instant from cache): call it from a worker thread in async code."""
@@ -57,7 +50,7 @@ def render_preset_preview(preset_id: str, settings: EngineSettings | None = None
     if settings.tts.preview_cache and path.exists():
         return path.read_bytes()
     with _lock:
-        synthesizer = _synthesizer(settings.model_dump_json())
+        synthesizer = shared_synthesizer(settings)
         data = wav_bytes(synthesizer.synthesize_text(sentence, preset_id), synthesizer.sample_rate)
     if settings.tts.preview_cache:
         _write_atomically(path, data)

@@ -193,3 +193,23 @@ class TranscriptEntry(Base):
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+
+class Task(Base):
+    """Asynchronous work a caller polls with GET /v1/tasks/{id} (avatar videos)."""
+
+    __tablename__ = "tasks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(default=0.0)
+    # What to do: the avatar id and the speech (text and voice, or the staged audio's blob).
+    spec: Mapped[dict[str, Any]]
+    output_blob: Mapped[str | None] = mapped_column(String(255))
+    failure: Mapped[str | None] = mapped_column(Text)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

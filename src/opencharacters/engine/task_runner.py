@@ -1,0 +1,145 @@
+"""Runs avatar-video tasks in the background: PENDING -> RUNNING -> SUCCEEDED | FAILED."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from opencharacters.blobs.store import BlobStore
+from opencharacters.domain.timefmt import utcnow
+from opencharacters.engine.avatar_videos import SpeechRejected, render_video
+from opencharacters.ingest.fetch import FetchError, fetch_https
+from opencharacters.settings import Settings
+from opencharacters.store.db import Database
+from opencharacters.store.tables import Avatar, Task
+
+log = logging.getLogger(__name__)
+ACTIVE_TASK_STATES = ("PENDING", "RUNNING")
+
+
+def task_blob_prefix(org_id: str, task_id: str) -> str:
+    return f"orgs/{org_id}/tasks/{task_id}"
+
+
+class TaskRunner:
+    def __init__(self, settings: Settings, db: Database, blobs: BlobStore) -> None:
+        self.settings = settings
+        self.db = db
+        self.blobs = blobs
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Rendering is CPU-bound: one at a time leaves the other core to live sessions.
+        self._cpu = asyncio.Semaphore(1)
+
+    def submit(self, task_id: str) -> None:
+        job = asyncio.create_task(self._run(task_id), name=f"task-{task_id}")
+        self._tasks[task_id] = job
+        job.add_done_callback(lambda _: self._tasks.pop(task_id, None))
+
+    def cancel(self, task_id: str) -> None:
+        job = self._tasks.get(task_id)
+        if job is not None:
+            job.cancel()
+
+    def resume_unfinished(self) -> None:
+        with self.db.session() as db:
+            ids = list(db.scalars(select(Task.id).where(Task.status.in_(ACTIVE_TASK_STATES))))
+        for task_id in ids:
+            self.submit(task_id)
+
+    async def stop(self) -> None:
+        jobs = list(self._tasks.values())
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    def _update(self, task_id: str, **fields: Any) -> bool:
+        """Applies fields unless the task was cancelled or deleted meanwhile."""
+        with self.db.session() as db:
+            task = db.get(Task, task_id, with_for_update=True)
+            if task is None or task.status not in ACTIVE_TASK_STATES:
+                return False
+            for name, value in fields.items():
+                setattr(task, name, value)
+            task.updated_at = utcnow()
+            return True
+
+    def _inputs(self, task_id: str) -> tuple[Task, bytes] | None:
+        with self.db.session() as db:
+            task = db.get(Task, task_id)
+            if task is None or task.status not in ACTIVE_TASK_STATES:
+                return None
+            avatar = db.get(Avatar, task.spec["avatarId"])
+            if avatar is None or avatar.rig_blob is None:
+                raise SpeechRejected("The avatar was deleted or has no face rig.")
+            db.expunge(task)
+            return task, self.blobs.get_bytes(avatar.rig_blob)
+
+    async def _run(self, task_id: str) -> None:
+        try:
+            async with self._cpu:
+                await self._render(task_id)
+        except asyncio.CancelledError:
+            raise
+        except (SpeechRejected, FetchError) as exc:
+            reason = str(exc)
+            if isinstance(exc, FetchError):
+                reason = f"Could not download the audio: {reason}."
+            await asyncio.to_thread(
+                self._update, task_id, status="FAILED", failure=reason, failure_code="INPUT_INVALID"
+            )
+        except Exception:
+            log.exception("task %s failed", task_id)
+            await asyncio.to_thread(
+                self._update,
+                task_id,
+                status="FAILED",
+                failure="Internal error while rendering; the failure was logged.",
+                failure_code="INTERNAL",
+            )
+
+    async def _render(self, task_id: str) -> None:
+        loaded = await asyncio.to_thread(self._inputs, task_id)
+        if loaded is None:
+            return
+        task, rig_json = loaded
+        if not await asyncio.to_thread(self._update, task_id, status="RUNNING", progress=0.1):
+            return
+        speech: dict[str, Any] = task.spec["speech"]
+        audio: bytes | None = None
+        if speech["type"] == "audio":
+            if "url" in speech:
+                audio, _ = await fetch_https(
+                    speech["url"],
+                    max_bytes=self.settings.fetch_max_bytes,
+                    timeout_s=self.settings.fetch_timeout_s,
+                    allow_private=self.settings.fetch_allow_private,
+                    ca_bundle=self.settings.fetch_ca_bundle,
+                )
+            else:
+                audio = await asyncio.to_thread(self.blobs.get_bytes, speech["blob"])
+        key = f"{task_blob_prefix(task.organization_id, task.id)}/video.mp4"
+        with tempfile.TemporaryDirectory() as scratch:
+            output = Path(scratch) / "video.mp4"
+            await asyncio.to_thread(
+                render_video,
+                rig_json,
+                output,
+                audio=audio,
+                text=speech.get("text"),
+                voice_id=speech.get("voiceId"),
+                engines=self.settings.engines,
+            )
+            await asyncio.to_thread(self.blobs.put_file, key, output)
+        if not await asyncio.to_thread(
+            self._update, task_id, status="SUCCEEDED", progress=1.0, output_blob=key
+        ):
+            self.blobs.delete(key)  # cancelled or deleted while rendering
