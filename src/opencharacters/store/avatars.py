@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, select
@@ -17,6 +18,24 @@ def get_avatar(db: Session, org_id: str, avatar_id: str, *, for_update: bool = F
     avatar = db.get(Avatar, avatar_id, with_for_update=for_update)
     if avatar is None or avatar.organization_id != org_id:
         raise NotFound(f"Avatar {avatar_id} not found.")
+    return avatar
+
+
+def ready_avatar(db: Session, org_id: str, ref: Any, purpose: str) -> Avatar:
+    """The READY custom avatar a request body's `avatar` names, or a 400 saying why not."""
+    if getattr(ref, "type", None) != "custom":
+        raise BadRequest(
+            "avatar: runway-preset avatars are not available on this server yet; "
+            'create your own avatar and pass {"type": "custom", "avatarId": ...}'
+        )
+    try:
+        avatar = get_avatar(db, org_id, str(ref.avatarId))
+    except NotFound:
+        raise BadRequest(f"avatar.avatarId: avatar {ref.avatarId} not found") from None
+    if avatar.status != "READY" or avatar.rig_blob is None:
+        raise BadRequest(
+            f"avatar.avatarId: avatar {avatar.id} is {avatar.status}; {purpose} need a READY avatar"
+        )
     return avatar
 
 

@@ -20,10 +20,10 @@ from opencharacters.domain.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from opencharacters.domain.requests import PresetAvatarRef, SessionCreate
+from opencharacters.domain.requests import SessionCreate
 from opencharacters.domain.responses import session_json
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
-from opencharacters.store.avatars import get_avatar
+from opencharacters.store.avatars import ready_avatar
 from opencharacters.store.sessions import count_active, create_session, mark_consumed, set_status
 from opencharacters.store.tables import RealtimeSession
 
@@ -44,21 +44,8 @@ def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
             f"{key}: external LiveKit/ElevenLabs integrations are not supported by this server "
             "yet; omit it to use the built-in WebRTC transport"
         )
-    if isinstance(body.avatar, PresetAvatarRef):
-        raise BadRequest(
-            "avatar: runway-preset avatars are not available on this server yet; "
-            'create your own avatar and pass {"type": "custom", "avatarId": ...}'
-        )
     with svc.db.session() as db:
-        try:
-            avatar = get_avatar(db, caller.org_id, str(body.avatar.avatarId))
-        except NotFound:
-            raise BadRequest(f"avatar.avatarId: avatar {body.avatar.avatarId} not found") from None
-        if avatar.status != "READY":
-            raise BadRequest(
-                f"avatar.avatarId: avatar {avatar.id} is {avatar.status}; "
-                "sessions need a READY avatar"
-            )
+        avatar = ready_avatar(db, caller.org_id, body.avatar, "sessions")
         limit = svc.settings.max_concurrent_sessions_per_org
         if count_active(db, caller.org_id) >= limit:
             raise TooManyRequests(

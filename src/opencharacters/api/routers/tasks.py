@@ -16,13 +16,12 @@ from opencharacters.domain.errors import BadRequest, NotFound
 from opencharacters.domain.requests import (
     AvatarVideoCreate,
     CustomSpeechVoice,
-    PresetAvatarRef,
     SpeechAudio,
 )
 from opencharacters.domain.timefmt import iso, utcnow
 from opencharacters.engine.task_runner import ACTIVE_TASK_STATES, task_blob_prefix
 from opencharacters.ingest.sources import completed_upload, decode_data_uri
-from opencharacters.store.avatars import get_avatar
+from opencharacters.store.avatars import ready_avatar
 from opencharacters.store.tables import Task
 
 router = APIRouter(tags=["avatar videos"])
@@ -71,21 +70,8 @@ def _speech_spec(
 
 
 def _create(svc: Services, caller: Caller, body: AvatarVideoCreate) -> str:
-    if isinstance(body.avatar, PresetAvatarRef):
-        raise BadRequest(
-            "avatar: runway-preset avatars are not available on this server yet; "
-            'create your own avatar and pass {"type": "custom", "avatarId": ...}'
-        )
     with svc.db.session() as db:
-        try:
-            avatar = get_avatar(db, caller.org_id, str(body.avatar.avatarId))
-        except NotFound:
-            raise BadRequest(f"avatar.avatarId: avatar {body.avatar.avatarId} not found") from None
-        if avatar.status != "READY" or avatar.rig_blob is None:
-            raise BadRequest(
-                f"avatar.avatarId: avatar {avatar.id} is {avatar.status}; "
-                "videos need a READY avatar"
-            )
+        avatar = ready_avatar(db, caller.org_id, body.avatar, "videos")
         now = utcnow()
         task_id = str(uuid.uuid4())
         spec = {
