@@ -55,6 +55,11 @@ class Renderer:
             (max(bx0, x0) - x0, max(by0, y0) - y0, min(bx1, x1) - x0, min(by1, y1) - y0)
             for bx0, by0, bx1, by1 in eyes.eye_boxes(geometry, margin_px=0.25 * geometry.span)
         ]
+        # Closed lids sample this: blurred mostly across, since stretched skin streaks down.
+        span = geometry.span
+        self._lid_source = cv2.GaussianBlur(
+            self.background, (0, 0), sigmaX=0.025 * span, sigmaY=0.008 * span
+        )
         self._mouth_basis = self._mouth_curves()
         across = np.linspace(-1.0, 1.0, _MOUTH_SAMPLES)
         self._lower_teeth_height = (
@@ -113,20 +118,28 @@ class Renderer:
                 map_y[box] -= value * dy
         if params.jaw and "jaw" in self._fields:
             self._apply_jaw(params.jaw, map_x, map_y)
-        shades: list[tuple[tuple[int, int, int, int], Array]] = []
+        shades: list[tuple[tuple[int, int, int, int], Array, Array]] = []
         if params.blink > 0.01:
             for eye_box in self._eye_boxes:
                 bx0, by0, bx1, by1 = eye_box
-                shade = eyes.close_lids(
+                shade, smooth = eyes.close_lids(
                     self.geometry, map_x[by0:by1, bx0:bx1], map_y[by0:by1, bx0:bx1], params.blink
                 )
-                shades.append((eye_box, shade))
+                shades.append((eye_box, shade, smooth))
         frame = self.background.copy()
         face = cv2.remap(
             self.background, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        for (bx0, by0, bx1, by1), shade in shades:
+        for (bx0, by0, bx1, by1), shade, smooth in shades:
             patch = face[by0:by1, bx0:bx1].astype(np.float32)
+            lid_skin = cv2.remap(
+                self._lid_source,
+                map_x[by0:by1, bx0:bx1],
+                map_y[by0:by1, bx0:bx1],
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            ).astype(np.float32)
+            patch += (lid_skin - patch) * smooth[..., None]
             face[by0:by1, bx0:bx1] = (patch * (1.0 - shade[..., None])).astype(np.uint8)
         frame[y0:y1, x0:x1] = face
         # Rounding alone also parts the lips a little (fields.py pushes them into an O).
