@@ -104,7 +104,7 @@ def _cavity(lit_lips: Array, ys: Array, top: Array, bottom: Array, across: Array
     middle = (top + bottom) / 2
     half_gap = np.maximum((bottom - top) / 2, 1.0)
     radial = np.clip(np.sqrt(((ys - middle) / half_gap) ** 2 + across**2), 0.0, 1.0)
-    brightness = 0.07 + 0.28 * radial**2
+    brightness = 0.06 + 0.42 * radial**2.5
     return np.asarray(lit_lips * brightness[..., None], np.float32)
 
 
@@ -126,7 +126,7 @@ def _tongue(
     # The tongue is only seen once the jaw drops well; small openings show darkness.
     alpha *= min(1.0, tallest / 12.0)
     lit = np.clip((ys - (centre_y - radius_y)) / radius_y, 0.0, 1.0)  # front is lit, back not
-    colour = lit_lips * (0.25 + 0.35 * lit)[..., None] * np.array([0.85, 0.85, 1.0], np.float32)
+    colour = lit_lips * (0.3 + 0.4 * lit)[..., None] * np.array([0.85, 0.85, 1.0], np.float32)
     mixed = interior * (1 - alpha[..., None]) + colour * alpha[..., None]
     return np.asarray(mixed, np.float32)
 
