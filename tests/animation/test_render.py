@@ -52,3 +52,24 @@ def test_blink_darkens_neither_more_nor_less_than_a_lid(rig: FaceRig) -> None:
     # Only the eye regions change: nothing below the nose, nothing far above the brows.
     assert ys.max() < g.origin[1] + 0.3 * g.span
     assert ys.min() > g.origin[1] - 0.5 * g.span
+
+
+def test_rounding_narrows_the_opening_and_spreading_widens_it(rig: FaceRig) -> None:
+    renderer = Renderer(rig)
+
+    def width(**params: float) -> float:
+        shape = renderer.mouth_shape(FaceParams(jaw=0.5, **params))
+        return float(np.ptp(shape.upper_edge[:, 0]))
+
+    plain = width()
+    assert width(round=1.0) < 0.8 * plain
+    assert width(spread=1.0) > 1.1 * plain
+
+
+def test_cut_follows_the_arc_of_a_smiles_teeth(rig: FaceRig) -> None:
+    # The astronaut smiles with her upper teeth showing; their edge rises towards the corners.
+    assert rig.appearance.teeth_visible
+    assert rig.geometry.seam_curve > 0.02
+    shape = Renderer(rig).mouth_shape(FaceParams(jaw=1.0))
+    middle = shape.upper_edge[len(shape.upper_edge) // 2, 1]
+    assert shape.upper_edge[0, 1] < middle - 0.02 * rig.geometry.span

@@ -40,10 +40,14 @@ def eye_boxes(geometry: FaceGeometry, margin_px: float) -> list[tuple[int, int, 
     return boxes
 
 
-def close_lids(geometry: FaceGeometry, map_x: Array, map_y: Array, closure: float) -> Array:
-    """Rewrites map_x/map_y in place for lid closure 0..1; returns a lash-line shade (0..1)."""
+def close_lids(
+    geometry: FaceGeometry, map_x: Array, map_y: Array, closure: float
+) -> tuple[Array, Array]:
+    """Rewrites map_x/map_y in place for lid closure 0..1; returns a lash-line shade (0..1)
+    and how much of each pixel should come from the smoothed lid skin (0..1)."""
     u, v = geometry.to_face(map_x, map_y)
     shade = np.zeros_like(map_x)
+    smooth = np.zeros_like(map_x)
     h = geometry.eye_half_height
     for centre in (-0.5, 0.5):
         a = (u - centre) / EYE_HALF_WIDTH
@@ -61,7 +65,12 @@ def close_lids(geometry: FaceGeometry, map_x: Array, map_y: Array, closure: floa
         v = np.where(inside, band_top + (v - band_top) * stretch, v)
         lash = np.exp(-(((position - 1.0) / 0.12) ** 2)) * profile * inside
         shade = np.maximum(shade, lash * min(1.0, closure * 2.0) * 0.45)
+        # Stretching a band of skin turns every small horizontal change in it into a vertical
+        # streak; the more it stretches, the more the lid takes from a smoothed copy. Faded
+        # in from the band's top so there is no seam where the stretch starts.
+        stretched = np.clip((1.0 / np.maximum(stretch, 1e-6) - 1.0) / 1.5, 0.0, 1.0)
+        smooth = np.maximum(smooth, inside * stretched * np.clip(position * 3.0, 0.0, 1.0))
     new_x, new_y = geometry.to_pixels(u, v)
     map_x[...] = new_x
     map_y[...] = new_y
-    return shade
+    return shade, smooth

@@ -40,6 +40,15 @@ def lip_profile(geometry: FaceGeometry, u: Array) -> Array:
     return np.clip(1.0 - t * t, 0.0, 1.0) ** 1.2
 
 
+def seam_v(geometry: FaceGeometry, u: Array) -> Array:
+    """The cut between what follows the jaw and what does not, in spans below the eyes.
+
+    Straight for closed lips; an arc rising towards the corners when it runs under a smile's
+    upper teeth. Flat beyond the opening's ends, where the lips stay joined anyway."""
+    t = np.clip((u - geometry.mouth_u) / (OPENING_WIDTH * geometry.mouth_half_width), -1.0, 1.0)
+    return geometry.mouth_v - geometry.seam_curve * t * t
+
+
 def head_weight(geometry: FaceGeometry, u: Array, v: Array) -> Array:
     """1 over the head and hair, fading to 0 before the ROI border and down the neck."""
     dv = (v - 0.15) / 1.75
@@ -57,12 +66,13 @@ def displacement(
     if name == "jaw":
         across = lip_profile(geometry, u)
         wide = 1.0 - _smoothstep(0.45, 1.0, np.abs(u - mu))
-        depth = _smoothstep(0.0, 0.35, v - mv)
+        seam = seam_v(geometry, u)
+        depth = _smoothstep(0.0, 0.35, v - seam)
         shape = across * (1.0 - depth) + wide * depth
         fade = 1.0 - _smoothstep(mv + 0.7, mv + 1.25, v)  # chin follows, neck does not
         lower = np.where(below_seam, JAW_DROP * shape * fade, 0.0)
         # The upper lip rises a little; the nose and cheeks do not.
-        upper_fall = 1.0 - _smoothstep(0.0, 0.25, mv - v)
+        upper_fall = 1.0 - _smoothstep(0.0, 0.25, seam - v)
         upper = np.where(below_seam, 0.0, -UPPER_OPEN_SHARE * JAW_DROP * across * upper_fall)
         return zero, (lower + upper) * head
     if name == "upper_lift":
@@ -120,10 +130,15 @@ def _corners(
             du += side * 0.07 * near
             dv += -0.08 * near - 0.035 * cheek
         elif name == "spread":
-            du += side * 0.07 * near
+            du += side * 0.1 * near
         else:  # round: corners in, lips pushed out (they look fuller)
-            du += -side * 0.11 * near
+            # A wider bump than the others: a strong pull over a narrow one folds the warp.
+            wide = _bump((u - corner_u) ** 2 + ((v - mv) / 1.3) ** 2, 0.36)
+            du += -side * 0.18 * wide
     if name == "round":
         lips = _bump((u - mu) ** 2 / (half * half) + ((v - mv) / 0.2) ** 2, 1.0)
-        dv += np.sign(v - mv) * 0.025 * lips
+        # Away from the cut, and only where the lips part: past the opening's ends the lips
+        # are joined, and pushing them apart there would tear the corners open.
+        away = np.sign(v - seam_v(geometry, u)) * lip_profile(geometry, u) ** 2
+        dv += away * 0.04 * lips
     return du * head, dv * head

@@ -15,6 +15,7 @@ from opencharacters.animation.fields import (
     OPENING_WIDTH,
     displacement,
     lip_profile,
+    seam_v,
 )
 from opencharacters.animation.mouth import MouthShape, draw_interior
 from opencharacters.animation.params import PARAM_NAMES, FaceParams
@@ -38,7 +39,7 @@ class Renderer:
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         self._grid_x, self._grid_y = xs, ys
         u, v = geometry.to_face(xs, ys)
-        below = v > geometry.mouth_v
+        below = v > seam_v(geometry, u)
         # Per parameter: pixel displacement over the smallest box where it is not ~0.
         self._fields: dict[str, tuple[tuple[slice, slice], Array, Array]] = {}
         for name in _LINEAR:
@@ -54,10 +55,15 @@ class Renderer:
             (max(bx0, x0) - x0, max(by0, y0) - y0, min(bx1, x1) - x0, min(by1, y1) - y0)
             for bx0, by0, bx1, by1 in eyes.eye_boxes(geometry, margin_px=0.25 * geometry.span)
         ]
+        # Closed lids sample this: blurred mostly across, since stretched skin streaks down.
+        span = geometry.span
+        self._lid_source = cv2.GaussianBlur(
+            self.background, (0, 0), sigmaX=0.025 * span, sigmaY=0.008 * span
+        )
         self._mouth_basis = self._mouth_curves()
         across = np.linspace(-1.0, 1.0, _MOUTH_SAMPLES)
         self._lower_teeth_height = (
-            0.035 * geometry.span * np.clip(1.0 - (across / 0.7) ** 2, 0.0, 1.0) ** 0.5
+            0.03 * geometry.span * np.clip(1.0 - (across / 0.5) ** 2, 0.0, 1.0) ** 0.5
         )
 
     def _to_pixel_vectors(self, du: Array, dv: Array) -> tuple[Array, Array]:
@@ -71,7 +77,7 @@ class Renderer:
         half = OPENING_WIDTH * g.mouth_half_width
         u = np.linspace(g.mouth_u - half, g.mouth_u + half, _MOUTH_SAMPLES)
         t = (u - g.mouth_u) / half
-        seam = np.full_like(u, g.mouth_v)
+        seam = seam_v(g, u)
         profile = lip_profile(g, u)
         curves = {
             "upper_edge": (u, seam - g.upper_lip_above_seam * profile, False),
@@ -106,32 +112,58 @@ class Renderer:
         map_x, map_y = self._grid_x.copy(), self._grid_y.copy()
         for name, (box, dx, dy) in self._fields.items():
             value = getattr(params, name)
-            if value:
+            if value and name != "jaw":
                 # Inverse mapping: an output pixel shows the content that moved onto it.
                 map_x[box] -= value * dx
                 map_y[box] -= value * dy
-        shades: list[tuple[tuple[int, int, int, int], Array]] = []
+        if params.jaw and "jaw" in self._fields:
+            self._apply_jaw(params.jaw, map_x, map_y)
+        shades: list[tuple[tuple[int, int, int, int], Array, Array]] = []
         if params.blink > 0.01:
             for eye_box in self._eye_boxes:
                 bx0, by0, bx1, by1 = eye_box
-                shade = eyes.close_lids(
+                shade, smooth = eyes.close_lids(
                     self.geometry, map_x[by0:by1, bx0:bx1], map_y[by0:by1, bx0:bx1], params.blink
                 )
-                shades.append((eye_box, shade))
+                shades.append((eye_box, shade, smooth))
         frame = self.background.copy()
         face = cv2.remap(
             self.background, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        for (bx0, by0, bx1, by1), shade in shades:
+        for (bx0, by0, bx1, by1), shade, smooth in shades:
             patch = face[by0:by1, bx0:bx1].astype(np.float32)
+            lid_skin = cv2.remap(
+                self._lid_source,
+                map_x[by0:by1, bx0:bx1],
+                map_y[by0:by1, bx0:bx1],
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            ).astype(np.float32)
+            patch += (lid_skin - patch) * smooth[..., None]
             face[by0:by1, bx0:bx1] = (patch * (1.0 - shade[..., None])).astype(np.uint8)
         frame[y0:y1, x0:x1] = face
-        opening = params.jaw * JAW_DROP + params.upper_lift * LIFT
+        # Rounding alone also parts the lips a little (fields.py pushes them into an O).
+        opening = params.jaw * JAW_DROP + params.upper_lift * LIFT + params.round * 0.04
         if opening > 0.002:
             # Fade the synthetic interior in so a mouth that is open in the photo does not pop.
             strength = min(1.0, opening / 0.04) if self.geometry.mouth_gap else 1.0
             draw_interior(frame, self.mouth_shape(params), self.rig.appearance, strength)
         return frame
+
+    def _apply_jaw(self, jaw: float, map_x: Array, map_y: Array) -> None:
+        """The jaw's field looked up where the other fields say the content came from.
+
+        The jaw field is a cut: evaluated at the output pixel, as the others are, its tear
+        stays where the lips part at rest while rounding has pulled the corners inwards, and
+        the lip line shows as a seam past the painted opening. Looked up at the content's own
+        position, the tear moves with the corners."""
+        box, dx, dy = self._fields["jaw"]
+        x0, y0 = int(self.roi[0] + box[1].start), int(self.roi[1] + box[0].start)
+        source_x = map_x[box] - x0
+        source_y = map_y[box] - y0
+        for field, target in ((dx, map_x), (dy, map_y)):
+            moved = cv2.remap(field, source_x, source_y, cv2.INTER_LINEAR, borderValue=0.0)
+            target[box] -= jaw * moved
 
     def mouth_shape(self, params: FaceParams) -> MouthShape:
         upper = self._curve("upper_edge", params)
@@ -141,7 +173,10 @@ class Renderer:
             upper_teeth = upper.copy()  # the photo's own teeth are above the cut
         # Lower teeth ride on the jaw just behind the lower lip, showing only mid-mouth.
         lower_teeth = lower.copy()
-        lower_teeth[:, 1] -= self._lower_teeth_height * min(1.0, params.jaw * 2.5)
+        # They show only once the jaw has dropped past the lower lip's own thickness.
+        lower_teeth[:, 1] -= self._lower_teeth_height * float(
+            np.clip(params.jaw * 2.5 - 0.4, 0.0, 1.0)
+        )
         return MouthShape(upper, lower, upper_teeth, lower_teeth)
 
     def mouth_box(self) -> tuple[int, int, int, int]:

@@ -38,6 +38,7 @@ class FaceGeometry:
     eye_half_height: float = 0.075  # half the lid opening, in spans
     upper_lip_above_seam: float = 0.0  # inner edge of the upper lip above the cut, spans
     lower_lip_below_seam: float = 0.0  # inner edge of the lower lip below the cut, spans
+    seam_curve: float = 0.0  # the cut rises this much towards the mouth corners, spans
 
     def to_pixels(
         self, u: np.ndarray[Any, Any], v: np.ndarray[Any, Any]
@@ -146,11 +147,14 @@ def prepare(
     gap = geometry.mouth_gap
     if appearance.teeth_visible:
         # Cut along the upper teeth's biting edge so the photo's own upper teeth stay put
-        # and only the lower lip and teeth follow the jaw.
+        # and only the lower lip and teeth follow the jaw. A smile's teeth edge is an arc,
+        # so the cut is one too: a straight cut leaves a ruler-straight line under the teeth.
+        centre, curve = _teeth_edge(framed, geometry)
         geometry = replace(
             geometry,
-            mouth_v=geometry.mouth_v + 0.15 * gap,
-            lower_lip_below_seam=0.35 * gap,
+            mouth_v=centre,
+            seam_curve=curve,
+            lower_lip_below_seam=max(0.0, geometry.mouth_v + 0.5 * gap - centre),
         )
     else:
         geometry = replace(geometry, upper_lip_above_seam=0.5 * gap, lower_lip_below_seam=0.5 * gap)
@@ -280,6 +284,41 @@ def _appearance(image: Image, geometry: FaceGeometry) -> Appearance:
         skin_bgr=(float(skin[0]), float(skin[1]), float(skin[2])),
         light=float(np.clip(skin_luma / 255.0, 0.05, 1.0)),
     )
+
+
+def _teeth_edge(image: Image, geometry: FaceGeometry) -> tuple[float, float]:
+    """Where the cut under the photo's upper teeth goes: (v at the middle, rise at the ends).
+
+    Per column across the mouth, the lowest tooth-coloured pixel (bright, unsaturated) between
+    the lips; then a parabola v = centre - curve * t**2 fitted to those, t = -1..1 corner to
+    corner of the opening. Falls back to a straight cut a little below the lips' middle."""
+    mu, mv, gap = geometry.mouth_u, geometry.mouth_v, geometry.mouth_gap
+    fallback = (mv + 0.15 * gap, 0.0)
+    half = 0.82 * geometry.mouth_half_width  # fields.OPENING_WIDTH; rig cannot import fields
+    t = np.linspace(-0.85, 0.85, 35)
+    vs = np.linspace(mv - 0.5 * gap, mv + 0.5 * gap, 60)
+    us, vv = np.meshgrid(mu + half * t, vs)
+    x, y = geometry.to_pixels(us, vv)
+    pixels = cv2.remap(image, x.astype(np.float32), y.astype(np.float32), cv2.INTER_LINEAR).astype(
+        np.float64
+    )
+    luma = pixels @ np.array([0.114, 0.587, 0.299])
+    reference = float(np.percentile(luma, 90))
+    tooth = (luma > 0.75 * reference) & (np.ptp(pixels, axis=2) < 0.2 * luma)
+    found = tooth.any(axis=0)
+    if found.sum() < 12:
+        return fallback
+    lowest = len(vs) - 1 - np.argmax(tooth[::-1], axis=0)
+    edge_v = vs[lowest][found]
+    design = np.stack([np.ones(int(found.sum())), -(t[found] ** 2)], axis=1)
+    keep = np.ones(len(edge_v), bool)
+    for _ in range(2):  # refit without the columns the first fit explains worst (a dark gap)
+        coef = np.linalg.lstsq(design[keep], edge_v[keep], rcond=None)[0]
+        error = np.abs(design @ coef - edge_v)
+        keep = error <= max(float(np.percentile(error, 75)), 0.01 * gap)
+    centre, curve = float(coef[0]), float(coef[1])
+    # A small margin below the teeth so no white fringe rides down with the jaw.
+    return centre + 0.03 * gap, float(np.clip(curve, 0.0, 1.5 * gap))
 
 
 def _smile_cascade_says(image: Image, geometry: FaceGeometry) -> bool:
