@@ -163,3 +163,26 @@ def test_unknown_tasks(server: Server) -> None:
         assert http.get("/v1/tasks/7d1c9a2e-7b4d-4e8a-9c1f-2a3b4c5d6e7f").status_code == 404
         assert http.delete("/v1/tasks/7d1c9a2e-7b4d-4e8a-9c1f-2a3b4c5d6e7f").status_code == 404
         assert http.get("/v1/tasks/nope").status_code == 400
+
+
+def test_pending_tasks_can_be_cancelled(server: Server, avatar_id: str) -> None:
+    body = {
+        "model": "gwm1_avatars",
+        "avatar": {"type": "custom", "avatarId": avatar_id},
+        "speech": {"type": "audio", "audio": data_uri(tone_wav(3.0), "audio/wav")},
+    }
+    with api(server) as http:
+        # Tasks render one at a time, so the last of three is still waiting when cancelled.
+        ids = [http.post("/v1/avatar_videos", json=body).json()["id"] for _ in range(3)]
+        assert http.delete(f"/v1/tasks/{ids[-1]}").status_code == 204
+        cancelled = http.get(f"/v1/tasks/{ids[-1]}").json()
+        assert cancelled["status"] == "CANCELLED" and cancelled["cost"] == {"credits": 0}
+        assert "output" not in cancelled
+        for task_id in ids[:-1]:
+            done = wait_for(
+                lambda t=task_id: http.get(f"/v1/tasks/{t}").json(),
+                lambda t: t["status"] not in ("PENDING", "RUNNING"),
+                timeout=120,
+            )
+            assert done["status"] == "SUCCEEDED"
+        assert http.get(f"/v1/tasks/{ids[-1]}").json()["status"] == "CANCELLED"

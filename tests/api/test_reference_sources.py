@@ -120,6 +120,12 @@ def test_upload_protocol_edges(server: Server) -> None:
         assert done.status_code == 204
         again = httpx.post(url, data=fields, files={"file": ("a.png", noise_png())})
         assert again.status_code == 403 and "already received" in error_of(again)
+        chunked = httpx.post(
+            url,
+            content=iter([b"--x\r\n"]),
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
+        assert chunked.status_code == 411 and "Content-Length" in error_of(chunked)
         for body, mentions in [
             ({"filename": ""}, "filename"),
             ({"filename": "f" * 256}, "filename: must be at most 255"),
