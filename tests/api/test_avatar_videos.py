@@ -186,3 +186,24 @@ def test_pending_tasks_can_be_cancelled(server: Server, avatar_id: str) -> None:
             )
             assert done["status"] == "SUCCEEDED"
         assert http.get(f"/v1/tasks/{ids[-1]}").json()["status"] == "CANCELLED"
+
+
+def test_audio_longer_than_five_minutes_fails_the_task(
+    client: RunwayML, server: Server, avatar_id: str
+) -> None:
+    # 301 s at 8 kHz is too big for a data URI, so it goes through an upload as users would.
+    uploaded = client.uploads.create_ephemeral(file=("long.wav", tone_wav(301.0, rate=8000)))
+    body = {
+        "model": "gwm1_avatars",
+        "avatar": {"type": "custom", "avatarId": avatar_id},
+        "speech": {"type": "audio", "audio": uploaded.uri},
+    }
+    with api(server) as http:
+        task_id = http.post("/v1/avatar_videos", json=body).json()["id"]
+        task = wait_for(
+            lambda: http.get(f"/v1/tasks/{task_id}").json(),
+            lambda t: t["status"] in ("SUCCEEDED", "FAILED"),
+            timeout=120,
+        )
+    assert task["status"] == "FAILED"
+    assert "301 s long; the limit is 300 s" in task["failure"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -154,3 +155,23 @@ def test_upload_size_limit(make_server: Any) -> None:
     assert way_over.status_code == 413
     client = RunwayML(base_url=small.base_url, api_key=API_KEY, max_retries=0)
     assert client.uploads.create_ephemeral(file=("c.bin", b"y" * 10)).uri.startswith("runway://")
+
+
+def test_expired_uploads_are_refused(make_server: Any) -> None:
+    short = make_server(OPENCHARACTERS_UPLOAD_TTL_S="2")
+    with api(short) as http:
+        used = http.post("/v1/uploads", json={"filename": "face.jpg"}).json()
+        unused = http.post("/v1/uploads", json={"filename": "late.jpg"}).json()
+        sent = httpx.post(
+            used["uploadUrl"],
+            data=used["fields"],
+            files={"file": ("face.jpg", FACE_JPEG.read_bytes())},
+        )
+        assert sent.status_code == 204
+        time.sleep(2.5)
+        late = httpx.post(
+            unused["uploadUrl"], data=unused["fields"], files={"file": ("late.jpg", b"x")}
+        )
+        assert late.status_code == 403 and "expired" in error_of(late)
+        response = http.post("/v1/avatars", json=avatar_body(referenceImage=used["runwayUri"]))
+        assert response.status_code == 400 and "has expired" in error_of(response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -41,6 +42,7 @@ def build_services(settings: Settings) -> Services:
     settings.ensure_data_dir()
     db = Database(settings.resolved_database_url)
     blobs = FilesystemBlobStore(settings.resolved_blob_dir)
+    cpu_gate = asyncio.Semaphore(1)  # background image and video work, one job at a time
     return Services(
         settings=settings,
         db=db,
@@ -57,8 +59,8 @@ def build_services(settings: Settings) -> Services:
             ready_ttl_s=settings.session_ready_ttl_s,
             tick_s=settings.scheduler_tick_s,
         ),
-        avatar_processor=AvatarProcessor(settings, db, blobs),
-        task_runner=TaskRunner(settings, db, blobs),
+        avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
+        task_runner=TaskRunner(settings, db, blobs, cpu_gate),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,16 +37,18 @@ class Strict(BaseModel):
 # --- shared pieces -------------------------------------------------------------------------
 
 
+def _known_preset(value: str) -> str:
+    if value not in PRESET_IDS:
+        raise ValueError(f"unknown preset voice {value!r}; one of: {', '.join(PRESET_IDS)}")
+    return value
+
+
+PresetId = Annotated[str, AfterValidator(_known_preset)]
+
+
 class PresetVoiceRef(Strict):
     type: Literal["runway-live-preset"]
-    presetId: str
-
-    @field_validator("presetId")
-    @classmethod
-    def _known_preset(cls, value: str) -> str:
-        if value not in PRESET_IDS:
-            raise ValueError(f"unknown preset voice {value!r}; one of: {', '.join(PRESET_IDS)}")
-        return value
+    presetId: PresetId
 
 
 class CustomVoiceRef(Strict):
@@ -358,12 +361,7 @@ class SpeechAudio(Strict):
 
 class PresetSpeechVoice(Strict):
     type: Literal["preset"]
-    presetId: str
-
-    @field_validator("presetId")
-    @classmethod
-    def _known_preset(cls, value: str) -> str:
-        return PresetVoiceRef._known_preset(value)
+    presetId: PresetId
 
 
 class CustomSpeechVoice(Strict):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.avatar_videos import SpeechRejected, render_video
+from opencharacters.engine.background import BackgroundJobs
 from opencharacters.ingest.fetch import FetchError, fetch_https
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
@@ -27,23 +28,19 @@ def task_blob_prefix(org_id: str, task_id: str) -> str:
 
 
 class TaskRunner:
-    def __init__(self, settings: Settings, db: Database, blobs: BlobStore) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, blobs: BlobStore, cpu_gate: asyncio.Semaphore
+    ) -> None:
         self.settings = settings
         self.db = db
         self.blobs = blobs
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        # Rendering is CPU-bound: one at a time leaves the other core to live sessions.
-        self._cpu = asyncio.Semaphore(1)
+        self._jobs = BackgroundJobs("task", cpu_gate)
 
     def submit(self, task_id: str) -> None:
-        job = asyncio.create_task(self._run(task_id), name=f"task-{task_id}")
-        self._tasks[task_id] = job
-        job.add_done_callback(lambda _: self._tasks.pop(task_id, None))
+        self._jobs.start(task_id, self._run(task_id))
 
     def cancel(self, task_id: str) -> None:
-        job = self._tasks.get(task_id)
-        if job is not None:
-            job.cancel()
+        self._jobs.cancel(task_id)
 
     def resume_unfinished(self) -> None:
         with self.db.session() as db:
@@ -52,14 +49,7 @@ class TaskRunner:
             self.submit(task_id)
 
     async def stop(self) -> None:
-        jobs = list(self._tasks.values())
-        for job in jobs:
-            job.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
-
-    async def wait_idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        await self._jobs.stop()
 
     def _update(self, task_id: str, **fields: Any) -> bool:
         """Applies fields unless the task was cancelled or deleted meanwhile."""
@@ -85,7 +75,7 @@ class TaskRunner:
 
     async def _run(self, task_id: str) -> None:
         try:
-            async with self._cpu:
+            async with self._jobs.cpu_gate:
                 await self._render(task_id)
         except asyncio.CancelledError:
             raise

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.engine.background import BackgroundJobs
 from opencharacters.ingest.fetch import FetchError, fetch_https
 from opencharacters.ingest.images import ImageRejected, process_reference_image
 from opencharacters.settings import Settings
@@ -23,18 +24,16 @@ def avatar_blob_prefix(org_id: str, avatar_id: str) -> str:
 
 
 class AvatarProcessor:
-    def __init__(self, settings: Settings, db: Database, blobs: BlobStore) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, blobs: BlobStore, cpu_gate: asyncio.Semaphore
+    ) -> None:
         self.settings = settings
         self.db = db
         self.blobs = blobs
-        self._tasks: set[asyncio.Task[None]] = set()
-        # Image work is CPU-bound: one at a time keeps the second core for live sessions.
-        self._cpu = asyncio.Semaphore(1)
+        self._jobs = BackgroundJobs("avatar", cpu_gate)
 
     def submit(self, avatar_id: str, generation: int) -> None:
-        task = asyncio.create_task(self._run(avatar_id, generation), name=f"avatar-{avatar_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._jobs.start(f"{avatar_id}-{generation}", self._run(avatar_id, generation))
 
     def resume_unfinished(self) -> None:
         with self.db.session() as db:
@@ -44,14 +43,8 @@ class AvatarProcessor:
         for avatar_id, generation in pending:
             self.submit(avatar_id, generation)
 
-    async def wait_idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._jobs.stop()
 
     def _load(self, avatar_id: str, generation: int) -> Avatar | None:
         with self.db.session() as db:
@@ -82,7 +75,7 @@ class AvatarProcessor:
             return
         try:
             data = await self._source_bytes(avatar)
-            async with self._cpu:
+            async with self._jobs.cpu_gate:
                 result = await asyncio.to_thread(
                     process_reference_image,
                     data,
