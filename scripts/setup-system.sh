@@ -2,7 +2,8 @@
 # Installs the Debian packages the product and its tests need, only when something is missing.
 set -euo pipefail
 # Product needs; the engines add theirs here. (PostgreSQL is only for tests: .ci/run installs it.)
-packages=(espeak-ng)
+# chromium: the browser end-to-end tests (Playwright drives Debian's build, no download).
+packages=(espeak-ng chromium)
 missing=()
 for pkg in "${packages[@]+"${packages[@]}"}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
