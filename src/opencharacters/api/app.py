@@ -24,9 +24,11 @@ from opencharacters.api.routers import (
     tasks,
     uploads,
     voice_presets,
+    whip,
 )
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore
+from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
@@ -43,6 +45,12 @@ def build_services(settings: Settings) -> Services:
     db = Database(settings.resolved_database_url)
     blobs = FilesystemBlobStore(settings.resolved_blob_dir)
     cpu_gate = asyncio.Semaphore(1)  # background image and video work, one job at a time
+    scheduler = SessionScheduler(
+        db,
+        capacity=settings.session_capacity,
+        ready_ttl_s=settings.session_ready_ttl_s,
+        tick_s=settings.scheduler_tick_s,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -53,14 +61,10 @@ def build_services(settings: Settings) -> Services:
             settings.signed_url_ttl_s,
         ),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
-        scheduler=SessionScheduler(
-            db,
-            capacity=settings.session_capacity,
-            ready_ttl_s=settings.session_ready_ttl_s,
-            tick_s=settings.scheduler_tick_s,
-        ),
+        scheduler=scheduler,
         avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
+        live=LiveCalls(settings, db, blobs, scheduler),
     )
 
 
@@ -113,9 +117,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc.avatar_processor.resume_unfinished()
         svc.task_runner.resume_unfinished()
         svc.scheduler.start()
+        if settings.preload_engines:
+            svc.live.engines.warm()
         try:
             yield
         finally:
+            await svc.live.stop_all()
             await svc.scheduler.stop()
             await svc.avatar_processor.stop()
             await svc.task_runner.stop()
@@ -142,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         files,
         voice_presets,
         tasks,
+        whip,
     ):
         app.include_router(module.router)
     app.add_middleware(BrowserCors)

@@ -34,6 +34,15 @@ class Conversation:
         """The start script, or anything said outside `reply`."""
         self.history.append({"role": "assistant", "content": text})
 
+    def keep_heard(self, heard: str) -> None:
+        """After a barge-in: the last reply entered the history as produced; keep only the words
+        the caller actually heard (none: the reply is forgotten, the caller's turn stays)."""
+        if self.history and self.history[-1]["role"] == "assistant":
+            if heard:
+                self.history[-1] = {"role": "assistant", "content": heard}
+            else:
+                self.history.pop()
+
     async def reply(self, user_text: str, passages: Sequence[str] = ()) -> AsyncIterator[str]:
         """Speakable chunks of the reply. What was actually produced (possibly cut short by
         barge-in) is what enters the history."""
