@@ -182,6 +182,13 @@ class Caller:
 
     async def start(self) -> None:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        try:
+            await self._start()
+        except BaseException:
+            await self.hang_up()
+            raise
+
+    async def _start(self) -> None:
         body = {
             "model": "gwm1_avatars",
             "avatar": {"type": "custom", "avatarId": self.avatar_id},

@@ -25,6 +25,7 @@ import numpy as np
 
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import DEFAULT_FPS, FaceAnimator, VideoFrame
+from opencharacters.dialogue.chunker import chunk_text
 from opencharacters.dialogue.conversation import Conversation
 from opencharacters.engine.live import channel as messages
 from opencharacters.engine.live.captions import SpokenReply, TimedWord
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 CALLER_RATE = 16_000
 GOODBYE = "I'm sorry, we're out of time for today. Thank you for talking with me. Goodbye!"
 GOODBYE_LEAD_S = 6.0
+_NEVER = 1_000_000
+"""A first-clause length no sentence reaches: cut at sentence ends only."""
 """The goodbye starts this long before maxDuration, so the call ends within it."""
 
 
@@ -118,6 +121,8 @@ class _Reply:
     recorded: bool = False
     is_script: bool = False
     timings: TurnTimings | None = None
+    fully_scheduled: bool = False
+    """Every word of the reply has been synthesized and scheduled."""
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -346,6 +351,7 @@ class SessionWorker:
         self._set_state("thinking")
         try:
             await speech(reply)
+            reply.fully_scheduled = True
             # Everything is scheduled: wait until it has been heard, then listen again.
             await self._sleep_until(self.speaker.queued_until_s)
         except asyncio.CancelledError:
@@ -385,34 +391,40 @@ class SessionWorker:
         return answer
 
     async def _say(self, reply: _Reply, chunks: AsyncIterator[str]) -> None:
-        assert self._shared is not None
-        synthesizer = self._shared.synthesizer
         timings = reply.timings
         async for text in chunks:
             if timings is not None and timings.first_text_s is None:
                 timings.first_text_s = self.clock.now()
-            first_start: float | None = None
-            last_end = 0.0
-            iterator = synthesizer.segments(text, self.spec.voice_id)
-            while True:
-                item = await asyncio.to_thread(next, iterator, None)
-                if item is None:
-                    break
-                samples, phonemes, _ = item
-                start, end = self.speaker.schedule(samples, synthesizer.sample_rate)
-                self.animator.push_audio(
-                    AudioChunk(samples, synthesizer.sample_rate, start), phonemes
-                )
-                if timings is not None and timings.first_audio_scheduled_s is None:
-                    timings.first_audio_scheduled_s = self.clock.now()
-                    timings.first_audio_heard_s = start
-                if first_start is None:
-                    first_start = start
+            # Sentence by sentence, so each sentence's words are timed as soon as it is
+            # synthesized, while the previous one is still playing.
+            for sentence in chunk_text([text], first_clause_min_words=_NEVER):
+                await self._say_sentence(reply, sentence)
+
+    async def _say_sentence(self, reply: _Reply, text: str) -> None:
+        assert self._shared is not None
+        synthesizer = self._shared.synthesizer
+        timings = reply.timings
+        first_start: float | None = None
+        last_end = 0.0
+        iterator = synthesizer.segments(text, self.spec.voice_id)
+        while True:
+            item = await asyncio.to_thread(next, iterator, None)
+            if item is None:
+                break
+            samples, phonemes, _ = item
+            start, end = self.speaker.schedule(samples, synthesizer.sample_rate)
+            self.animator.push_audio(AudioChunk(samples, synthesizer.sample_rate, start), phonemes)
+            if timings is not None and timings.first_audio_scheduled_s is None:
+                timings.first_audio_scheduled_s = self.clock.now()
+                timings.first_audio_heard_s = start
+            if first_start is None:
+                first_start = start
+                if reply.spoken.start_s is None:
                     self._spawn(self._speaking_at(start), "speaking-state")
-                last_end = end
-            if first_start is not None:
-                for word in reply.spoken.add(text, first_start, last_end):
-                    self._captions.put_nowait((reply.turn, word))
+            last_end = end
+        if first_start is not None:
+            for word in reply.spoken.add(text, first_start, last_end):
+                self._captions.put_nowait((reply.turn, word))
 
     async def _speaking_at(self, at_s: float) -> None:
         await self._sleep_until(at_s)
@@ -424,7 +436,7 @@ class SessionWorker:
             return
         reply.recorded = True
         heard = reply.spoken.heard_by(until_s)
-        complete = heard == reply.spoken.text
+        complete = reply.fully_scheduled and heard == reply.spoken.text
         if interrupted and self._conversation is not None and not reply.is_script:
             self._conversation.keep_heard(heard)
         elif interrupted and reply.is_script and heard and self._conversation is not None:
