@@ -228,6 +228,8 @@ class Caller:
         peer.addTransceiver("video", direction="recvonly")
         self.channel = peer.createDataChannel("events")
         self.channel.on("message", self._on_message)
+        channel_open = asyncio.Event()
+        self.channel.on("open", channel_open.set)
         peer.on("track", self._on_track)
         connected = asyncio.Event()
 
@@ -252,6 +254,7 @@ class Caller:
         self._location = location
         await peer.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         await asyncio.wait_for(connected.wait(), timeout=20)
+        await asyncio.wait_for(channel_open.wait(), timeout=20)
 
     def _on_track(self, track: Any) -> None:
         reader = self._read_audio if track.kind == "audio" else self._read_video
@@ -331,24 +334,30 @@ class Caller:
             self.channel.send(json.dumps({"type": "END_CALL"}))
 
     async def hang_up(self) -> None:
-        """END_CALL on the data channel, then WHIP DELETE; idempotent."""
+        """END_CALL on the data channel, then WHIP DELETE; idempotent, and safe when the server
+        is already gone."""
         if self._http is None:
             return
-        self.send_end_call()
-        await asyncio.sleep(0.2)
-        if self._location and self._token:
-            async with self._http.delete(
-                self._location, headers={"Authorization": f"Bearer {self._token}"}
-            ) as response:
-                await response.read()
-            self._location = None
-        if self.peer is not None:
-            await self.peer.close()
-        for reader in self._readers:
-            reader.cancel()
-        await asyncio.gather(*self._readers, return_exceptions=True)
-        await self._http.close()
-        self._http = None
+        http, self._http = self._http, None
+        try:
+            self.send_end_call()
+            await asyncio.sleep(0.2)
+            if self._location and self._token:
+                location, self._location = self._location, None
+                try:
+                    async with http.delete(
+                        location, headers={"Authorization": f"Bearer {self._token}"}
+                    ) as response:
+                        await response.read()
+                except aiohttp.ClientError as exc:
+                    log.info("hang-up request failed (%s); closing the peer anyway", exc)
+        finally:
+            if self.peer is not None:
+                await self.peer.close()
+            for reader in self._readers:
+                reader.cancel()
+            await asyncio.gather(*self._readers, return_exceptions=True)
+            await http.close()
 
     async def session(self) -> dict[str, Any]:
         http = self._http or aiohttp.ClientSession()
