@@ -103,7 +103,11 @@ class Received:
     Times are `time.monotonic()` on arrival."""
 
     audio: list[tuple[float, Samples]] = field(default_factory=list)
+    audio_pts: list[int] = field(default_factory=list)
+    """RTP timestamps (48 kHz) of the audio frames, for delay measurements."""
     video_times: list[float] = field(default_factory=list)
+    video_pts: list[int] = field(default_factory=list)
+    """RTP timestamps (90 kHz) of the video frames."""
     video_frames: list[tuple[float, np.ndarray[Any, Any]]] = field(default_factory=list)
     messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     video_size: tuple[int, int] | None = None
@@ -271,6 +275,7 @@ class Caller:
             if frame.sample_rate != MIC_RATE:
                 samples = resample(samples, frame.sample_rate, MIC_RATE)
             self.received.audio.append((time.monotonic(), samples))
+            self.received.audio_pts.append(int(frame.pts or 0))
 
     async def _read_video(self, track: Any) -> None:
         while True:
@@ -282,6 +287,7 @@ class Caller:
             if self.first_frame_at is None:
                 self.first_frame_at = now
             self.received.video_times.append(now)
+            self.received.video_pts.append(int(frame.pts or 0))
             self.received.video_size = (frame.width, frame.height)
             if self.keep_frames:
                 image = await asyncio.to_thread(frame.to_ndarray, format="bgr24")

@@ -25,7 +25,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         None,
         OPENCHARACTERS_PRELOAD_ENGINES="true",
         OPENCHARACTERS_SESSION_CAPACITY="3",
-        OPENCHARACTERS_RECORD_SESSIONS="false",
     ).start()
     yield server
     server.stop()

@@ -40,7 +40,7 @@ def test_end_call_ends_and_garbage_is_ignored() -> None:
 
 def test_only_the_first_channel_is_used_and_sends_wait_for_open() -> None:
     call = CallChannel("s", lambda: None)
-    call.send(transcription("assistant", 1, "lost"))  # no channel yet: dropped
+    call.send(transcription("assistant", 1, "early"))  # no channel yet: kept
     first, second = FakeChannel(), FakeChannel()
     first.readyState = "connecting"
     call.attach(first)
@@ -48,8 +48,11 @@ def test_only_the_first_channel_is_used_and_sends_wait_for_open() -> None:
     call.send({"type": "x"})
     assert first.sent == [] and second.sent == []
     first.readyState = "open"
+    first.handlers["open"]()
+    assert [json.loads(m)["type"] for m in first.sent] == ["transcription", "x"]
     call.send(transcription("assistant", 1, "Hi"))
-    assert json.loads(first.sent[0]) == {
+    assert second.sent == []
+    assert json.loads(first.sent[-1]) == {
         "type": "transcription",
         "role": "assistant",
         "turn": 1,

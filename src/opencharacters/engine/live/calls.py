@@ -207,6 +207,7 @@ class LiveCalls:
             width=size[0],
             height=size[1],
             fps=spec.fps,
+            pixel_format="bgr24",  # the renderer's frames, as they are
         )
 
     async def hang_up(self, session_id: str, token: str) -> None:

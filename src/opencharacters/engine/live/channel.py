@@ -15,12 +15,14 @@ log = logging.getLogger(__name__)
 
 MAX_INBOUND_BYTES = 64 * 1024
 _LOGGED_GARBAGE = 5
+_MAX_PENDING = 200
 
 EVENT_STATE = "opencharacters.state"
 EVENT_INTERRUPTED = "opencharacters.interrupted"
 EVENT_ERROR = "opencharacters.error"
 EVENT_ENDED = "opencharacters.ended"
 EVENT_TURN = "opencharacters.turn"
+EVENT_CLOCK = "opencharacters.clock"
 
 
 def transcription(role: str, turn: int, text: str) -> dict[str, Any]:
@@ -32,23 +34,35 @@ def client_event(tool: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 class CallChannel:
-    """Wraps whichever RTCDataChannel the caller opened; sends are dropped until it exists."""
+    """Wraps the first RTCDataChannel the caller opened; sends wait until it is open."""
 
     def __init__(self, session_id: str, on_end_call: Callable[[], None]) -> None:
         self._session_id = session_id
         self._on_end_call = on_end_call
         self._channel: Any = None
         self._garbage = 0
+        self._pending: list[dict[str, Any]] = []
 
     def attach(self, channel: Any) -> None:
         if self._channel is not None:
             return  # the first channel the caller opened carries the call's messages
         self._channel = channel
         channel.on("message", self._receive)
+        channel.on("open", self._flush)
+        if channel.readyState == "open":
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for message in pending:
+            self.send(message)
 
     def send(self, message: dict[str, Any]) -> None:
+        """Sends now, or once the caller's channel opens (what is said before is kept)."""
         channel = self._channel
         if channel is None or channel.readyState != "open":
+            if len(self._pending) < _MAX_PENDING:
+                self._pending.append(message)
             return
         try:
             channel.send(json.dumps(message, separators=(",", ":")))

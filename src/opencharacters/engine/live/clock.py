@@ -11,6 +11,7 @@ from opencharacters.domain.timefmt import utcnow
 class SessionClock:
     def __init__(self) -> None:
         self._origin = time.monotonic()
+        self.monotonic_origin = self._origin
         self._origin_wall = utcnow()
 
     def now(self) -> float:

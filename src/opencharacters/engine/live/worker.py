@@ -38,15 +38,22 @@ from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.audio import AudioChunk, Samples
 from opencharacters.speech.engines import load_turn_detector
 from opencharacters.speech.listener import Listener, PartialTranscript, SpeechStarted, UserTurn
+from opencharacters.speech.tts import PhonemeTiming
 
 log = logging.getLogger(__name__)
 
 CALLER_RATE = 16_000
 GOODBYE = "I'm sorry, we're out of time for today. Thank you for talking with me. Goodbye!"
 GOODBYE_LEAD_S = 6.0
+_MOUTH_MOVING = 0.05
+"""Jaw opening from which a frame counts as showing speech."""
 _NEVER = 1_000_000
 """A first-clause length no sentence reaches: cut at sentence ends only."""
 """The goodbye starts this long before maxDuration, so the call ends within it."""
+
+
+Segment = tuple[Samples, tuple[PhonemeTiming, ...]]
+"""Synthesized speech and its phoneme timings."""
 
 
 class Outcome(enum.Enum):
@@ -88,6 +95,7 @@ class TurnTimings:
     first_text_s: float | None = None
     first_audio_scheduled_s: float | None = None
     first_audio_heard_s: float | None = None
+    first_mouth_frame_s: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         def rel(at: float | None) -> float | None:
@@ -101,6 +109,7 @@ class TurnTimings:
             "firstClauseS": rel(self.first_text_s),
             "firstAudioScheduledS": rel(self.first_audio_scheduled_s),
             "firstAudioS": rel(self.first_audio_heard_s),
+            "firstMouthFrameS": rel(self.first_mouth_frame_s),
         }
 
 
@@ -171,6 +180,7 @@ class SessionWorker:
         self._shared: SharedEngines | None = None
         self._state = ""
         self.turn_timings: list[TurnTimings] = []
+        self._awaiting_mouth: TurnTimings | None = None
         self.connected_at_s: float | None = None
         self.barge_ins: list[dict[str, float]] = []
 
@@ -313,7 +323,16 @@ class SessionWorker:
         self.barge_ins.append(
             {"speechStartS": speech_start_s, "detectedS": detected, "silencedS": cut}
         )
-        self.channel.send({"type": messages.EVENT_INTERRUPTED, "turn": reply.turn, "heard": heard})
+        self.channel.send(
+            {
+                "type": messages.EVENT_INTERRUPTED,
+                "turn": reply.turn,
+                "heard": heard,
+                "speechStartS": round(speech_start_s, 4),
+                "detectedS": round(detected, 4),
+                "silencedS": round(cut, 4),
+            }
+        )
         self._spawn(self._finish_interrupted(reply, cut), "interrupted")
         self._set_state("listening")
 
@@ -402,21 +421,28 @@ class SessionWorker:
 
     async def _say_sentence(self, reply: _Reply, text: str) -> None:
         assert self._shared is not None
-        synthesizer = self._shared.synthesizer
+        iterator = self._shared.synthesizer.segments(text, self.spec.voice_id)
+
+        async def synthesized() -> AsyncIterator[Segment]:
+            while (item := await asyncio.to_thread(next, iterator, None)) is not None:
+                yield item[0], item[1]
+
+        await self._play(reply, text, synthesized())
+
+    async def _play(self, reply: _Reply, text: str, segments: AsyncIterator[Segment]) -> None:
+        """Schedules a sentence's audio as it arrives, then times its words."""
+        assert self._shared is not None
+        rate = self._shared.synthesizer.sample_rate
         timings = reply.timings
         first_start: float | None = None
         last_end = 0.0
-        iterator = synthesizer.segments(text, self.spec.voice_id)
-        while True:
-            item = await asyncio.to_thread(next, iterator, None)
-            if item is None:
-                break
-            samples, phonemes, _ = item
-            start, end = self.speaker.schedule(samples, synthesizer.sample_rate)
-            self.animator.push_audio(AudioChunk(samples, synthesizer.sample_rate, start), phonemes)
+        async for samples, phonemes in segments:
+            start, end = self.speaker.schedule(samples, rate)
+            self.animator.push_audio(AudioChunk(samples, rate, start), phonemes)
             if timings is not None and timings.first_audio_scheduled_s is None:
                 timings.first_audio_scheduled_s = self.clock.now()
                 timings.first_audio_heard_s = start
+                self._awaiting_mouth = timings
             if first_start is None:
                 first_start = start
                 if reply.spoken.start_s is None:
@@ -425,6 +451,24 @@ class SessionWorker:
         if first_start is not None:
             for word in reply.spoken.add(text, first_start, last_end):
                 self._captions.put_nowait((reply.turn, word))
+
+    def _synthesize_now(self, text: str) -> list[tuple[str, list[Segment]]]:
+        """Whole sentences synthesized ahead (blocking): lines that must play without delay."""
+        assert self._shared is not None
+        synthesizer = self._shared.synthesizer
+        return [
+            (sentence, [(a, p) for a, p, _ in synthesizer.segments(sentence, self.spec.voice_id)])
+            for sentence in chunk_text([text], first_clause_min_words=_NEVER)
+        ]
+
+    def _speak_prepared(self, lines: list[tuple[str, list[Segment]]]) -> Callable[[_Reply], Any]:
+        async def speak(reply: _Reply) -> None:
+            for sentence, segments in lines:
+                await self._play(reply, sentence, _iterate(segments))
+            if self._conversation is not None:
+                self._conversation.add_assistant_line(" ".join(s for s, _ in lines))
+
+        return speak
 
     async def _speaking_at(self, at_s: float) -> None:
         await self._sleep_until(at_s)
@@ -464,7 +508,9 @@ class SessionWorker:
 
     async def _limit_duration(self) -> None:
         started = self.clock.now()
-        await asyncio.sleep(max(0.0, self.spec.max_duration_s - GOODBYE_LEAD_S))
+        # Ready before it is needed: a busy machine must not make the goodbye late.
+        goodbye_lines = await asyncio.to_thread(self._synthesize_now, GOODBYE)
+        await self._sleep_until(started + self.spec.max_duration_s - GOODBYE_LEAD_S)
         reply = self._reply
         if reply is not None:
             cut = self.speaker.clear()
@@ -473,7 +519,7 @@ class SessionWorker:
             self._reply = None
             self._drop_captions()
             self._spawn(self._finish_interrupted(reply, cut), "interrupted")
-        self._start_reply(self._speak_script(GOODBYE), is_script=True)
+        self._start_reply(self._speak_prepared(goodbye_lines), is_script=True)
         goodbye = self._reply
         deadline = started + self.spec.max_duration_s - 0.5
         assert goodbye is not None and goodbye.task is not None
@@ -517,10 +563,31 @@ class SessionWorker:
         )
 
     def _audio_played(self, samples: Samples, at_s: float) -> None:
+        if self.audio_track.frames_sent == 0:
+            self.channel.send(
+                {
+                    "type": messages.EVENT_CLOCK,
+                    "monotonicOrigin": self.clock.monotonic_origin,
+                    "firstAudioS": at_s,
+                }
+            )
         if self.recorder is not None:
             self.recorder.add_avatar_audio(samples, PLAYOUT_RATE, at_s)
 
     def _frame_shown(self, frame: VideoFrame) -> None:
+        if self.video_track.frames_sent == 0:
+            # Lets a client on the same host turn frame timestamps into one-way delays.
+            self.channel.send(
+                {
+                    "type": messages.EVENT_CLOCK,
+                    "monotonicOrigin": self.clock.monotonic_origin,
+                    "firstFrameS": frame.timestamp_s,
+                }
+            )
+        awaiting = self._awaiting_mouth
+        if awaiting is not None and frame.params.jaw > _MOUTH_MOVING:
+            awaiting.first_mouth_frame_s = frame.timestamp_s
+            self._awaiting_mouth = None
         if self.recorder is not None:
             self.recorder.add_video_frame(frame.image, frame.timestamp_s)
 
@@ -540,6 +607,11 @@ class SessionWorker:
 
 async def _one(text: str) -> AsyncIterator[str]:
     yield text
+
+
+async def _iterate(segments: list[Segment]) -> AsyncIterator[Segment]:
+    for segment in segments:
+        yield segment
 
 
 async def _drain(track: Any) -> None:
