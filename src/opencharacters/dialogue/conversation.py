@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from opencharacters.dialogue.backend import DialogueModel, PreparedPersona
 from opencharacters.dialogue.chunker import SpeakableChunker
@@ -43,18 +43,33 @@ class Conversation:
             else:
                 self.history.pop()
 
-    async def reply(self, user_text: str, passages: Sequence[str] = ()) -> AsyncIterator[str]:
+    def record_turn(self, user_text: str, reply_text: str) -> None:
+        """Enters a turn generated with `record=False` (a speculative reply that was kept)."""
+        self.history.append({"role": "user", "content": user_text})
+        if reply_text:
+            self.history.append({"role": "assistant", "content": reply_text})
+
+    async def reply(
+        self,
+        user_text: str,
+        passages: Sequence[str] = (),
+        *,
+        record: bool = True,
+        produced: list[str] | None = None,
+    ) -> AsyncGenerator[str, None]:
         """Speakable chunks of the reply. What was actually produced (possibly cut short by
-        barge-in) is what enters the history."""
+        barge-in) is what enters the history — unless `record` is False: then the history is
+        left alone and `produced` (if given) receives the chunks, for `record_turn` later."""
         if self._persona is None:
             await self.prepare()
         assert self._persona is not None
         turns = self._settings.history_turns * 2
         recent = self.history[-turns:] if turns else []
         messages = build_messages(self.system_prompt, recent, user_text, passages)
-        self.history.append({"role": "user", "content": user_text})
+        if record:
+            self.history.append({"role": "user", "content": user_text})
         chunker = SpeakableChunker()
-        spoken: list[str] = []
+        spoken: list[str] = [] if produced is None else produced
         stream = self._model.stream(self._persona, messages, self._settings.max_reply_tokens)
         budget = self._settings.max_reply_sentences
         try:
@@ -69,5 +84,5 @@ class Conversation:
                 yield chunk
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
-            if spoken:
+            if record and spoken:
                 self.history.append({"role": "assistant", "content": " ".join(spoken)})

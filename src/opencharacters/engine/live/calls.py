@@ -332,7 +332,7 @@ class LiveCalls:
             recorder.abort()
             return None
         try:
-            info = await recorder.finish(call.worker.clock.now())
+            info = await recorder.finish(call.worker.recording_duration_s())
             key = f"recordings/{call.worker.spec.organization_id}/{call.session_id}.mp4"
             await asyncio.to_thread(self._blobs.put_file, key, Path(info.path))
             await asyncio.to_thread(_remove, Path(info.path))

@@ -96,6 +96,7 @@ class TurnTimings:
     first_audio_scheduled_s: float | None = None
     first_audio_heard_s: float | None = None
     first_mouth_frame_s: float | None = None
+    speculated: bool = False
 
     def as_json(self) -> dict[str, Any]:
         def rel(at: float | None) -> float | None:
@@ -110,6 +111,7 @@ class TurnTimings:
             "firstAudioScheduledS": rel(self.first_audio_scheduled_s),
             "firstAudioS": rel(self.first_audio_heard_s),
             "firstMouthFrameS": rel(self.first_mouth_frame_s),
+            "speculated": self.speculated,
         }
 
 
@@ -141,6 +143,18 @@ class _Reply:
         """Waits for the reply's task to finish, whatever the outcome (it reports its own)."""
         if self.task is not None:
             await asyncio.wait({self.task})
+
+
+@dataclass(slots=True)
+class _Speculation:
+    """A reply started on the caller's words so far, before the turn detector was sure they
+    had finished. Kept when the final transcript matches, dropped otherwise."""
+
+    text: str
+    chunks: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    produced: list[str] = field(default_factory=list)
+    task: asyncio.Task[Any] | None = None
+    first_text_s: float | None = None
 
 
 class SessionWorker:
@@ -181,6 +195,7 @@ class SessionWorker:
         self._state = ""
         self.turn_timings: list[TurnTimings] = []
         self._awaiting_mouth: TurnTimings | None = None
+        self._speculation: _Speculation | None = None
         self.connected_at_s: float | None = None
         self.barge_ins: list[dict[str, float]] = []
 
@@ -269,7 +284,7 @@ class SessionWorker:
             if self.recorder is not None:
                 stereo = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
                 mono = stereo.mean(axis=1).astype(np.float32) / 32768.0
-                self.recorder.add_caller_audio(mono, frame.sample_rate, start_s)
+                self._record("add_caller_audio", mono, frame.sample_rate, start_s)
             for out in resampler.resample(frame):
                 pcm = out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
                 chunk = AudioChunk(pcm, CALLER_RATE, start_s)
@@ -300,8 +315,10 @@ class SessionWorker:
                 self._caller_started_speaking(event.time_s)
             elif isinstance(event, UserTurn):
                 await self._caller_turn(event)
-            elif isinstance(event, PartialTranscript):
-                pass  # partials steer the turn detector; the caller sees the final words
+            elif isinstance(event, PartialTranscript) and detector.silence_started:
+                # The caller paused: start thinking about what they said so far, while the
+                # turn detector waits to be sure they are done.
+                self._speculate(event.text)
 
     def _caller_started_speaking(self, speech_start_s: float) -> None:
         reply = self._reply
@@ -309,8 +326,10 @@ class SessionWorker:
             return
         if reply.spoken.start_s is None and not reply.is_script:
             # Still thinking: the caller is adding to what they said; answer the new turn.
+            # Nothing was heard, so nothing of this answer stays in the history.
             reply.cancel()
             self._reply = None
+            self._spawn(self._finish_interrupted(reply, self.speaker.position_s), "interrupted")
             self._set_state("listening")
             return
         detected = self.clock.now()
@@ -340,17 +359,67 @@ class SessionWorker:
         await reply.settle()
         await self._record_reply(reply, cut_s, interrupted=True)
 
+    def _speculate(self, text: str) -> None:
+        text = text.strip()
+        if not text or self._reply is not None or self._conversation is None:
+            return
+        current = self._speculation
+        if current is not None:
+            if current.text == text:
+                return
+            self._drop_speculation()
+        speculation = _Speculation(text)
+        conversation, persona_ready = self._conversation, self._persona_ready
+
+        async def think() -> None:
+            if persona_ready is not None:
+                await persona_ready
+            source = conversation.reply(text, record=False, produced=speculation.produced)
+            try:
+                async for chunk in source:
+                    if speculation.first_text_s is None:
+                        speculation.first_text_s = self.clock.now()
+                    speculation.chunks.put_nowait(chunk)
+            finally:
+                await source.aclose()
+                speculation.chunks.put_nowait(None)
+
+        speculation.task = self._spawn(think(), "speculation")
+        self._speculation = speculation
+
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            if self._speculation.task is not None:
+                self._speculation.task.cancel()
+            self._speculation = None
+
+    def _take_speculation(self, text: str) -> _Speculation | None:
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return None
+        if speculation.text != text or speculation.task is None:
+            if speculation.task is not None:
+                speculation.task.cancel()
+            return None
+        return speculation
+
     async def _caller_turn(self, event: UserTurn) -> None:
         text = event.text.strip()
         if not text:
+            self._drop_speculation()
             return
+        speculation = self._take_speculation(text)
         self._turn += 1
         turn = self._turn
         self.channel.send(messages.transcription("user", turn, text))
         await self._transcript.entry("user", text, event.speech_start_s)
         timings = TurnTimings(turn + 1, event.speech_end_s, event.turn_end_s, event.asr_wait_s)
         self.turn_timings.append(timings)
-        self._start_reply(self._answer(text, timings), timings=timings)
+        if speculation is not None:
+            timings.speculated = True
+            self._start_reply(self._answer_speculated(speculation), timings=timings)
+        else:
+            self._start_reply(self._answer(text, timings), timings=timings)
 
     # ----- avatar side -----------------------------------------------------------------------
 
@@ -409,15 +478,43 @@ class SessionWorker:
 
         return answer
 
+    def _answer_speculated(self, speculation: _Speculation) -> Callable[[_Reply], Any]:
+        async def answer(reply: _Reply) -> None:
+            if reply.timings is not None:
+                reply.timings.first_text_s = speculation.first_text_s
+            await self._say(reply, self._kept_speculation(speculation))
+
+        return answer
+
+    async def _kept_speculation(self, speculation: _Speculation) -> AsyncIterator[str]:
+        """The speculative reply's chunks, already made and still coming; when it ends (or
+        is cut off) the turn enters the history as if it had been generated now."""
+        try:
+            while (chunk := await speculation.chunks.get()) is not None:
+                yield chunk
+        finally:
+            if speculation.task is not None:
+                speculation.task.cancel()
+                await asyncio.wait({speculation.task})
+            if self._conversation is not None:
+                self._conversation.record_turn(speculation.text, " ".join(speculation.produced))
+
     async def _say(self, reply: _Reply, chunks: AsyncIterator[str]) -> None:
         timings = reply.timings
-        async for text in chunks:
-            if timings is not None and timings.first_text_s is None:
-                timings.first_text_s = self.clock.now()
-            # Sentence by sentence, so each sentence's words are timed as soon as it is
-            # synthesized, while the previous one is still playing.
-            for sentence in chunk_text([text], first_clause_min_words=_NEVER):
-                await self._say_sentence(reply, sentence)
+        try:
+            async for text in chunks:
+                if timings is not None and timings.first_text_s is None:
+                    timings.first_text_s = self.clock.now()
+                # Sentence by sentence, so each sentence's words are timed as soon as it is
+                # synthesized, while the previous one is still playing.
+                for sentence in chunk_text([text], first_clause_min_words=_NEVER):
+                    await self._say_sentence(reply, sentence)
+        finally:
+            # Cancelled mid-sentence (barge-in): stop the model now and let the conversation
+            # record what it produced before anyone trims it to what was heard.
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _say_sentence(self, reply: _Reply, text: str) -> None:
         assert self._shared is not None
@@ -562,6 +659,16 @@ class SessionWorker:
             )
         )
 
+    def _record(self, what: str, *args: Any) -> None:
+        """The recording starts when the call connects (as the session's duration does)."""
+        origin = self.connected_at_s
+        if self.recorder is None or origin is None or args[-1] < origin:
+            return
+        getattr(self.recorder, what)(*args[:-1], args[-1] - origin)
+
+    def recording_duration_s(self) -> float:
+        return 0.0 if self.connected_at_s is None else self.clock.now() - self.connected_at_s
+
     def _audio_played(self, samples: Samples, at_s: float) -> None:
         if self.audio_track.frames_sent == 0:
             self.channel.send(
@@ -572,7 +679,7 @@ class SessionWorker:
                 }
             )
         if self.recorder is not None:
-            self.recorder.add_avatar_audio(samples, PLAYOUT_RATE, at_s)
+            self._record("add_avatar_audio", samples, PLAYOUT_RATE, at_s)
 
     def _frame_shown(self, frame: VideoFrame) -> None:
         if self.video_track.frames_sent == 0:
@@ -589,7 +696,7 @@ class SessionWorker:
             awaiting.first_mouth_frame_s = frame.timestamp_s
             self._awaiting_mouth = None
         if self.recorder is not None:
-            self.recorder.add_video_frame(frame.image, frame.timestamp_s)
+            self._record("add_video_frame", frame.image, frame.timestamp_s)
 
     def stats(self) -> dict[str, Any]:
         return {
