@@ -134,6 +134,11 @@ class _Reply:
     timings: TurnTimings | None = None
     fully_scheduled: bool = False
     """Every word of the reply has been synthesized and scheduled."""
+    user_text: str | None = None
+    """The caller's turn this answers (None for the start script and the goodbye)."""
+    speculation: _Speculation | None = None
+    turn_recorded: bool = False
+    """The caller's turn (and what was produced) entered the dialogue history."""
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -415,11 +420,11 @@ class SessionWorker:
         await self._transcript.entry("user", text, event.speech_start_s)
         timings = TurnTimings(turn + 1, event.speech_end_s, event.turn_end_s, event.asr_wait_s)
         self.turn_timings.append(timings)
-        if speculation is not None:
-            timings.speculated = True
-            self._start_reply(self._answer_speculated(speculation), timings=timings)
-        else:
-            self._start_reply(self._answer(text, timings), timings=timings)
+        timings.speculated = speculation is not None
+        self._start_reply(self._answer(text, speculation), timings=timings)
+        assert self._reply is not None
+        self._reply.user_text = text
+        self._reply.speculation = speculation
 
     # ----- avatar side -----------------------------------------------------------------------
 
@@ -470,34 +475,33 @@ class SessionWorker:
 
         return speak
 
-    def _answer(self, user_text: str, timings: TurnTimings) -> Callable[[_Reply], Any]:
+    def _answer(self, user_text: str, speculation: _Speculation | None) -> Callable[[_Reply], Any]:
+        """The reply to a caller's turn: generated now, or the speculative one already under
+        way. Whatever happens to it, the turn enters the history with the text produced (a
+        barge-in then trims that to what was heard)."""
+
         async def answer(reply: _Reply) -> None:
-            assert self._conversation is not None and self._persona_ready is not None
-            await self._persona_ready
-            await self._say(reply, self._conversation.reply(user_text))
+            conversation = self._conversation
+            assert conversation is not None
+            produced = speculation.produced if speculation is not None else []
+            try:
+                if speculation is not None:
+                    if reply.timings is not None:
+                        reply.timings.first_text_s = speculation.first_text_s
+                    await self._say(reply, _drain_queue(speculation.chunks))
+                else:
+                    if self._persona_ready is not None:
+                        await self._persona_ready
+                    chunks = conversation.reply(user_text, record=False, produced=produced)
+                    await self._say(reply, chunks)
+            finally:
+                if speculation is not None and speculation.task is not None:
+                    speculation.task.cancel()
+                    await asyncio.wait({speculation.task})
+                conversation.record_turn(user_text, " ".join(produced))
+                reply.turn_recorded = True
 
         return answer
-
-    def _answer_speculated(self, speculation: _Speculation) -> Callable[[_Reply], Any]:
-        async def answer(reply: _Reply) -> None:
-            if reply.timings is not None:
-                reply.timings.first_text_s = speculation.first_text_s
-            await self._say(reply, self._kept_speculation(speculation))
-
-        return answer
-
-    async def _kept_speculation(self, speculation: _Speculation) -> AsyncIterator[str]:
-        """The speculative reply's chunks, already made and still coming; when it ends (or
-        is cut off) the turn enters the history as if it had been generated now."""
-        try:
-            while (chunk := await speculation.chunks.get()) is not None:
-                yield chunk
-        finally:
-            if speculation.task is not None:
-                speculation.task.cancel()
-                await asyncio.wait({speculation.task})
-            if self._conversation is not None:
-                self._conversation.record_turn(speculation.text, " ".join(speculation.produced))
 
     async def _say(self, reply: _Reply, chunks: AsyncIterator[str]) -> None:
         timings = reply.timings
@@ -576,6 +580,13 @@ class SessionWorker:
         if reply.recorded:
             return
         reply.recorded = True
+        if reply.user_text is not None and not reply.turn_recorded:
+            # Cancelled before it started: the caller's words still belong in the history.
+            if reply.speculation is not None and reply.speculation.task is not None:
+                reply.speculation.task.cancel()
+            if self._conversation is not None:
+                self._conversation.record_turn(reply.user_text, "")
+            reply.turn_recorded = True
         heard = reply.spoken.heard_by(until_s)
         complete = reply.fully_scheduled and heard == reply.spoken.text
         if interrupted and self._conversation is not None and not reply.is_script:
@@ -714,6 +725,11 @@ class SessionWorker:
 
 async def _one(text: str) -> AsyncIterator[str]:
     yield text
+
+
+async def _drain_queue(chunks: asyncio.Queue[str | None]) -> AsyncIterator[str]:
+    while (chunk := await chunks.get()) is not None:
+        yield chunk
 
 
 async def _iterate(segments: list[Segment]) -> AsyncIterator[Segment]:
