@@ -35,7 +35,7 @@ from opencharacters.engine.live.engines import EngineLoader, SharedEngines
 from opencharacters.engine.live.speaker import PLAYOUT_RATE, Speaker
 from opencharacters.engine.live.tracks import AvatarAudioTrack, AvatarVideoTrack
 from opencharacters.engine_settings import EngineSettings
-from opencharacters.speech.audio import AudioChunk, Samples
+from opencharacters.speech.audio import AudioChunk, Samples, resample
 from opencharacters.speech.engines import load_turn_detector
 from opencharacters.speech.listener import Listener, PartialTranscript, SpeechStarted, UserTurn
 from opencharacters.speech.tts import PhonemeTiming
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 CALLER_RATE = 16_000
 GOODBYE = "I'm sorry, we're out of time for today. Thank you for talking with me. Goodbye!"
 GOODBYE_LEAD_S = 6.0
+CALLER_SILENT_TIMEOUT_S = 10.0
+"""No audio packet from the caller for this long (browsers send them even in silence): gone."""
 _MOUTH_MOVING = 0.05
 """Jaw opening from which a frame counts as showing speech."""
 _NEVER = 1_000_000
@@ -53,7 +55,7 @@ _NEVER = 1_000_000
 
 
 Segment = tuple[Samples, tuple[PhonemeTiming, ...]]
-"""Synthesized speech and its phoneme timings."""
+"""Synthesized speech at the playout rate and its phoneme timings."""
 
 
 class Outcome(enum.Enum):
@@ -201,6 +203,7 @@ class SessionWorker:
         self.turn_timings: list[TurnTimings] = []
         self._awaiting_mouth: TurnTimings | None = None
         self._speculation: _Speculation | None = None
+        self._caller_audio_at: float | None = None
         self.connected_at_s: float | None = None
         self.barge_ins: list[dict[str, float]] = []
 
@@ -250,6 +253,7 @@ class SessionWorker:
         self._spawn(self._send_captions(), "captions")
         self._spawn(self._listen(), "listen")
         self._spawn(self._limit_duration(), "max-duration")
+        self._spawn(self._watch_caller_media(), "media-watchdog")
         if self.spec.start_script:
             self._start_reply(self._speak_script(self.spec.start_script), is_script=True)
         else:
@@ -283,6 +287,7 @@ class SessionWorker:
             except Exception:  # MediaStreamError: the caller's track ended
                 return
             arrived = self.clock.now()
+            self._caller_audio_at = arrived
             if first is None or frame.pts is None:
                 first = (frame.pts or 0, arrived - frame.samples / frame.sample_rate)
             start_s = first[1] + ((frame.pts or 0) - first[0]) / frame.sample_rate
@@ -522,18 +527,25 @@ class SessionWorker:
 
     async def _say_sentence(self, reply: _Reply, text: str) -> None:
         assert self._shared is not None
-        iterator = self._shared.synthesizer.segments(text, self.spec.voice_id)
+        synthesizer = self._shared.synthesizer
+        iterator = synthesizer.segments(text, self.spec.voice_id)
+
+        def next_segment() -> Segment | None:
+            item = next(iterator, None)
+            if item is None:
+                return None
+            return resample(item[0], synthesizer.sample_rate, PLAYOUT_RATE), item[1]
 
         async def synthesized() -> AsyncIterator[Segment]:
-            while (item := await asyncio.to_thread(next, iterator, None)) is not None:
-                yield item[0], item[1]
+            while (segment := await asyncio.to_thread(next_segment)) is not None:
+                yield segment
 
         await self._play(reply, text, synthesized())
 
     async def _play(self, reply: _Reply, text: str, segments: AsyncIterator[Segment]) -> None:
-        """Schedules a sentence's audio as it arrives, then times its words."""
-        assert self._shared is not None
-        rate = self._shared.synthesizer.sample_rate
+        """Schedules a sentence's audio (at the playout rate) as it arrives, then times its
+        words."""
+        rate = PLAYOUT_RATE
         timings = reply.timings
         first_start: float | None = None
         last_end = 0.0
@@ -557,8 +569,15 @@ class SessionWorker:
         """Whole sentences synthesized ahead (blocking): lines that must play without delay."""
         assert self._shared is not None
         synthesizer = self._shared.synthesizer
+        rate = synthesizer.sample_rate
         return [
-            (sentence, [(a, p) for a, p, _ in synthesizer.segments(sentence, self.spec.voice_id)])
+            (
+                sentence,
+                [
+                    (resample(audio, rate, PLAYOUT_RATE), phonemes)
+                    for audio, phonemes, _ in synthesizer.segments(sentence, self.spec.voice_id)
+                ],
+            )
             for sentence in chunk_text([text], first_clause_min_words=_NEVER)
         ]
 
@@ -613,6 +632,16 @@ class SessionWorker:
             if task.get_name() == f"{self.spec.session_id}:captions" and not task.done():
                 task.cancel()
         self._spawn(self._send_captions(), "captions")
+
+    async def _watch_caller_media(self) -> None:
+        """A caller whose media stopped (tab closed, network gone) ends the call at once
+        instead of after ICE's 30-45 s consent timeout."""
+        while True:
+            await asyncio.sleep(1.0)
+            last = self._caller_audio_at
+            if last is not None and self.clock.now() - last > CALLER_SILENT_TIMEOUT_S:
+                self.end(Ending(Outcome.COMPLETED, "the caller's media stopped"))
+                return
 
     async def _limit_duration(self) -> None:
         started = self.clock.now()
