@@ -12,6 +12,7 @@ from opencharacters.blobs.store import BlobStore
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
+from opencharacters.ingest.voice_jobs import VoiceProcessor
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 
@@ -26,6 +27,7 @@ class Services:
     scheduler: SessionScheduler
     avatar_processor: AvatarProcessor
     task_runner: TaskRunner
+    voice_processor: VoiceProcessor
 
     def blob_url(self, key: str | None) -> str | None:
         return self.signer.blob_url(key) if key else None

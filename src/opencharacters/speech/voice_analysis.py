@@ -225,7 +225,7 @@ def set_reference(samples: Samples, rate: int) -> None:
     """Measures the reference voice (raw Piper joe) that formant scales are relative to."""
     audio = resample(samples, rate, ANALYSIS_RATE).astype(np.float64)
     times, f0 = pitch_track(audio.astype(np.float32), ANALYSIS_RATE)
-    grid = np.arange(int(len(audio) / ANALYSIS_RATE / _FRAME_S) + 1) * _FRAME_S
+    grid = np.arange(int(len(audio) / ANALYSIS_RATE / _FRAME_S) + 1, dtype=np.float64) * _FRAME_S
     f0_grid = _on_grid(times, f0, grid)
     envelope = _envelope_average(audio, ANALYSIS_RATE, f0_grid, grid)
     if envelope is None:
@@ -281,7 +281,7 @@ def measure(samples: Samples, rate: int, text: str | None = None) -> VoiceMeasur
     else:
         units = _syllables(i_times, i_db, speech, times, f0) * _UNITS_PER_SYLLABLE
 
-    grid = np.arange(int(duration / _FRAME_S) + 1) * _FRAME_S
+    grid = np.arange(int(duration / _FRAME_S) + 1, dtype=np.float64) * _FRAME_S
     f0_grid = _on_grid(times, f0, grid)
     envelope = _envelope_average(audio, ANALYSIS_RATE, f0_grid, grid)
     freqs = np.linspace(0, ANALYSIS_RATE / 2, len(reference))

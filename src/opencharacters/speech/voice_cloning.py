@@ -81,7 +81,7 @@ def decode_sample(data: bytes) -> tuple[Samples, int]:
             rate = int(stream.rate or 0)
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
             parts: list[np.ndarray] = []
-            for frame in container.decode(stream):
+            for frame in container.decode(stream):  # type: ignore[union-attr]
                 parts.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
             parts.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
     except CloneRejected:

@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, get_args
 
 from opencharacters.engine_settings import EngineSettings
@@ -460,7 +460,7 @@ def _age_from_years(years: int) -> str:
 
 def parse_rules(prompt: str) -> dict[str, str]:
     """The attributes the description states in so many words (others are absent)."""
-    text = prompt.lower().replace("’", "'")
+    text = prompt.lower().replace("\u2019", "'")
     found: dict[str, tuple[int, str]] = {}
     years = _YEARS_OLD.search(text)
     if years:
@@ -540,20 +540,24 @@ class ModelParser:
     def _llama(self, prompt: str) -> str:
         with self._lock:
             if self._llm is None:
-                from llama_cpp import Llama, LlamaGrammar
+                from llama_cpp import Llama
+                from llama_cpp.llama_grammar import LlamaGrammar
 
                 from opencharacters.assets import ensure_asset
+                from opencharacters.dialogue.llama_backend import _model_params
 
                 path = self._settings.dialogue.model_path or ensure_asset(
                     "qwen2.5-coder-0.5b-instruct-q4_k_m", self._settings
                 )
-                self._llm = Llama(
-                    model_path=str(path),
-                    n_ctx=1024,
-                    n_threads=1,
-                    n_threads_batch=self._settings.dialogue.batch_threads,
-                    verbose=False,
-                )
+                # Plain CPU weight buffers: llama.cpp's AMX path crashes on some CPUs.
+                with _model_params(use_extra_buffers=self._settings.dialogue.cpu_extra_buffers):
+                    self._llm = Llama(
+                        model_path=str(path),
+                        n_ctx=1024,
+                        n_threads=1,
+                        n_threads_batch=self._settings.dialogue.batch_threads,
+                        verbose=False,
+                    )
                 self._grammar = LlamaGrammar.from_json_schema(
                     json.dumps(attribute_schema()), verbose=False
                 )
@@ -629,11 +633,10 @@ def _model_parser(settings: EngineSettings) -> ModelParser:
 def combine(model: dict[str, str], rules: dict[str, str]) -> VoiceAttributes:
     """Defaults, overridden by the model's reading, overridden by what the rules found."""
     merged = {**model, **rules}
-    attributes = VoiceAttributes()
-    for field in fields(VoiceAttributes):
-        if field.name in merged:
-            attributes = replace(attributes, **{field.name: merged[field.name]})
-    return attributes
+    values: dict[str, Any] = {
+        f.name: merged[f.name] for f in fields(VoiceAttributes) if f.name in merged
+    }
+    return VoiceAttributes(**values)
 
 
 def parse_prompt(
