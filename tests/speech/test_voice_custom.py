@@ -193,3 +193,7 @@ def test_the_dialogue_model_answers_inside_the_schema() -> None:
     assert read.get("gender") == "male"
     attributes, how = parse_prompt("A deep, slow voice of an old man", EngineSettings())
     assert how == "model+rules" and attributes.pace == "slow" and attributes.age == "old"
+
+
+def test_middle_aged_is_not_old() -> None:
+    assert parse_rules("A middle-aged woman with a low voice")["age"] == "middle-aged"

@@ -116,6 +116,7 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             r"children",
         ),
     ),
+    ("age", "middle-aged", (r"middle[- ]aged", r"(?:for|fif)ties", r"mature")),
     (
         "age",
         "old",
@@ -134,7 +135,6 @@ _RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             r"old-timer",
         ),
     ),
-    ("age", "middle-aged", (r"middle[- ]aged", r"(?:for|fif)ties", r"mature")),
     (
         "age",
         "young",
