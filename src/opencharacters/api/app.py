@@ -24,6 +24,7 @@ from opencharacters.api.routers import (
     tasks,
     uploads,
     voice_presets,
+    voices,
     whip,
 )
 from opencharacters.blobs.signing import UrlSigner
@@ -32,6 +33,7 @@ from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
+from opencharacters.ingest.voice_jobs import VoiceProcessor
 from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
@@ -44,7 +46,7 @@ def build_services(settings: Settings) -> Services:
     settings.ensure_data_dir()
     db = Database(settings.resolved_database_url)
     blobs = FilesystemBlobStore(settings.resolved_blob_dir)
-    cpu_gate = asyncio.Semaphore(1)  # background image and video work, one job at a time
+    cpu_gate = asyncio.Semaphore(1)  # background image, video and voice work, one job at a time
     scheduler = SessionScheduler(
         db,
         capacity=settings.session_capacity,
@@ -65,6 +67,7 @@ def build_services(settings: Settings) -> Services:
         avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
         live=LiveCalls(settings, db, blobs, scheduler),
+        voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
     )
 
 
@@ -116,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("marked %d sessions FAILED that were active before a restart", failed)
         svc.avatar_processor.resume_unfinished()
         svc.task_runner.resume_unfinished()
+        svc.voice_processor.resume_unfinished()
         svc.scheduler.start()
         if settings.preload_engines:
             svc.live.engines.warm()
@@ -126,15 +130,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await svc.scheduler.stop()
             await svc.avatar_processor.stop()
             await svc.task_runner.stop()
+            await svc.voice_processor.stop()
             svc.db.dispose()
 
     app = FastAPI(
         title="OpenCharacters API",
         version=__version__,
         description=(
-            "Self-hosted, Runway-compatible Characters API: avatars, documents, realtime "
-            "sessions, conversations, usage and uploads. Point Runway's SDKs at this server "
-            "by changing the base URL."
+            "Self-hosted, Runway-compatible Characters API: avatars, custom voices, documents, "
+            "realtime sessions, conversations, usage and uploads. Point Runway's SDKs at this "
+            "server by changing the base URL."
         ),
         lifespan=lifespan,
     )
@@ -148,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads,
         files,
         voice_presets,
+        voices,
         tasks,
         whip,
     ):

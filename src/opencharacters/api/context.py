@@ -13,6 +13,7 @@ from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
+from opencharacters.ingest.voice_jobs import VoiceProcessor
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 
@@ -28,6 +29,7 @@ class Services:
     avatar_processor: AvatarProcessor
     task_runner: TaskRunner
     live: LiveCalls
+    voice_processor: VoiceProcessor
 
     def blob_url(self, key: str | None) -> str | None:
         return self.signer.blob_url(key) if key else None
