@@ -20,6 +20,7 @@ from opencharacters.api.routers import (
     conversations,
     documents,
     files,
+    sdk,
     sessions,
     tasks,
     uploads,
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         voices,
         tasks,
         whip,
+        sdk,
     ):
         app.include_router(module.router)
     app.add_middleware(BrowserCors)
