@@ -12,6 +12,7 @@ import logging
 import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
 from opencharacters.domain.session_states import TERMINAL, SessionStatus, can_transition
+from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.live import codecs
 from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.engines import EngineLoader
@@ -36,6 +38,7 @@ from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, RealtimeSession
 from opencharacters.store.transcripts import append_entry, set_recording
+from opencharacters.store.voices import resolve_voice
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +147,14 @@ class LiveCalls:
             if avatar is None or avatar.rig_blob is None:
                 raise Conflict("The session's avatar was deleted or is not ready.")
             rig_json = self._blobs.get_bytes(avatar.rig_blob)
-            voice = avatar.voice or {}
+            voice = resolve_voice(db, session.organization_id, avatar.voice or {})
+            if voice.fallback:
+                log.info("session %s speaks with a preset: %s", session_id, voice.reason)
             return CallSpec(
                 session_id=session.id,
                 organization_id=session.organization_id,
                 rig_json=rig_json,
-                voice_id=str(voice.get("presetId") or self._settings.engines.tts.default_voice),
+                voice=voice.voice,
                 personality=session.personality or avatar.personality,
                 start_script=session.start_script or avatar.start_script,
                 max_duration_s=session.max_duration,
@@ -296,6 +301,7 @@ class LiveCalls:
     async def _finish(self, call: LiveCall, running: bool) -> None:
         worker = call.worker
         ending = worker.ending or Ending(Outcome.COMPLETED, "ended")
+        ended_at = utcnow()  # the call's end, whatever storing its recording takes
         try:
             await worker.shutdown()
         except Exception:
@@ -308,7 +314,7 @@ class LiveCalls:
         if worker.recorder is not None:
             blob_key = await self._store_recording(call, running)
         try:
-            await asyncio.to_thread(self._end_session, call.session_id, ending, blob_key)
+            await asyncio.to_thread(self._end_session, call.session_id, ending, blob_key, ended_at)
         except Exception:
             log.exception("session %s: recording its end failed", call.session_id)
         self._calls.pop(call.session_id, None)
@@ -341,7 +347,9 @@ class LiveCalls:
             log.exception("session %s: the recording could not be finished", call.session_id)
             return None
 
-    def _end_session(self, session_id: str, ending: Ending, blob_key: str | None) -> None:
+    def _end_session(
+        self, session_id: str, ending: Ending, blob_key: str | None, ended_at: datetime
+    ) -> None:
         from opencharacters.store.sessions import set_status
 
         target = SessionStatus(ending.outcome.value)
@@ -370,6 +378,7 @@ class LiveCalls:
                 target,
                 failure=ending.failure,
                 failure_code=ending.failure_code,
+                now=ended_at,
             )
 
 

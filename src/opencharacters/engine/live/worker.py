@@ -38,7 +38,7 @@ from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.audio import AudioChunk, Samples, resample
 from opencharacters.speech.engines import load_turn_detector
 from opencharacters.speech.listener import Listener, PartialTranscript, SpeechStarted, UserTurn
-from opencharacters.speech.tts import PhonemeTiming
+from opencharacters.speech.tts import PhonemeTiming, Voice
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ class CallSpec:
     session_id: str
     organization_id: str
     rig_json: bytes
-    voice_id: str
+    voice: Voice
+    """A preset id or a custom voice's design."""
     personality: str
     start_script: str | None
     max_duration_s: int
@@ -528,7 +529,7 @@ class SessionWorker:
     async def _say_sentence(self, reply: _Reply, text: str) -> None:
         assert self._shared is not None
         synthesizer = self._shared.synthesizer
-        iterator = synthesizer.segments(text, self.spec.voice_id)
+        iterator = synthesizer.segments(text, self.spec.voice)
 
         def next_segment() -> Segment | None:
             item = next(iterator, None)
@@ -575,7 +576,7 @@ class SessionWorker:
                 sentence,
                 [
                     (resample(audio, rate, PLAYOUT_RATE), phonemes)
-                    for audio, phonemes, _ in synthesizer.segments(sentence, self.spec.voice_id)
+                    for audio, phonemes, _ in synthesizer.segments(sentence, self.spec.voice)
                 ],
             )
             for sentence in chunk_text([text], first_clause_min_words=_NEVER)
