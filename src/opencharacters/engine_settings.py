@@ -75,6 +75,10 @@ class DialogueSettings(BaseModel):
     """Spoken replies stop after this many sentences, whatever the model would add."""
     temperature: float = Field(default=0.6, ge=0)
     history_turns: int = Field(default=12, ge=0)
+    tool_replies: Literal["auto", "model", "template"] = "auto"
+    """What is said after an action: the model's own words, or a fixed sentence built from the
+    result. `auto`: the model for `openai` backends; templates for the embedded 0.5B model,
+    which tends to read its instructions back instead of answering."""
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_api_key: str | None = None
     openai_model: str = "qwen2.5:0.5b-instruct"

@@ -17,6 +17,7 @@ from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.api.routers import (
     avatars,
+    backends,
     conversations,
     documents,
     files,
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         voices,
         tasks,
         whip,
+        backends,
         sdk,
     ):
         app.include_router(module.router)

@@ -11,6 +11,7 @@ import hmac
 import logging
 import shutil
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +20,12 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
 from opencharacters.blobs.store import BlobStore
+from opencharacters.dialogue.tools import ToolRecord, parse_tools
 from opencharacters.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
 from opencharacters.domain.session_states import TERMINAL, SessionStatus, can_transition
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.live import codecs
+from opencharacters.engine.live.backends import BackendLinks
 from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.engines import EngineLoader
 from opencharacters.engine.live.worker import (
@@ -54,9 +57,17 @@ class _StoreTranscript(TranscriptSink):
         self._clock = clock
 
     async def entry(
-        self, role: str, content: str, at_s: float, *, interrupted: bool = False
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> None:
         timestamp = self._clock.wall(at_s)
+        tool_calls = [record.call_json() for record in tools] or None
+        tool_results = [record.result_json() for record in tools] or None
 
         def write() -> None:
             with self._db.session() as db:
@@ -67,6 +78,8 @@ class _StoreTranscript(TranscriptSink):
                     content=content,
                     timestamp=timestamp,
                     interrupted=interrupted,
+                    tool_calls=tool_calls,
+                    tool_results=tool_results,
                 )
 
         await asyncio.to_thread(write)
@@ -94,6 +107,7 @@ class LiveCalls:
         self._blobs = blobs
         self._scheduler = scheduler
         self.engines = EngineLoader(settings.engines)
+        self.backends = BackendLinks()
         self._calls: dict[str, LiveCall] = {}
         # Hang-ups repeated after the call ended (END_CALL first, then DELETE) still succeed.
         self._ended: OrderedDict[str, str] = OrderedDict()
@@ -159,6 +173,7 @@ class LiveCalls:
                 start_script=session.start_script or avatar.start_script,
                 max_duration_s=session.max_duration,
                 fps=self._settings.video_fps,
+                tools=tuple(parse_tools(session.tools or [])),
             )
 
     async def _connect(self, spec: CallSpec, token: str, sdp: str) -> LiveCall:
@@ -171,6 +186,7 @@ class LiveCalls:
             engine_settings=self._settings.engines,
             clock=clock,
             transcript=_StoreTranscript(self._db, spec.session_id, clock),
+            tool_backend=self.backends,
         )
         if self._settings.record_sessions:
             worker.recorder = self._new_recorder(spec, worker.frame_size)
@@ -318,6 +334,7 @@ class LiveCalls:
         except Exception:
             log.exception("session %s: recording its end failed", call.session_id)
         self._calls.pop(call.session_id, None)
+        await self.backends.end(call.session_id)
         self._ended[call.session_id] = call.token
         while len(self._ended) > _REMEMBERED_ENDINGS:
             self._ended.popitem(last=False)

@@ -23,6 +23,7 @@ EVENT_ERROR = "opencharacters.error"
 EVENT_ENDED = "opencharacters.ended"
 EVENT_TURN = "opencharacters.turn"
 EVENT_CLOCK = "opencharacters.clock"
+EVENT_TOOL = "opencharacters.tool"
 
 
 def transcription(role: str, turn: int, text: str) -> dict[str, Any]:

@@ -15,10 +15,10 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
@@ -26,7 +26,15 @@ import numpy as np
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import DEFAULT_FPS, FaceAnimator, VideoFrame
 from opencharacters.dialogue.chunker import chunk_text
-from opencharacters.dialogue.conversation import Conversation
+from opencharacters.dialogue.conversation import Conversation, ReplyRecord
+from opencharacters.dialogue.tools import (
+    InvalidArguments,
+    ToolCall,
+    ToolOutcome,
+    ToolRecord,
+    ToolSpec,
+    check_arguments,
+)
 from opencharacters.engine.live import channel as messages
 from opencharacters.engine.live.captions import SpokenReply, TimedWord
 from opencharacters.engine.live.channel import CallChannel
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 CALLER_RATE = 16_000
 GOODBYE = "I'm sorry, we're out of time for today. Thank you for talking with me. Goodbye!"
 GOODBYE_LEAD_S = 6.0
+FILLER = "One moment, let me check."
 CALLER_SILENT_TIMEOUT_S = 10.0
 """No audio packet from the caller for this long (browsers send them even in silence): gone."""
 _MOUTH_MOVING = 0.05
@@ -85,6 +94,7 @@ class CallSpec:
     start_script: str | None
     max_duration_s: int
     fps: int = DEFAULT_FPS
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(slots=True)
@@ -119,12 +129,26 @@ class TurnTimings:
 
 
 class TranscriptSink:
-    """Where the worker writes what was said: the store, as the call goes (see registry)."""
+    """Where the worker writes what was said: the store, as the call goes (see calls.py)."""
 
     async def entry(
-        self, role: str, content: str, at_s: float, *, interrupted: bool = False
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> None:
         raise NotImplementedError
+
+
+class ToolRunner(Protocol):
+    """Runs `backend_rpc` calls on the developer's backend attached to the session."""
+
+    async def call(
+        self, session_id: str, method: str, args: dict[str, Any], timeout_s: float
+    ) -> ToolOutcome: ...
 
 
 @dataclass(slots=True)
@@ -142,6 +166,8 @@ class _Reply:
     speculation: _Speculation | None = None
     turn_recorded: bool = False
     """The caller's turn (and what was produced) entered the dialogue history."""
+    tools: list[ToolRecord] = field(default_factory=list)
+    """Actions the model took for this reply, with their results."""
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -160,7 +186,7 @@ class _Speculation:
 
     text: str
     chunks: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
-    produced: list[str] = field(default_factory=list)
+    record: ReplyRecord = field(default_factory=ReplyRecord)
     task: asyncio.Task[Any] | None = None
     first_text_s: float | None = None
 
@@ -175,6 +201,7 @@ class SessionWorker:
         clock: SessionClock,
         transcript: TranscriptSink,
         recorder: Any | None = None,
+        tool_backend: ToolRunner | None = None,
     ) -> None:
         self.spec = spec
         self.clock = clock
@@ -182,6 +209,7 @@ class SessionWorker:
         self._settings = engine_settings
         self._transcript = transcript
         self.recorder = recorder
+        self._tool_backend = tool_backend
         self.speaker = Speaker(self.clock.now)
         rig = FaceRig.from_json(spec.rig_json)
         self.frame_size = rig.size
@@ -248,7 +276,10 @@ class SessionWorker:
         """Runs the call until something ends it (see `end`)."""
         self._shared = await self._engines.get()
         self._conversation = Conversation(
-            self._shared.dialogue, self.spec.personality, self._settings.dialogue
+            self._shared.dialogue,
+            self.spec.personality,
+            self._settings.dialogue,
+            tools=self.spec.tools,
         )
         self._persona_ready = self._spawn(self._conversation.prepare(), "persona")
         self._spawn(self._send_captions(), "captions")
@@ -374,6 +405,9 @@ class SessionWorker:
         text = text.strip()
         if not text or self._reply is not None or self._conversation is None:
             return
+        if self.spec.tools:
+            return  # a speculative reply must never fire an action the caller did not finish
+
         current = self._speculation
         if current is not None:
             if current.text == text:
@@ -385,7 +419,7 @@ class SessionWorker:
         async def think() -> None:
             if persona_ready is not None:
                 await persona_ready
-            source = conversation.reply(text, record=False, produced=speculation.produced)
+            source = conversation.reply(text, record=False, into=speculation.record)
             try:
                 async for chunk in source:
                     if speculation.first_text_s is None:
@@ -489,7 +523,7 @@ class SessionWorker:
         async def answer(reply: _Reply) -> None:
             conversation = self._conversation
             assert conversation is not None
-            produced = speculation.produced if speculation is not None else []
+            record = speculation.record if speculation is not None else ReplyRecord()
             try:
                 if speculation is not None:
                     if reply.timings is not None:
@@ -498,16 +532,58 @@ class SessionWorker:
                 else:
                     if self._persona_ready is not None:
                         await self._persona_ready
-                    chunks = conversation.reply(user_text, record=False, produced=produced)
+                    chunks = conversation.reply(
+                        user_text,
+                        record=False,
+                        into=record,
+                        run_tool=self._tool_runner(reply) if self.spec.tools else None,
+                    )
                     await self._say(reply, chunks)
             finally:
                 if speculation is not None and speculation.task is not None:
                     speculation.task.cancel()
                     await asyncio.wait({speculation.task})
-                conversation.record_turn(user_text, " ".join(produced))
+                conversation.record_turn(user_text, record)
                 reply.turn_recorded = True
 
         return answer
+
+    def _tool_runner(self, reply: _Reply) -> Callable[[ToolCall], Awaitable[ToolOutcome]]:
+        async def run(call: ToolCall) -> ToolOutcome:
+            record = ToolRecord(call)
+            reply.tools.append(record)
+            record.outcome = await self._run_tool(reply, call)
+            self.channel.send(
+                {"type": messages.EVENT_TOOL, **record.call_json(), **record.result_json()}
+            )
+            return record.outcome
+
+        return run
+
+    async def _run_tool(self, reply: _Reply, call: ToolCall) -> ToolOutcome:
+        started = time.perf_counter()
+        tool = next(t for t in self.spec.tools if t.name == call.name)
+        try:
+            arguments = check_arguments(tool, call.arguments)
+        except InvalidArguments as exc:
+            # Never forwarded: the model hears why and tells the caller it could not do it.
+            return ToolOutcome(error=f"invalid arguments: {exc}", duration_ms=0.0)
+        call = ToolCall(call.id, call.name, arguments)
+        reply.tools[-1].call = call
+        if tool.type == "client_event":
+            self.channel.send(messages.client_event(tool.name, arguments))
+            elapsed = round((time.perf_counter() - started) * 1000, 1)
+            return ToolOutcome(result={"status": "event_sent"}, duration_ms=elapsed)
+        if self._tool_backend is None:
+            return ToolOutcome(error="no backend is connected to this session", duration_ms=0.0)
+        # A short filler while the backend works, so the caller is not left in silence.
+        filler = asyncio.ensure_future(self._say_sentence(reply, FILLER))
+        try:
+            return await self._tool_backend.call(
+                self.spec.session_id, tool.name, arguments, tool.timeout_s
+            )
+        finally:
+            await asyncio.wait({filler})
 
     async def _say(self, reply: _Reply, chunks: AsyncIterator[str]) -> None:
         timings = reply.timings
@@ -605,7 +681,7 @@ class SessionWorker:
             if reply.speculation is not None and reply.speculation.task is not None:
                 reply.speculation.task.cancel()
             if self._conversation is not None:
-                self._conversation.record_turn(reply.user_text, "")
+                self._conversation.record_turn(reply.user_text, ReplyRecord())
             reply.turn_recorded = True
         heard = reply.spoken.heard_by(until_s)
         complete = reply.fully_scheduled and heard == reply.spoken.text
@@ -613,10 +689,21 @@ class SessionWorker:
             self._conversation.keep_heard(heard)
         elif interrupted and reply.is_script and heard and self._conversation is not None:
             self._conversation.add_assistant_line(heard)
+        if reply.tools and (not heard or reply.spoken.start_s is None):
+            # An action without words heard (cut off, or said nothing): still on the record.
+            at = reply.spoken.start_s if reply.spoken.start_s is not None else self.clock.now()
+            await self._transcript.entry(
+                "assistant", heard or None, at, interrupted=interrupted, tools=reply.tools
+            )
+            return
         if not heard or reply.spoken.start_s is None:
             return
         await self._transcript.entry(
-            "assistant", heard, reply.spoken.start_s, interrupted=interrupted and not complete
+            "assistant",
+            heard,
+            reply.spoken.start_s,
+            interrupted=interrupted and not complete,
+            tools=reply.tools,
         )
 
     async def _send_captions(self) -> None:
