@@ -104,8 +104,6 @@ class Conversation:
         entry = record.history_entry()
         if entry is not None:
             self.history.append(entry)
-        if record.produced:
-            self.history.append({"role": "assistant", "content": record.text})
 
     async def reply(
         self,

@@ -40,7 +40,13 @@ class FakeModel:
         return persona
 
     async def stream(
-        self, persona: Any, messages: Sequence[ChatMessage], max_tokens: int
+        self,
+        persona: Any,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        tools: Sequence[Any] = (),
+        *,
+        speech_only: bool = False,
     ) -> AsyncIterator[str]:
         user = str(messages[-1]["content"])
         self.calls.append(user)
@@ -67,9 +73,15 @@ class Transcript(TranscriptSink):
         self.entries: list[tuple[str, str, bool]] = []
 
     async def entry(
-        self, role: str, content: str, at_s: float, *, interrupted: bool = False
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[Any] = (),
     ) -> None:
-        self.entries.append((role, content, interrupted))
+        self.entries.append((role, content or "", interrupted))
 
 
 class Loader:

@@ -1,0 +1,198 @@
+"""Actions: schemas, the call grammar, argument checking, and the conversation's action turn."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+
+from opencharacters.dialogue.conversation import Conversation
+from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.dialogue.tools import (
+    InvalidArguments,
+    ToolCall,
+    ToolOutcome,
+    ToolSpec,
+    call_grammar,
+    check_arguments,
+    openai_tools,
+    parse_call,
+)
+from opencharacters.engine_settings import DialogueSettings
+
+SHOW = ToolSpec.from_json(
+    {
+        "type": "client_event",
+        "name": "show_product",
+        "description": "Show a product",
+        "parameters": [
+            {"type": "string", "name": "product", "description": "which", "enum": ["hat", "shoes"]},
+            {"type": "integer", "name": "count", "description": "how many", "required": False},
+        ],
+    }
+)
+ORDER = ToolSpec.from_json(
+    {
+        "type": "backend_rpc",
+        "name": "check_order",
+        "description": "Look up an order",
+        "timeoutSeconds": 2,
+        "parameters": [
+            {"type": "string", "name": "order_id", "description": "id"},
+            {
+                "type": "object",
+                "name": "options",
+                "description": "extras",
+                "required": False,
+                "properties": [
+                    {"type": "boolean", "name": "express", "description": "fast"},
+                    {
+                        "type": "array",
+                        "name": "tags",
+                        "description": "labels",
+                        "items": {"type": "number"},
+                        "required": False,
+                    },
+                ],
+            },
+        ],
+    }
+)
+
+
+def test_parameters_become_json_schemas() -> None:
+    schema = ORDER.arguments_schema()
+    assert schema["required"] == ["order_id"]
+    assert schema["additionalProperties"] is False
+    options = schema["properties"]["options"]
+    assert options["required"] == ["express"]
+    assert options["properties"]["tags"] == {
+        "type": "array",
+        "items": {"type": "number"},
+        "description": "labels",
+    }
+    assert SHOW.arguments_schema()["properties"]["product"]["enum"] == ["hat", "shoes"]
+    assert ORDER.timeout_s == 2
+    native = openai_tools([SHOW])
+    assert native[0]["function"]["name"] == "show_product"
+    assert native[0]["function"]["parameters"]["required"] == ["product"]
+
+
+def test_the_call_grammar_compiles_for_llama_cpp() -> None:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    grammar = call_grammar([SHOW, ORDER])
+    assert grammar.startswith('root ::= "<call>" call-json "</call>" | speech')
+    LlamaGrammar.from_string(grammar, verbose=False)
+
+
+def test_arguments_are_checked_and_repaired() -> None:
+    assert check_arguments(SHOW, {"product": "HAT", "count": "2", "junk": 1}) == {
+        "product": "hat",
+        "count": 2,
+    }
+    assert check_arguments(
+        ORDER, {"order_id": 4417, "options": {"express": "true", "tags": ["1.5", 2]}}
+    ) == {"order_id": "4417", "options": {"express": True, "tags": [1.5, 2]}}
+    with pytest.raises(InvalidArguments, match="product: must be one of hat, shoes"):
+        check_arguments(SHOW, {"product": "scarf"})
+    with pytest.raises(InvalidArguments, match="order_id: required"):
+        check_arguments(ORDER, {})
+    with pytest.raises(InvalidArguments, match="count: expected a whole number"):
+        check_arguments(SHOW, {"product": "hat", "count": 1.5})
+    with pytest.raises(InvalidArguments, match=r"options\.express: expected true or false"):
+        check_arguments(ORDER, {"order_id": "1", "options": {"express": "maybe"}})
+
+
+def test_calls_are_parsed_only_for_known_tools() -> None:
+    text = '<call>{"name": "show_product", "arguments": {"product": "hat"}}</call>'
+    assert parse_call(text, [SHOW], "c1") == ToolCall("c1", "show_product", {"product": "hat"})
+    assert parse_call(text.replace("show_product", "launch_missiles"), [SHOW], "c1") is None
+    assert parse_call("Hello there", [SHOW], "c1") is None
+    assert parse_call("<call>{not json</call>", [SHOW], "c1") is None
+
+
+class ScriptedModel:
+    """Answers each prompt with the next scripted text, in small deltas."""
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.prompts: list[list[ChatMessage]] = []
+        self.tools_seen: list[tuple[str, ...]] = []
+
+    async def prepare(self, system_prompt: str) -> Any:
+        return type("Persona", (), {"system_prompt": system_prompt})()
+
+    async def stream(
+        self,
+        persona: Any,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        tools: Sequence[ToolSpec] = (),
+        *,
+        speech_only: bool = False,
+    ) -> AsyncIterator[str]:
+        self.prompts.append(list(messages))
+        self.tools_seen.append(tuple(t.name for t in tools))
+        text = self.replies.pop(0)
+        for i in range(0, len(text), 7):
+            yield text[i : i + 7]
+
+
+async def test_an_action_turn_runs_the_tool_and_speaks_the_outcome() -> None:
+    call = {"name": "check_order", "arguments": {"order_id": "4417"}}
+    model = ScriptedModel(f"<call>{json.dumps(call)}</call>", "Sure, anything else?")
+    conversation = Conversation(model, "You are Sam.", DialogueSettings(), tools=[SHOW, ORDER])
+    assert "check_order: Look up an order" in conversation.system_prompt
+    ran: list[ToolCall] = []
+
+    async def run(tool_call: ToolCall) -> ToolOutcome:
+        ran.append(tool_call)
+        return ToolOutcome(result={"status": "shipped", "eta": "Friday"}, duration_ms=3.0)
+
+    spoken = [c async for c in conversation.reply("Where is order 4417?", run_tool=run)]
+    assert ran == [ToolCall("call_1", "check_order", {"order_id": "4417"})]
+    assert " ".join(spoken) == "Here's what I found: status: shipped; eta: Friday."
+    assert conversation.history == [
+        {"role": "user", "content": "Where is order 4417?"},
+        {
+            "role": "assistant",
+            "content": f"<call>{json.dumps(call)}</call> Here's what I found: status: shipped; "
+            "eta: Friday.",
+        },
+    ]
+    # An ordinary turn: the model talks; nothing runs.
+    spoken = [c async for c in conversation.reply("Thanks!", run_tool=run)]
+    assert " ".join(spoken) == "Sure, anything else?" and len(ran) == 1
+    assert model.tools_seen == [("show_product", "check_order"), ("show_product", "check_order")]
+
+
+async def test_the_model_phrases_outcomes_when_configured() -> None:
+    call = {"name": "show_product", "arguments": {"product": "hat"}}
+    model = ScriptedModel(f"<call>{json.dumps(call)}</call>", "Here is the hat on your screen.")
+    settings = DialogueSettings(tool_replies="model")
+    conversation = Conversation(model, "You are Sam.", settings, tools=[SHOW])
+
+    async def failing(tool_call: ToolCall) -> ToolOutcome:
+        return ToolOutcome(error="timed out", duration_ms=2000.0)
+
+    spoken = [c async for c in conversation.reply("Show me the hat", run_tool=failing)]
+    assert spoken == ["Here is the hat on your screen."]
+    follow_up = model.prompts[1][-1]["content"]
+    assert "did not work" in follow_up and "Show me the hat" in follow_up
+    assert model.tools_seen[1] == ()  # the answer after an action cannot call again
+
+
+async def test_barge_in_after_an_action_keeps_the_call_in_the_history() -> None:
+    call = {"name": "show_product", "arguments": {"product": "hat"}}
+    model = ScriptedModel(f"<call>{json.dumps(call)}</call>")
+    conversation = Conversation(model, "You are Sam.", DialogueSettings(), tools=[SHOW])
+
+    async def run(tool_call: ToolCall) -> ToolOutcome:
+        return ToolOutcome(result={"status": "event_sent"})
+
+    _ = [c async for c in conversation.reply("Show me the hat", run_tool=run)]
+    conversation.keep_heard("")
+    assert conversation.history[-1]["content"] == f"<call>{json.dumps(call)}</call>"
