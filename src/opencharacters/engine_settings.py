@@ -75,6 +75,9 @@ class DialogueSettings(BaseModel):
     """Spoken replies stop after this many sentences, whatever the model would add."""
     temperature: float = Field(default=0.6, ge=0)
     history_turns: int = Field(default=12, ge=0)
+    tool_call_threshold: float = Field(default=0.1, gt=0, lt=1)
+    """Embedded model with actions: a reply becomes an action call when the model gives at
+    least this probability to starting one (see llama_backend._call_probability)."""
     tool_replies: Literal["auto", "model", "template"] = "auto"
     """What is said after an action: the model's own words, or a fixed sentence built from the
     result. `auto`: the model for `openai` backends; templates for the embedded 0.5B model,

@@ -131,13 +131,22 @@ class Conversation:
             self.history.append({"role": "user", "content": user_text})
         out = into if into is not None else ReplyRecord()
         tools = self.tools if run_tool is not None else ()
+        chooser = getattr(self._model, "choose_action", None)
         try:
             call = None
-            async for chunk in self._speak(messages, tools, out):
-                if isinstance(chunk, str):
-                    yield chunk
-                else:
-                    call = chunk
+            if tools and chooser is not None:
+                # The backend decides actions apart from the conversation (embedded model).
+                call = await chooser(user_text, tools)
+                if call is None:
+                    async for chunk in self._speak(messages, (), out, speech_only=True):
+                        if isinstance(chunk, str):
+                            yield chunk
+            else:
+                async for chunk in self._speak(messages, tools, out):
+                    if isinstance(chunk, str):
+                        yield chunk
+                    else:
+                        call = chunk
             if call is not None and run_tool is not None:
                 out.call = _call_markup(call)
                 outcome = await run_tool(call)

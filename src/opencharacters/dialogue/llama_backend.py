@@ -20,7 +20,15 @@ from typing import Any
 
 from opencharacters.dialogue.backend import PreparedPersona
 from opencharacters.dialogue.messages import ChatMessage
-from opencharacters.dialogue.tools import SPEECH_GRAMMAR, ToolSpec, call_grammar
+from opencharacters.dialogue.tools import (
+    CALL_OPEN,
+    SPEECH_GRAMMAR,
+    ToolCall,
+    ToolSpec,
+    call_grammar,
+    parse_call,
+    routing_prompt,
+)
 from opencharacters.engine_settings import DialogueSettings
 
 _DONE = object()
@@ -34,8 +42,8 @@ def _parsed_grammar(text: str) -> Any:
     return LlamaGrammar.from_string(text, verbose=False)
 
 
-def _grammar_for(tools: Sequence[ToolSpec]) -> Any:
-    return _parsed_grammar(call_grammar(tools))
+def _grammar_for(tools: Sequence[ToolSpec], *, calls_only: bool = False) -> Any:
+    return _parsed_grammar(call_grammar(tools, calls_only=calls_only))
 
 
 def _speech_grammar() -> Any:
@@ -106,6 +114,9 @@ class LlamaDialogueModel:
         # A blank line or a code fence starts a document, not a spoken answer: stop there.
         self._stop_strings = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "</s>", "\n\n", "```"]
         self._lock = threading.Lock()
+        self._call_tokens: list[int] | None = None
+        self.last_call_probability: float | None = None
+        self._actions = 0
         self._prepared: OrderedDict[str, LlamaPersona] = OrderedDict()
 
     def _token_text(self, token: int) -> str:
@@ -233,6 +244,73 @@ class LlamaDialogueModel:
                 if text:
                     emit(text)
 
+    async def choose_action(self, user_text: str, tools: Sequence[ToolSpec]) -> ToolCall | None:
+        """Does the caller ask for one of these actions? Decided apart from the conversation:
+        a small model that sees its own earlier replies keeps talking instead of acting. The
+        routing prompt (the tools) is evaluated once and cached like a persona; per turn only
+        the caller's words are read, then the probability of starting a call is compared
+        with `tool_call_threshold`, and only then are the arguments generated."""
+        persona = await self.prepare(routing_prompt(tools))
+        return await asyncio.to_thread(self._choose_sync, persona, user_text, tools)
+
+    def _choose_sync(
+        self, persona: LlamaPersona, user_text: str, tools: Sequence[ToolSpec]
+    ) -> ToolCall | None:
+        messages: list[ChatMessage] = [
+            {"role": "system", "content": persona.system_prompt},
+            {"role": "user", "content": user_text},
+        ]
+        tokens = self._fit(messages, 128)
+        with self._lock:
+            cached = list(self._llm.input_ids[: len(persona.prefix_tokens)])
+            if cached != persona.prefix_tokens and persona.state:
+                self._restore_context_state(persona)
+            chance = self._call_probability(tokens)
+            self.last_call_probability = chance
+            if chance < self._settings.tool_call_threshold:
+                return None
+            result = self._llm.create_completion(
+                tokens,
+                max_tokens=160,
+                temperature=0.0,
+                grammar=_grammar_for(tools, calls_only=True),
+            )
+        text = str(result["choices"][0]["text"])  # type: ignore[index]
+        self._actions += 1
+        return parse_call(text, tools, f"call_{self._actions}")
+
+    def _call_probability(self, tokens: list[int]) -> float:
+        """P(the reply starts with call markup), from the logits after the prompt."""
+        import numpy as np
+
+        llm = self._llm
+        common = 0
+        for cached, wanted in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
+            if cached != wanted:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)  # the last token is evaluated for its logits
+        llm.n_tokens = common
+        llm.eval(tokens[common:])
+        raw = llm._ctx.get_logits()  # type: ignore[no-untyped-call]
+        logits = np.ctypeslib.as_array(raw, shape=(llm.n_vocab(),))
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        return float(probabilities[self._call_start_tokens].sum())
+
+    @property
+    def _call_start_tokens(self) -> list[int]:
+        if self._call_tokens is None:
+            # Every token whose text is a non-empty prefix of the call markup ("<", "<c", ...).
+            vocabulary = self._llm.n_vocab()
+            found = []
+            for token in range(vocabulary):
+                piece = self._llm.detokenize([token]).decode("utf-8", errors="ignore")
+                if piece and CALL_OPEN.startswith(piece.lstrip()) and piece.strip():
+                    found.append(token)
+            self._call_tokens = found
+        return self._call_tokens
+
     async def stream(
         self,
         persona: PreparedPersona,
@@ -253,9 +331,10 @@ class LlamaDialogueModel:
 
         def run() -> None:
             try:
-                grammar = (
-                    _grammar_for(tools) if tools else (_speech_grammar() if speech_only else None)
-                )
+                if tools:
+                    grammar = _grammar_for(tools)
+                else:
+                    grammar = _speech_grammar() if speech_only else None
                 self._generate_sync(persona, messages, max_tokens, emit, stop, grammar)
             except BaseException as exc:  # handed to the consumer, re-raised there
                 emit(exc)

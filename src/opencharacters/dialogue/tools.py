@@ -152,8 +152,20 @@ def tools_prompt(tools: Sequence[ToolSpec]) -> str:
     return "\n".join(lines)
 
 
-def call_grammar(tools: Sequence[ToolSpec]) -> str:
-    """GBNF for "speech, or one well-formed call" over these tools (llama.cpp grammars)."""
+def routing_prompt(tools: Sequence[ToolSpec]) -> str:
+    """The system prompt of the separate act-or-talk decision (see LlamaDialogueModel)."""
+    return (
+        "You decide whether a caller's words ask for one of the actions below. If they do, "
+        "answer with only the action call, exactly: "
+        f'{CALL_OPEN}{{"name": "ACTION", "arguments": {{...}}}}{CALL_CLOSE}. If they do not '
+        "(small talk, questions the actions do not answer), answer: none.\n"
+        + tools_prompt(tools).split("\n", 1)[1]
+    )
+
+
+def call_grammar(tools: Sequence[ToolSpec], *, calls_only: bool = False) -> str:
+    """GBNF for "speech, or one well-formed call" over these tools (llama.cpp grammars);
+    `calls_only`: a call, whichever tool fits best."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     schema = {
@@ -174,7 +186,8 @@ def call_grammar(tools: Sequence[ToolSpec]) -> str:
     # The converter names its entry rule `root`; ours wraps it.
     rules = rules.replace("root ::=", "call-json ::=", 1)
     speech = "speech ::= [^<{}\\x00]+"
-    root = f'root ::= "{CALL_OPEN}" call-json "{CALL_CLOSE}" | speech'
+    call = f'"{CALL_OPEN}" call-json "{CALL_CLOSE}"'
+    root = f"root ::= {call}" if calls_only else f"root ::= {call} | speech"
     return "\n".join([root, speech, rules])
 
 

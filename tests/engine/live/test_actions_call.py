@@ -1,0 +1,108 @@
+"""Conversational actions in a real call: client_event to the caller, backend_rpc to a backend
+attached with opencharacters.backend, a backend too slow for its timeout, all in the transcript."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from opencharacters.backend import SessionBackend
+from opencharacters.client.call import Caller
+from opencharacters.speech.audio import Samples
+from tests.engine.live.conftest import conversation, create_avatar, wait_status
+from tests.support.server import API_KEY, Server
+
+pytestmark = pytest.mark.slow
+
+TOOLS = [
+    {
+        "type": "client_event",
+        "name": "show_product",
+        "description": "Show a product on the caller's screen",
+        "parameters": [
+            {
+                "type": "string",
+                "name": "product",
+                "description": "the product to show",
+                "enum": ["running shoes", "rain jacket", "wool hat"],
+            }
+        ],
+    },
+    {
+        "type": "backend_rpc",
+        "name": "check_order_status",
+        "description": "Show the status of an order",
+        "timeoutSeconds": 2,
+        "parameters": [{"type": "string", "name": "order_id", "description": "the order number"}],
+    },
+]
+
+
+async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
+    live_server: Server, api: httpx.Client, say: Callable[[str], tuple[Samples, int]]
+) -> None:
+    avatar = create_avatar(
+        api,
+        name="Sam",
+        personality="You are Sam, the assistant of an outdoor clothing shop.",
+        startScript="Hi, Sam here.",
+    )
+    backend = SessionBackend(live_server.base_url, API_KEY)
+
+    @backend.method("check_order_status")
+    async def check(args: dict[str, Any]) -> dict[str, str]:
+        if "42" in str(args.get("order_id")):
+            return {"status": "shipped", "arrives": "Friday"}
+        await asyncio.sleep(5)  # longer than the tool's 2 s timeout
+        return {"status": "lost"}
+
+    async with Caller(
+        live_server.base_url, API_KEY, avatar, session_options={"tools": TOOLS}
+    ) as call:
+        assert call.session_id is not None
+        attached = asyncio.Event()
+        serving = asyncio.ensure_future(backend.serve(call.session_id, attached))
+        await asyncio.wait_for(attached.wait(), 20)
+        await call.wait_for_state("speaking", 30)
+        await call.wait_until_listening(30)
+
+        async def turn(text: str) -> None:
+            await call.say(*say(text))
+            await call.wait_for_state("speaking", 60)
+            await call.wait_until_listening(60)
+
+        await turn("Please show me the rain jacket.")
+        events = [m for _, m in call.received.messages if m.get("type") == "client_event"]
+        heard = (call.received.transcript("user"), call.received.transcript("assistant"))
+        assert events == [
+            {"type": "client_event", "tool": "show_product", "args": {"product": "rain jacket"}}
+        ], heard
+        await turn("Please show me the status of order number 42.")
+        assert backend.calls and backend.calls[-1][0] == "check_order_status"
+        assert "42" in backend.calls[-1][1]["order_id"]
+        await turn("Show me the status of order number 77.")
+        answers = call.received.transcript("assistant")
+    await asyncio.wait_for(serving, 20)  # the backend is told the session ended
+    assert any("shipped" in text.lower() for text in answers.values()), answers
+    assert any("couldn't do that" in text for text in answers.values()), answers
+
+    assert call.session_id is not None
+    wait_status(api, call.session_id, {"COMPLETED"})
+    record = conversation(api, call.session_id)
+    assert record["tools"][0]["name"] == "show_product"
+    acted = [e for e in record["transcript"] if e.get("toolCalls")]
+    assert [e["toolCalls"][0]["name"] for e in acted] == [
+        "show_product",
+        "check_order_status",
+        "check_order_status",
+    ]
+    shown, found, timed_out = (e["toolResults"][0] for e in acted)
+    assert shown["result"] == {"status": "event_sent"} and shown["error"] is None
+    assert found["result"] == {"status": "shipped", "arrives": "Friday"}
+    assert timed_out["result"] is None and "did not answer within 2 s" in timed_out["error"]
+    assert timed_out["durationMs"] >= 2000
+    assert all(e["toolCalls"][0]["id"] == e["toolResults"][0]["id"] for e in acted)
