@@ -25,9 +25,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         None,
         OPENCHARACTERS_PRELOAD_ENGINES="true",
         OPENCHARACTERS_SESSION_CAPACITY="3",
-        # The packaged 0.5B model gives direct requests ("show me the status of order 42")
-        # a call probability of about 0.08-0.5; the product default (0.1) favours talking.
-        OPENCHARACTERS_ENGINES__DIALOGUE__TOOL_CALL_THRESHOLD="0.05",
     ).start()
     yield server
     server.stop()

@@ -34,8 +34,8 @@ TOOLS = [
     },
     {
         "type": "backend_rpc",
-        "name": "check_order_status",
-        "description": "Show the status of an order",
+        "name": "show_order",
+        "description": "Show an order and its delivery status",
         "timeoutSeconds": 2,
         "parameters": [{"type": "string", "name": "order_id", "description": "the order number"}],
     },
@@ -53,7 +53,7 @@ async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
     )
     backend = SessionBackend(live_server.base_url, API_KEY)
 
-    @backend.method("check_order_status")
+    @backend.method("show_order")
     async def check(args: dict[str, Any]) -> dict[str, str]:
         if "42" in str(args.get("order_id")):
             return {"status": "shipped", "arrives": "Friday"}
@@ -81,10 +81,10 @@ async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
         assert events == [
             {"type": "client_event", "tool": "show_product", "args": {"product": "rain jacket"}}
         ], heard
-        await turn("Please show me the status of order number 42.")
-        assert backend.calls and backend.calls[-1][0] == "check_order_status"
+        await turn("Please show me order 42.")
+        assert backend.calls and backend.calls[-1][0] == "show_order"
         assert "42" in backend.calls[-1][1]["order_id"]
-        await turn("Show me the status of order number 77.")
+        await turn("Show me order 77.")
         answers = call.received.transcript("assistant")
     await asyncio.wait_for(serving, 20)  # the backend is told the session ended
     assert any("shipped" in text.lower() for text in answers.values()), answers
@@ -97,8 +97,8 @@ async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
     acted = [e for e in record["transcript"] if e.get("toolCalls")]
     assert [e["toolCalls"][0]["name"] for e in acted] == [
         "show_product",
-        "check_order_status",
-        "check_order_status",
+        "show_order",
+        "show_order",
     ]
     shown, found, timed_out = (e["toolResults"][0] for e in acted)
     assert shown["result"] == {"status": "event_sent"} and shown["error"] is None
