@@ -128,7 +128,7 @@ def displacement(
     name: str, geometry: FaceGeometry, u: Array, v: Array, below_seam: Array
 ) -> tuple[Array, Array]:
     """(du, dv) in spans for parameter `name` at 1."""
-    mu, mv, half = geometry.mouth_u, geometry.mouth_v, geometry.mouth_half_width
+    mu, mv = geometry.mouth_u, geometry.mouth_v
     zero = np.zeros_like(u)
     head = head_weight(geometry, u, v)
     if name == "jaw":

@@ -102,7 +102,8 @@ def draw_interior(
     offset = (x0, y0)
     level = look.light / 0.7
     if light is None:
-        light = MouthLight(tuple(_IVORY * min(1.15, level)), 0.0, 0.0)  # type: ignore[arg-type]
+        ivory = _IVORY * min(1.15, level)
+        light = MouthLight((float(ivory[0]), float(ivory[1]), float(ivory[2])), 0.0, 0.0)
     # Inside the mouth is the lips' colour, redder and in shade.
     flesh = np.array(look.lip_bgr, np.float32) * level * np.array([0.72, 0.74, 1.0], np.float32)
     tallest = float(gap.max())

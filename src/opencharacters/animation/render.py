@@ -85,8 +85,8 @@ class Renderer:
         self._mouth_basis = self._mouth_curves()
         self.light = self._measure_light()
         # The image's own grain for the synthetic interior: fixed (no shimmer between frames).
-        grain = np.random.default_rng(0).standard_normal(self.background.shape[:2])
-        grain = cv2.GaussianBlur(grain.astype(np.float32), (0, 0), 0.6)
+        noise = np.random.default_rng(0).standard_normal(self.background.shape[:2])
+        grain: Array = cv2.GaussianBlur(noise.astype(np.float32), (0, 0), 0.6)
         self._grain = grain / max(float(grain.std()), 1e-6)
         across = np.linspace(-1.0, 1.0, _MOUTH_SAMPLES)
         self._lower_teeth_height = (
@@ -261,7 +261,7 @@ class Renderer:
         frame[y0:y1, x0:x1] = face
         # Rounding alone also parts the lips a little (fields.py pushes them into an O).
         opening = params.jaw * JAW_DROP + params.upper_lift * LIFT + params.round * 0.04
-        if opening > 0.002:
+        if opening > 0.004:
             # Fade the synthetic interior in so a mouth that is open in the photo does not pop.
             strength = min(1.0, opening / 0.04) if self.geometry.mouth_gap else 1.0
             draw_interior(
