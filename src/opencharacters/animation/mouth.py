@@ -122,7 +122,8 @@ def draw_interior(
 
     teeth_colour = np.array(light.teeth_bgr, np.float32)
     # Lower teeth stand further back and lower, under the upper lip's shadow, lit from above.
-    lower_colour = 0.8 * teeth_colour + 0.05 * flesh
+    # They also take a warm tint from the light bounced inside the mouth.
+    lower_colour = 0.62 * teeth_colour + 0.22 * flesh
     for biting_edge, lip_edge, colour, lit_from_edge in (
         (mouth.upper_teeth_edge, mouth.upper_edge, teeth_colour, False),
         (mouth.lower_teeth_edge, mouth.lower_edge, lower_colour, True),
@@ -135,7 +136,7 @@ def draw_interior(
         shade = 1.0 - 0.7 * across**2
         if lit_from_edge:
             # Only the front teeth show over the lower lip; the side ones are behind it.
-            teeth = teeth * (1.0 - _smoothstep(0.45, 0.75, across))[..., None]
+            teeth = teeth * (1.0 - _smoothstep(0.25, 0.5, across))[..., None]
             edge_y = np.interp(xs[0], biting_edge[:, 0], biting_edge[:, 1])[None, :]
             height = np.maximum(bottom - edge_y, 1.0)
             # The biting edge catches the light; towards the lip they go into its shadow.

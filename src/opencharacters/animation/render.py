@@ -90,7 +90,7 @@ class Renderer:
         self._grain = grain / max(float(grain.std()), 1e-6)
         across = np.linspace(-1.0, 1.0, _MOUTH_SAMPLES)
         self._lower_teeth_height = (
-            0.045 * geometry.span * np.clip(1.0 - (across / 0.6) ** 2, 0.0, 1.0) ** 0.5
+            0.05 * geometry.span * np.clip(1.0 - (across / 0.5) ** 2, 0.0, 1.0) ** 0.5
         )
 
     def _close_region(self, u: Array, v: Array) -> dict[str, Any] | None:
