@@ -49,7 +49,8 @@ def _refined_geometry(rig: FaceRig, image: Array) -> FaceGeometry:
 
 
 class Renderer:
-    """Built once per rig (about 0.1 s); `render` is then cheap enough for 25 fps on one core."""
+    """Built once per rig (a few tenths of a second); `render` is then cheap enough for 25 fps
+    on one core."""
 
     def __init__(self, rig: FaceRig) -> None:
         self.rig = rig
@@ -73,6 +74,10 @@ class Renderer:
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
             self._fields[name] = (box, dx[box].astype(np.float32), dy[box].astype(np.float32))
         self._close = self._close_region(u, v)
+        # Both components in one image: the jaw's inversion looks them up together.
+        self._jaw_field = (
+            np.dstack(self._fields["jaw"][1:]) if "jaw" in self._fields else np.zeros((1, 1, 2))
+        ).astype(np.float32)
         self._eye_boxes = [
             (max(bx0, x0) - x0, max(by0, y0) - y0, min(bx1, x1) - x0, min(by1, y1) - y0)
             for bx0, by0, bx1, by1 in eyes.eye_boxes(geometry, margin_px=0.25 * geometry.span)
@@ -283,16 +288,17 @@ class Renderer:
         do, would repeat the lower lip wherever the jaw's drop changes with depth (a smear at
         the lip's sides). Starting from the other fields' source position also keeps the
         tear with corners pulled in by rounding instead of where the lips part at rest."""
-        box, dx, dy = self._fields["jaw"]
+        box = self._fields["jaw"][0]
         x0, y0 = int(self.roi[0] + box[1].start), int(self.roi[1] + box[0].start)
         start_x = map_x[box] - x0
         start_y = map_y[box] - y0
         source_x, source_y = start_x, start_y
         for _ in range(_JAW_STEPS):
-            moved_x = cv2.remap(dx, source_x, source_y, cv2.INTER_LINEAR, borderValue=0.0)
-            moved_y = cv2.remap(dy, source_x, source_y, cv2.INTER_LINEAR, borderValue=0.0)
-            source_x = start_x - jaw * moved_x
-            source_y = start_y - jaw * moved_y
+            moved = cv2.remap(
+                self._jaw_field, source_x, source_y, cv2.INTER_LINEAR, borderValue=0.0
+            )
+            source_x = start_x - jaw * moved[..., 0]
+            source_y = start_y - jaw * moved[..., 1]
         map_x[box] = source_x + x0
         map_y[box] = source_y + y0
 
