@@ -21,3 +21,10 @@ def astronaut() -> np.ndarray:
 @pytest.fixture(scope="session")
 def rig(astronaut: np.ndarray) -> FaceRig:
     return prepare(astronaut, output_size=(544, 352))
+
+
+@pytest.fixture(scope="session")
+def cartoon_rig() -> FaceRig:
+    from opencharacters.animation.sample_faces import CARTOON_FACE_POINTS, cartoon
+
+    return prepare(cartoon(), CARTOON_FACE_POINTS, output_size=(544, 352))

@@ -25,20 +25,30 @@ MOUTH_PARAMS = ("jaw", "round", "spread", "close", "upper_lift")
 VISEME_TARGETS: dict[str, dict[str, float]] = {
     "sil": {},
     "PP": {"close": 1.0},
-    "FF": {"jaw": 0.12, "upper_lift": 0.6, "close": 0.3},
-    "TH": {"jaw": 0.25, "spread": 0.2},
+    # The lower lip tucks under the upper teeth, which the raised upper lip shows.
+    "FF": {"jaw": 0.12, "upper_lift": 0.85, "close": 0.3},
+    "TH": {"jaw": 0.25, "spread": 0.2, "upper_lift": 0.2},
     "DD": {"jaw": 0.3, "spread": 0.2},
     "kk": {"jaw": 0.35},
-    "CH": {"jaw": 0.2, "round": 0.55, "upper_lift": 0.3},
-    "SS": {"jaw": 0.12, "spread": 0.5},
+    "CH": {"jaw": 0.2, "round": 0.55, "upper_lift": 0.5},
+    "SS": {"jaw": 0.12, "spread": 0.5, "upper_lift": 0.2},
     "nn": {"jaw": 0.25, "spread": 0.15},
     "RR": {"jaw": 0.25, "round": 0.45},
-    "aa": {"jaw": 0.85},
-    "E": {"jaw": 0.55, "spread": 0.45},
-    "ih": {"jaw": 0.35, "spread": 0.7},
-    "oh": {"jaw": 0.6, "round": 0.7},
+    # Open vowels raise the upper lip as well as dropping the jaw.
+    "aa": {"jaw": 0.85, "upper_lift": 0.4},
+    "E": {"jaw": 0.55, "spread": 0.45, "upper_lift": 0.3},
+    "ih": {"jaw": 0.35, "spread": 0.7, "upper_lift": 0.15},
+    "oh": {"jaw": 0.6, "round": 0.7, "upper_lift": 0.15},
     "ou": {"jaw": 0.3, "round": 1.0},
 }
+REST_GATE = 0.02
+"""Mouth values below this are rest: smoothing tails and breath noise never leave the lips
+slightly apart between phrases."""
+
+
+def _gated(series: Array, gate: float = REST_GATE) -> Array:
+    """0 below `gate`, continuous above it (values rise from 0 at the gate to 1 at 1)."""
+    return np.asarray(np.clip((series - gate) / (1.0 - gate), 0.0, None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +97,7 @@ def track_from_phonemes(
     # A closure must really seal the lips even when it is short: sharper and it wins over jaw.
     values["close"] = np.clip(_smooth(raw["close"], SMOOTHING_S / 2) * 1.3, 0.0, 1.0)
     values["jaw"] = values["jaw"] * (1.0 - values["close"])
-    return MouthTrack(start_s, values)
+    return MouthTrack(start_s, {name: _gated(series) for name, series in values.items()})
 
 
 def track_from_audio(samples: Array, sample_rate: int, start_s: float = 0.0) -> MouthTrack:
@@ -101,6 +111,8 @@ def track_from_audio(samples: Array, sample_rate: int, start_s: float = 0.0) -> 
     level_db = 20 * np.log10(rms)
     loudest = float(np.percentile(level_db, 95)) if len(level_db) else -20.0
     jaw = np.clip((level_db - (loudest - 30.0)) / 27.0, 0.0, 1.0) ** 1.3
+    # Breath and room noise between words is not speech: the lips stay together.
+    jaw = _gated(jaw, 0.08)
     spectrum = np.abs(np.fft.rfft(frames * np.hanning(window), axis=1))
     freqs = np.fft.rfftfreq(window, 1.0 / sample_rate)
     centroid = (spectrum @ freqs) / (spectrum.sum(axis=1) + 1e-9)
@@ -108,9 +120,9 @@ def track_from_audio(samples: Array, sample_rate: int, start_s: float = 0.0) -> 
     rounding = np.clip((900.0 - centroid) / 500.0, 0.0, 1.0) * (jaw > 0.1)
     spreading = np.clip((centroid - 2200.0) / 2000.0, 0.0, 1.0) * (jaw > 0.05)
     values = {
-        "jaw": _smooth(jaw * 0.9, SMOOTHING_S),
-        "round": _smooth(rounding * 0.7, SMOOTHING_S * 2),
-        "spread": _smooth(spreading * 0.6, SMOOTHING_S * 2),
+        "jaw": _gated(_smooth(jaw * 0.9, SMOOTHING_S)),
+        "round": _gated(_smooth(rounding * 0.7, SMOOTHING_S * 2)),
+        "spread": _gated(_smooth(spreading * 0.6, SMOOTHING_S * 2)),
         "close": np.zeros(count),
         "upper_lift": np.zeros(count),
     }

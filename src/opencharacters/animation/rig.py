@@ -321,6 +321,48 @@ def _teeth_edge(image: Image, geometry: FaceGeometry) -> tuple[float, float]:
     return centre + 0.03 * gap, float(np.clip(curve, 0.0, 1.5 * gap))
 
 
+def visible_teeth_height(image: Image, geometry: FaceGeometry) -> float | None:
+    """How far the photo's upper teeth reach above the cut in the middle of the mouth (spans).
+
+    Per column near the middle, the run of tooth-coloured pixels (bright, unsaturated) going up
+    from the cut; the median over the columns. None when too few columns show teeth. Used by
+    the renderer (from the stored image, so existing rigs benefit) in place of the inner-lip
+    landmarks, which sit too high on a smile."""
+    mu, gap = geometry.mouth_u, geometry.mouth_gap
+    if gap <= 0.0:
+        return None
+    half = 0.82 * geometry.mouth_half_width
+    t = np.linspace(-0.45, 0.45, 19)
+    seam = geometry.mouth_v - geometry.seam_curve * t * t
+    rows = 80
+    depth = np.linspace(0.0, 1.5 * gap, rows)  # upwards from the cut
+    us = np.broadcast_to(mu + half * t, (rows, len(t)))
+    vs = seam[None, :] - depth[:, None] - 0.01
+    x, y = geometry.to_pixels(us, vs)
+    pixels = cv2.remap(image, x.astype(np.float32), y.astype(np.float32), cv2.INTER_LINEAR).astype(
+        np.float64
+    )
+    luma = pixels @ np.array([0.114, 0.587, 0.299])
+    reference = float(np.percentile(luma[: rows // 3], 90))
+    tooth = (luma > 0.75 * reference) & (np.ptp(pixels, axis=2) < 0.18 * luma)
+    # Bridge single-row gaps (the line between two teeth rows, JPEG noise), then measure the
+    # run that starts near the cut (within a fifth of the search: the cut is an arc fit).
+    bridged = tooth.copy()
+    bridged[1:-1] |= tooth[:-2] & tooth[2:]
+    start = np.argmax(bridged[: rows // 5], axis=0)
+    tops = []
+    for column, first in enumerate(start):
+        if not bridged[first, column]:
+            continue
+        ends = np.nonzero(~bridged[first:, column])[0]
+        top = first + (int(ends[0]) if len(ends) else rows - first) - 1
+        if top - first >= 3:
+            tops.append(depth[top])
+    if len(tops) < len(t) // 3:
+        return None
+    return float(np.median(tops)) + 0.01
+
+
 def _smile_cascade_says(image: Image, geometry: FaceGeometry) -> bool:
     x0, y0, x1, y1 = geometry.roi(image.shape[1], image.shape[0])
     s = geometry.span

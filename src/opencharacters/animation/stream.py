@@ -38,6 +38,18 @@ class VideoFrame:
     params: FaceParams
 
 
+_REST_EPSILON = 0.01
+
+
+def _at_rest_if_tiny(mouth: FaceParams) -> FaceParams:
+    """Only the mouth's fields, and exactly NEUTRAL when none is visibly away from rest (the
+    tails of smoothing and of overlapping tracks must not leave the lips a hair apart)."""
+    values = {name: getattr(mouth, name) for name in MOUTH_PARAMS}
+    if all(abs(value) < _REST_EPSILON for value in values.values()):
+        return NEUTRAL
+    return FaceParams(**values)
+
+
 class FaceAnimator:
     def __init__(
         self,
@@ -89,10 +101,12 @@ class FaceAnimator:
                 mouth = mouth.plus(self._release[1], _RELEASE[since])
             elif since >= len(_RELEASE):
                 self._release = None
-        self._last_mouth = FaceParams(**{name: getattr(mouth, name) for name in MOUTH_PARAMS})
-        if mouth != NEUTRAL:
-            # Talking: less of the resting smile, which would fight the visemes.
-            params = params.plus(FaceParams(smile=-0.06))
+        mouth = _at_rest_if_tiny(mouth)
+        self._last_mouth = mouth
+        # Talking: less of the resting smile, which would fight the visemes; eased in and out
+        # with how much the mouth is doing, so the corners do not jump when speech starts.
+        activity = max(abs(getattr(mouth, name)) for name in MOUTH_PARAMS)
+        params = params.plus(FaceParams(smile=-0.06 * min(1.0, activity / 0.15)))
         return params.plus(mouth).clipped()
 
     def next_frame(self) -> VideoFrame:
