@@ -27,6 +27,7 @@ from opencharacters.api.routers import (
 )
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore
+from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
@@ -42,7 +43,8 @@ def build_services(settings: Settings) -> Services:
     settings.ensure_data_dir()
     db = Database(settings.resolved_database_url)
     blobs = FilesystemBlobStore(settings.resolved_blob_dir)
-    cpu_gate = asyncio.Semaphore(1)  # background image and video work, one job at a time
+    # Background image, video and knowledge-indexing work, one job at a time.
+    cpu_gate = asyncio.Semaphore(1)
     return Services(
         settings=settings,
         db=db,
@@ -61,6 +63,7 @@ def build_services(settings: Settings) -> Services:
         ),
         avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
+        knowledge=KnowledgeBase(db, settings.engines, background_gate=cpu_gate),
     )
 
 
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await svc.scheduler.stop()
             await svc.avatar_processor.stop()
             await svc.task_runner.stop()
+            await svc.knowledge.stop()
             svc.db.dispose()
 
     app = FastAPI(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from opencharacters.dialogue.backend import DialogueModel, PreparedPersona
 from opencharacters.dialogue.chunker import SpeakableChunker
 from opencharacters.dialogue.messages import ChatMessage
-from opencharacters.dialogue.prompt import build_messages, system_prompt
+from opencharacters.dialogue.prompt import Note, build_messages, system_prompt
 from opencharacters.engine_settings import DialogueSettings
 
 
@@ -34,7 +34,9 @@ class Conversation:
         """The start script, or anything said outside `reply`."""
         self.history.append({"role": "assistant", "content": text})
 
-    async def reply(self, user_text: str, passages: Sequence[str] = ()) -> AsyncIterator[str]:
+    async def reply(
+        self, user_text: str, passages: Sequence[str | Note] = ()
+    ) -> AsyncIterator[str]:
         """Speakable chunks of the reply. What was actually produced (possibly cut short by
         barge-in) is what enters the history."""
         if self._persona is None:

@@ -29,7 +29,9 @@ _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
 _TABLE_ROW = re.compile(r"^ {0,3}\|")
 _QUOTE = re.compile(r"^ {0,3}>")
 _RULE = re.compile(r"^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
-_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+")
+# Sentence ends: ASCII . ! ? and the ellipsis, ideographic full stop, fullwidth ! and ?,
+# then closing quotes or brackets (straight or curly).
+_SENTENCE_END = re.compile("(?<=[.!?\u2026\u3002\uff01\uff1f])[\"'\u201d\u2019)\\]]*\\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +99,10 @@ def parse_blocks(text: str) -> list[Block]:
                 nxt = lines[j]
                 if _LIST_ITEM.match(nxt) or (nxt.strip() and nxt[:1] in " \t"):
                     j += 1
-                elif not nxt.strip() and j + 1 < n and (
-                    _LIST_ITEM.match(lines[j + 1]) or lines[j + 1][:1] in " \t"
+                elif (
+                    not nxt.strip()
+                    and j + 1 < n
+                    and (_LIST_ITEM.match(lines[j + 1]) or lines[j + 1][:1] in " \t")
                 ):
                     j += 1  # a loose list: blank lines between items
                 else:
@@ -148,7 +152,8 @@ def _split_oversized(block: Block, max_tokens: int) -> list[str]:
         units = [s for s in _SENTENCE_END.split(block.text) if s.strip()]
         joiner = " "
     elif block.kind == "list":
-        units, current = [], []
+        units = []
+        current: list[str] = []
         for line in block.text.split("\n"):
             if _LIST_ITEM.match(line) and current:
                 units.append("\n".join(current))
@@ -159,9 +164,11 @@ def _split_oversized(block: Block, max_tokens: int) -> list[str]:
         joiner = "\n"
     elif block.kind == "table":
         rows = block.text.split("\n")
-        header = rows[:2] if len(rows) > 2 and set(rows[1].replace("|", "").strip()) <= set(
-            "-: "
-        ) else rows[:1]
+        header = (
+            rows[:2]
+            if len(rows) > 2 and set(rows[1].replace("|", "").strip()) <= set("-: ")
+            else rows[:1]
+        )
         body_rows = rows[len(header) :]
         pieces: list[str] = []
         current_rows: list[str] = []
@@ -229,38 +236,41 @@ def _sections(blocks: list[Block]) -> Iterator[tuple[tuple[str, ...], list[Block
         yield tuple(t for _, t in path), body
 
 
+def _pack(
+    headings: tuple[str, ...], blocks: list[Block], target_tokens: int, max_tokens: int
+) -> list[Chunk]:
+    """One section's blocks packed into chunks."""
+    head_tokens = count_tokens(" > ".join(headings)) + 1 if headings else 0
+    budget = max(max_tokens - head_tokens, 32)
+    target = max(min(target_tokens, budget) - head_tokens // 2, 16)
+    groups: list[list[str]] = []
+    current: list[str] = []
+    current_tokens = 0
+    for block in blocks:
+        tokens = count_tokens(block.text)
+        pieces = [block.text] if tokens <= budget else _split_oversized(block, budget)
+        for piece in pieces:
+            piece_tokens = tokens if len(pieces) == 1 else count_tokens(piece)
+            if current and (current_tokens + piece_tokens > budget or current_tokens >= target):
+                groups.append(current)
+                current, current_tokens = [], 0
+            current.append(piece)
+            current_tokens += piece_tokens
+    if current:
+        groups.append(current)
+    chunks = []
+    for group in groups:
+        body = "\n\n".join(group)
+        text = f"{' > '.join(headings)}\n{body}" if headings else body
+        chunks.append(Chunk(headings, body, count_tokens(text)))
+    return chunks
+
+
 def chunk_document(
     text: str, *, target_tokens: int = TARGET_TOKENS, max_tokens: int = MAX_TOKENS
 ) -> list[Chunk]:
     """The chunks of one Markdown or plain-text document, in document order."""
     chunks: list[Chunk] = []
     for headings, blocks in _sections(parse_blocks(text)):
-        head = " > ".join(headings)
-        head_tokens = count_tokens(head) + 1 if headings else 0
-        budget = max(max_tokens - head_tokens, 32)
-        target = max(min(target_tokens, budget) - head_tokens // 2, 16)
-        current: list[str] = []
-        current_tokens = 0
-
-        def flush() -> None:
-            nonlocal current, current_tokens
-            if current:
-                body = "\n\n".join(current)
-                chunk = Chunk(headings, body, 0)
-                chunks.append(Chunk(headings, body, count_tokens(chunk.text)))
-            current, current_tokens = [], 0
-
-        for block in blocks:
-            tokens = count_tokens(block.text)
-            pieces = [block.text] if tokens <= budget else _split_oversized(block, budget)
-            for piece in pieces:
-                piece_tokens = tokens if len(pieces) == 1 else count_tokens(piece)
-                if current and (
-                    current_tokens + piece_tokens > budget
-                    or (current_tokens >= target and piece_tokens > 0)
-                ):
-                    flush()
-                current.append(piece)
-                current_tokens += piece_tokens
-        flush()
+        chunks.extend(_pack(headings, blocks, target_tokens, max_tokens))
     return chunks

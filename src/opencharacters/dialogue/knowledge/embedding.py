@@ -112,7 +112,10 @@ def bert_onnx_model(weights: dict[str, npt.NDArray[Any]], layers: int, heads: in
             [w(f"attention.self.{k}.weight") for k in ("query", "key", "value")]
         ).T
         qkv_b = np.concatenate([w(f"attention.self.{k}.bias") for k in ("query", "key", "value")])
-        qkv = op("Add", [op("MatMul", [x, const(f"l{layer}_qkv_w", qkv_w)]), const(f"l{layer}_qkv_b", qkv_b)])
+        qkv = op(
+            "Add",
+            [op("MatMul", [x, const(f"l{layer}_qkv_w", qkv_w)]), const(f"l{layer}_qkv_b", qkv_b)],
+        )
         q, k, v = f"l{layer}_q", f"l{layer}_k", f"l{layer}_v"
         nodes.append(
             helper.make_node(
@@ -129,7 +132,10 @@ def bert_onnx_model(weights: dict[str, npt.NDArray[Any]], layers: int, heads: in
         attended = op(
             "Add",
             [
-                op("MatMul", [context, const(f"l{layer}_o_w", w("attention.output.dense.weight").T)]),
+                op(
+                    "MatMul",
+                    [context, const(f"l{layer}_o_w", w("attention.output.dense.weight").T)],
+                ),
                 const(f"l{layer}_o_b", w("attention.output.dense.bias")),
             ],
         )
