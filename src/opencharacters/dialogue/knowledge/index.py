@@ -57,13 +57,42 @@ def fingerprint(documents: Sequence[SourceDocument]) -> str:
     return digest.hexdigest()
 
 
-_MARKUP = re.compile(r"\*\*|__|`+|^ {0,3}[-*+] +|^ {0,3}>+ ?|^\|?[-:| ]+\|[-:| ]*$", re.M)
+_MARKUP = re.compile(r"\*\*|__|`+|^ {0,3}[-*+] +|^ {0,3}>+ ?", re.M)
+_TABLE_RULE = re.compile(r"^\|?[-:| ]+\|[-:| ]*$")
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _table_as_prose(rows: list[str]) -> str:
+    """A Markdown table as "Header: value, Header: value; ..." (one clause per row)."""
+    if len(rows) >= 2 and _TABLE_RULE.match(rows[1].strip()):
+        header, body = _cells(rows[0]), rows[2:]
+        clauses = []
+        for row in body:
+            pairs = zip(header, _cells(row), strict=False)
+            clauses.append(", ".join(f"{h}: {v}" if h else v for h, v in pairs if v))
+        return "; ".join(clauses) + "."
+    return "; ".join(", ".join(_cells(row)) for row in rows) + "."
 
 
 def plain_text(markdown: str) -> str:
-    """A passage as prose for the dialogue model: no emphasis, bullets or table rules, one line."""
-    text = _MARKUP.sub("", markdown)
-    text = re.sub(r"\s*\|\s*", " | ", text).strip(" |")
+    """A passage as prose for the dialogue model: no emphasis, bullets or table syntax, one
+    line."""
+    out: list[str] = []
+    table: list[str] = []
+    for line in markdown.split("\n"):
+        if line.lstrip().startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            out.append(_table_as_prose(table))
+            table = []
+        out.append(line)
+    if table:
+        out.append(_table_as_prose(table))
+    text = _MARKUP.sub("", "\n".join(out))
     return re.sub(r"\s+", " ", text).strip()
 
 
