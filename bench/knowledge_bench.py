@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import statistics
@@ -151,6 +152,76 @@ def fifty_thousand_tokens(faq: str) -> list[SourceDocument]:
     return documents
 
 
+async def knowledge_base_turns(
+    documents: list[SourceDocument],
+    embedder: Embedder,
+    questions: list[str],
+    settings: EngineSettings,
+) -> dict[str, float]:
+    """Per-turn cost as the live worker pays it: KnowledgeBase.search on a SQLite store (one
+    query checking the avatar's documents, then the search in a thread)."""
+    import tempfile
+    import uuid
+
+    from opencharacters.dialogue.knowledge.service import KnowledgeBase
+    from opencharacters.domain.timefmt import utcnow
+    from opencharacters.store.accounts import get_or_create_org
+    from opencharacters.store.avatars import set_documents
+    from opencharacters.store.db import Database
+    from opencharacters.store.tables import Avatar, Document
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{tmp}/bench.db")
+        db.migrate()
+        now = utcnow()
+        with db.session() as s:
+            org = get_or_create_org(s, "bench").id
+            ids = []
+            for d in documents:
+                ids.append(str(uuid.uuid4()))
+                s.add(
+                    Document(
+                        id=ids[-1],
+                        organization_id=org,
+                        name=d.name,
+                        type="text",
+                        content=d.content,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            avatar = Avatar(
+                id=str(uuid.uuid4()),
+                organization_id=org,
+                name="Bench",
+                personality="p",
+                voice={"type": "runway-live-preset", "presetId": "clara"},
+                image_processing="optimize",
+                status="READY",
+                image_generation=1,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(avatar)
+            s.flush()
+            set_documents(s, avatar, ids)
+            avatar_id = avatar.id
+        kb = KnowledgeBase(db, settings, embedder=embedder)
+        await kb.index_for_avatar(avatar_id)
+        values = []
+        for q in questions:
+            t0 = time.perf_counter()
+            await kb.search(avatar_id, q)
+            values.append((time.perf_counter() - t0) * 1000)
+        db.dispose()
+    return {
+        "p50_ms": percentile(values, 50),
+        "p95_ms": percentile(values, 95),
+        "max_ms": max(values),
+        "n": len(values),
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
@@ -264,6 +335,12 @@ def main() -> None:
         f"cached vectors {warm.seconds:.2f} s; MiniLM load {minilm_load_s:.2f} s"
         + (f"; static distillation {static_s:.1f} s" if static_s else "")
     )
+    end_to_end = asyncio.run(knowledge_base_turns(documents, minilm, all_questions, settings))
+    print(
+        f"{'KnowledgeBase.search (SQLite)':28} {end_to_end['p50_ms']:8.2f} "
+        f"{end_to_end['p95_ms']:8.2f} {end_to_end['max_ms']:8.2f}   (freshness check + search, "
+        "as the live worker calls it)"
+    )
     static_latency = None
     if "static" in embedders:
         static_index = build_index(documents, embedders["static"])
@@ -339,6 +416,7 @@ def main() -> None:
                 "texts_embedded": cold.embedded,
                 "minilm_load_s": minilm_load_s,
                 **latency,
+                "knowledge_base_search": end_to_end,
             },
             "static": static_latency,
             "budget": {

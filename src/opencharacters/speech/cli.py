@@ -62,7 +62,7 @@ def check(no_load: bool) -> None:
     failures = 0
     for asset in ASSETS.values():
         status = asset_status(asset, settings)
-        line = f"{asset.name:40} {asset.kind:4} {status.size / 1e6:8.1f} MB  {status.state}"
+        line = f"{asset.name:40} {asset.kind:9} {status.size / 1e6:8.1f} MB  {status.state}"
         if status.state in ("ready", "needs-assembly") and not no_load:
             try:
                 started = time.perf_counter()

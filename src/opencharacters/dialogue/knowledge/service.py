@@ -52,7 +52,11 @@ class KnowledgeBase:
         db: Database,
         settings: EngineSettings,
         background_gate: asyncio.Semaphore | None = None,
+        *,
+        embedder: Embedder | None = None,
     ) -> None:
+        """`embedder`: one already loaded (benchmarks, tests); by default the configured one is
+        loaded on first use."""
         self._db = db
         self._settings = settings
         self._gate = background_gate
@@ -65,8 +69,8 @@ class KnowledgeBase:
         self._building: dict[str, asyncio.Future[KnowledgeIndex]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
-        self._embedder: Embedder | None = None
-        self._embedder_loaded = False
+        self._embedder: Embedder | None = embedder
+        self._embedder_loaded = embedder is not None
         self._embedder_lock = asyncio.Lock()
 
     # --- the live worker's side -------------------------------------------------------------
