@@ -99,19 +99,36 @@ class KnowledgeBase:
         k: int | None = None,
         token_budget: int | None = None,
     ) -> list[Passage]:
-        """The passages for one caller turn: `index_for_avatar`, then the search in a thread
-        (about 5 ms). `k` and `token_budget` default to engines.knowledge.top_k and
-        token_budget."""
-        index = await self.index_for_avatar(avatar_id)
-        if index.empty or not query.strip():
+        """The passages for one caller turn. Checks that the avatar's documents are unchanged
+        and searches in one trip to a worker thread (about 5 ms on a quiet core at 50,000
+        tokens); when they changed, gets the current index first (`index_for_avatar`). `k` and
+        `token_budget` default to engines.knowledge.top_k and token_budget."""
+        if not query.strip():
             return []
         settings = self._settings.knowledge
-        return await asyncio.to_thread(
-            index.search,
-            query,
-            k if k is not None else settings.top_k,
-            token_budget if token_budget is not None else settings.token_budget,
-        )
+        k = k if k is not None else settings.top_k
+        budget = token_budget if token_budget is not None else settings.token_budget
+        known = self._versions.get(avatar_id)
+        cached = self._indexes.get(known[1]) if known is not None else None
+        if known is not None and cached is not None:
+            found = await asyncio.to_thread(
+                self._search_if_current, avatar_id, known[0], cached, query, k, budget
+            )
+            if found is not None:
+                self._indexes.move_to_end(known[1])
+                return found
+        index = await self.index_for_avatar(avatar_id)
+        if index.empty:
+            return []
+        return await asyncio.to_thread(index.search, query, k, budget)
+
+    def _search_if_current(
+        self, avatar_id: str, version: str, index: KnowledgeIndex, query: str, k: int, budget: int
+    ) -> list[Passage] | None:
+        """In a worker thread: the search, or None when the documents changed since `version`."""
+        if self._version(avatar_id) != version:
+            return None
+        return [] if index.empty else index.search(query, k, budget)
 
     # --- the API's side ---------------------------------------------------------------------
 
