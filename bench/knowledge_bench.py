@@ -222,6 +222,59 @@ async def knowledge_base_turns(
     }
 
 
+def contains_fact(reply: str, fact: str) -> bool:
+    """Every number of the fact, or when it has none at least half of its longer words (stems
+    of five letters), appears in the reply."""
+    said = reply.lower().replace(",", "")
+    fact = fact.replace("*", "").lower().replace(",", "")
+    numbers = re.findall(r"\d+(?:\.\d+)?", fact)
+    if numbers:
+        return all(re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", said) for n in numbers)
+    words = [w[:5] for w in re.findall(r"[a-z]+", fact) if len(w) > 3]
+    return bool(words) and sum(w in said for w in words) * 2 >= len(words)
+
+
+async def spoken_answers(
+    index: KnowledgeIndex, questions: list[dict[str, Any]], settings: EngineSettings
+) -> dict[str, Any]:
+    """The dialogue model answers each question from the retrieved passages, as in a call; a
+    pass is an answer that contains the question's fact (numbers and key words)."""
+    from opencharacters.dialogue.conversation import Conversation
+    from opencharacters.dialogue.engines import load_dialogue_model
+
+    model = load_dialogue_model(settings)
+    persona = (
+        "You are Sam, the friendly phone support agent of Fernhill Home & Garden, a furniture "
+        "and home goods store. Answer callers' questions from the store's notes."
+    )
+    passed = 0
+    rows = []
+    print(f"\nSpoken answers from the passages ({len(questions)} held-out questions)")
+    for question in questions:
+        passages = index.search(
+            question["q"], k=settings.knowledge.top_k, token_budget=settings.knowledge.token_budget
+        )
+        conversation = Conversation(model, persona, settings.dialogue)
+        await conversation.prepare()
+        started = time.perf_counter()
+        reply = " ".join([chunk async for chunk in conversation.reply(question["q"], passages)])
+        seconds = time.perf_counter() - started
+        ok = contains_fact(reply, question["fact"])
+        passed += ok
+        rows.append(
+            {
+                "q": question["q"],
+                "reply": reply,
+                "fact": question["fact"],
+                "ok": ok,
+                "seconds": seconds,
+            }
+        )
+        print(f"{'ok ' if ok else 'NO '} {seconds:4.1f} s  {question['q']}\n      -> {reply}")
+    print(f"answers containing the fact: {passed}/{len(questions)}")
+    return {"passed": passed, "n": len(questions), "rows": rows}
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
@@ -242,6 +295,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-static", action="store_true", help="skip the static embedder")
     parser.add_argument("--repeat", type=int, default=3, help="latency passes over the questions")
+    parser.add_argument(
+        "--answers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also let the dialogue model answer N held-out questions from the passages",
+    )
     args = parser.parse_args()
     settings = EngineSettings()
     from opencharacters.assets import ensure_asset
@@ -403,6 +463,12 @@ def main() -> None:
             f"{real:,} ({count_tokens(faq) / real - 1:+.1%})"
         )
 
+    answers = None
+    if args.answers:
+        answers = asyncio.run(
+            spoken_answers(faq_index, questions["held-out"][: args.answers], settings)
+        )
+
     write_results(
         "knowledge_bench",
         {
@@ -429,6 +495,7 @@ def main() -> None:
                 "needed": need,
             },
             "token_rule": token_rule,
+            "answers": answers,
         },
     )
 
