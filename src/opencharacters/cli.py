@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from opencharacters.animation.cli import animate
+from opencharacters.client.cli import call
 from opencharacters.settings import Settings
 from opencharacters.speech.cli import models, voices
 
@@ -126,3 +127,4 @@ def keys_revoke(data_dir: Path | None, key_id: str) -> None:
 main.add_command(models)
 main.add_command(voices)
 main.add_command(animate)
+main.add_command(call)

@@ -75,6 +75,10 @@ class DialogueSettings(BaseModel):
     """Spoken replies stop after this many sentences, whatever the model would add."""
     temperature: float = Field(default=0.6, ge=0)
     history_turns: int = Field(default=12, ge=0)
+    tool_replies: Literal["auto", "model", "template"] = "auto"
+    """What is said after an action: the model's own words, or a fixed sentence built from the
+    result. `auto`: the model for `openai` backends; templates for the embedded 0.5B model,
+    which tends to read its instructions back instead of answering."""
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_api_key: str | None = None
     openai_model: str = "qwen2.5:0.5b-instruct"
@@ -109,12 +113,35 @@ class TtsSettings(BaseModel):
     preview_cache: bool = True
 
 
+class VoiceSettings(BaseModel):
+    """Custom voices: designed from a description, cloned from a sample."""
+
+    prompt_parser: Literal["auto", "model", "rules"] = "auto"
+    """How descriptions become attributes: the dialogue model constrained to a schema with the
+    rules overriding what a description states explicitly ("auto"), the model alone, or the
+    keyword rules alone (fast, no model load)."""
+    cloner: Literal["embedded", "plugin"] = "embedded"
+    """"embedded" measures the sample and fits the preset builder's parameters (pitch, vocal
+    tract scale, pace, timbre - not identity); "plugin" hands the sample to a zero-shot cloning
+    model behind `cloner_plugin`."""
+    cloner_plugin: str | None = None
+    """`package.module:factory` returning a VoiceCloner (speech/voice_cloning.py); it gets
+    `cloner_model_path` and `cloner_endpoint`."""
+    cloner_model_path: Path | None = None
+    cloner_endpoint: str | None = None
+    min_speech_s: float = Field(default=5.0, ge=1.0)
+    """Speech (not pauses, music or noise) a cloning sample must hold."""
+    fit_iterations: int = Field(default=3, ge=0, le=8)
+    """Render-measure-correct rounds when fitting a clone (each costs about 1.5 s)."""
+
+
 class EngineSettings(BaseModel):
-    """Filled in by the engines: VAD, ASR, dialogue, TTS, model cache."""
+    """Filled in by the engines: VAD, ASR, dialogue, TTS, voices, model cache."""
 
     model_cache: ModelCacheSettings = Field(default_factory=ModelCacheSettings)
     vad: VadSettings = Field(default_factory=VadSettings)
     asr: AsrSettings = Field(default_factory=AsrSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
+    voices: VoiceSettings = Field(default_factory=VoiceSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)

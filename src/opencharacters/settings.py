@@ -8,10 +8,16 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from opencharacters.engine_settings import EngineSettings
+
+
+class IceServer(BaseModel):
+    urls: str | list[str]
+    username: str | None = None
+    credential: str | None = None
 
 
 def default_data_dir() -> Path:
@@ -61,6 +67,17 @@ class Settings(BaseSettings):
     session_capacity: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
     session_ready_ttl_s: int = Field(default=300, ge=5)
     scheduler_tick_s: float = Field(default=0.5, gt=0)
+
+    # Live calls (WebRTC).
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    """STUN/TURN servers for the server's peer, e.g. OPENCHARACTERS_ICE_SERVERS=
+    '[{"urls": "stun:stun.example.org:3478"}]'. Empty: host candidates only, nothing contacted."""
+    connect_timeout_s: float = Field(default=20.0, gt=0)
+    """From the WHIP offer to a connected peer; past it the session FAILS (CONNECTION_TIMEOUT)."""
+    video_fps: int = Field(default=25, ge=1, le=60)
+    record_sessions: bool = True
+    preload_engines: bool = True
+    """Load the speech and dialogue models at start-up, so the first call does not wait."""
 
     # Per-organization limits.
     rate_limit_per_minute: int = Field(default=600, ge=1)

@@ -55,6 +55,8 @@ class Server:
             "OPENCHARACTERS_RATE_LIMIT_PER_MINUTE": "100000",
             "OPENCHARACTERS_RATE_LIMIT_BURST": "100000",
             "OPENCHARACTERS_SESSION_CAPACITY": "50",
+            # Models load on the first call instead: most test servers never take one.
+            "OPENCHARACTERS_PRELOAD_ENGINES": "false",
             **env,
         }
         if database_url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,7 @@ from opencharacters.animation.drive import VISEME_TARGETS
 from opencharacters.animation.params import FaceParams
 from opencharacters.animation.render import Renderer
 from opencharacters.animation.stream import VideoFrame
+from opencharacters.mp4 import H264Settings, Mp4Writer
 from opencharacters.speech.audio import AudioChunk
 
 _AAC_RATE = 48000
@@ -37,37 +39,40 @@ def read_audio(path: Path) -> AudioChunk:
 
 
 def write_mp4(path: Path, frames: Iterable[VideoFrame], audio: AudioChunk, fps: int) -> int:
-    """H.264 video plus AAC audio; returns the number of video frames written."""
-    count = 0
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=fps)
-        video.pix_fmt = "yuv420p"
-        video.options = {"preset": "veryfast", "crf": "23"}
-        sound = container.add_stream("aac", rate=_AAC_RATE)
-        sound.layout = "mono"
-        for frame in frames:
-            if count == 0:
-                video.width, video.height = frame.image.shape[1], frame.image.shape[0]
-            picture = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
-            picture.pts = frame.index
-            picture.time_base = Fraction(1, fps)
-            container.mux(video.encode(picture))
-            count += 1
-        container.mux(video.encode(None))
-        _mux_audio(container, sound, audio)
-    return count
+    """H.264 video (BGR frames in) plus AAC audio, moov first; returns the frames written."""
+    stream = iter(frames)
+    first = next(stream, None)
+    if first is None:
+        raise ValueError("no video frames to write")
+    height, width = first.image.shape[:2]
+    writer = Mp4Writer(
+        path,
+        width=width,
+        height=height,
+        fps=fps,
+        audio_rate=_AAC_RATE,
+        video=H264Settings(threads=0),  # offline: let x264 thread (as it always did here)
+    )
+    try:
+        for frame in itertools.chain([first], stream):
+            writer.write_video(frame.image, frame.index, "bgr24")
+        _write_audio(writer, audio)
+    except BaseException:
+        writer.discard()
+        raise
+    writer.close()
+    return writer.video_frames
 
 
-def _mux_audio(container: Any, stream: Any, audio: AudioChunk) -> None:
+def _write_audio(writer: Mp4Writer, audio: AudioChunk) -> None:
     pcm = audio.samples.astype(np.float32).reshape(1, -1)
     source = av.AudioFrame.from_ndarray(pcm, format="flt", layout="mono")
     source.sample_rate = audio.sample_rate
     source.pts = 0
     source.time_base = Fraction(1, audio.sample_rate)
-    resampler = av.AudioResampler(format="fltp", layout="mono", rate=_AAC_RATE, frame_size=1024)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=_AAC_RATE)
     for frame in [*resampler.resample(source), *resampler.resample(None)]:
-        container.mux(stream.encode(frame))
-    container.mux(stream.encode(None))
+        writer.write_audio(frame.to_ndarray().reshape(-1))
 
 
 SHEET_POSES: dict[str, FaceParams] = {

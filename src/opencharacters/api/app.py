@@ -17,20 +17,26 @@ from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.api.routers import (
     avatars,
+    backends,
     conversations,
     documents,
     files,
+    sdk,
     sessions,
     tasks,
     uploads,
     voice_presets,
+    voices,
+    whip,
 )
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
+from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
+from opencharacters.ingest.voice_jobs import VoiceProcessor
 from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
@@ -43,8 +49,14 @@ def build_services(settings: Settings) -> Services:
     settings.ensure_data_dir()
     db = Database(settings.resolved_database_url)
     blobs = FilesystemBlobStore(settings.resolved_blob_dir)
-    # Background image, video and knowledge-indexing work, one job at a time.
+    # Background image, video, voice and knowledge-indexing work, one job at a time.
     cpu_gate = asyncio.Semaphore(1)
+    scheduler = SessionScheduler(
+        db,
+        capacity=settings.session_capacity,
+        ready_ttl_s=settings.session_ready_ttl_s,
+        tick_s=settings.scheduler_tick_s,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -55,14 +67,11 @@ def build_services(settings: Settings) -> Services:
             settings.signed_url_ttl_s,
         ),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
-        scheduler=SessionScheduler(
-            db,
-            capacity=settings.session_capacity,
-            ready_ttl_s=settings.session_ready_ttl_s,
-            tick_s=settings.scheduler_tick_s,
-        ),
+        scheduler=scheduler,
         avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
+        live=LiveCalls(settings, db, blobs, scheduler),
+        voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
         knowledge=KnowledgeBase(db, settings.engines, background_gate=cpu_gate),
     )
 
@@ -115,13 +124,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("marked %d sessions FAILED that were active before a restart", failed)
         svc.avatar_processor.resume_unfinished()
         svc.task_runner.resume_unfinished()
+        svc.voice_processor.resume_unfinished()
         svc.scheduler.start()
+        if settings.preload_engines:
+            svc.live.engines.warm()
         try:
             yield
         finally:
+            await svc.live.stop_all()
             await svc.scheduler.stop()
             await svc.avatar_processor.stop()
             await svc.task_runner.stop()
+            await svc.voice_processor.stop()
             await svc.knowledge.stop()
             svc.db.dispose()
 
@@ -129,9 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="OpenCharacters API",
         version=__version__,
         description=(
-            "Self-hosted, Runway-compatible Characters API: avatars, documents, realtime "
-            "sessions, conversations, usage and uploads. Point Runway's SDKs at this server "
-            "by changing the base URL."
+            "Self-hosted, Runway-compatible Characters API: avatars, custom voices, documents, "
+            "realtime sessions, conversations, usage and uploads. Point Runway's SDKs at this "
+            "server by changing the base URL."
         ),
         lifespan=lifespan,
     )
@@ -145,7 +159,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads,
         files,
         voice_presets,
+        voices,
         tasks,
+        whip,
+        backends,
+        sdk,
     ):
         app.include_router(module.router)
     app.add_middleware(BrowserCors)

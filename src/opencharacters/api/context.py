@@ -10,9 +10,11 @@ from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
+from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
+from opencharacters.ingest.voice_jobs import VoiceProcessor
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 
@@ -27,6 +29,8 @@ class Services:
     scheduler: SessionScheduler
     avatar_processor: AvatarProcessor
     task_runner: TaskRunner
+    live: LiveCalls
+    voice_processor: VoiceProcessor
     knowledge: KnowledgeBase
     """Avatars' knowledge indexes; the live worker calls knowledge.search on each turn."""
 

@@ -33,7 +33,7 @@ _UNION_TAGS = {
     "preset",
 }
 # Fields whose value is a discriminated union (list items are covered by their index).
-_UNION_FIELDS = {"voice", "avatar", "speech"}
+_UNION_FIELDS = {"voice", "avatar", "speech", "from"}
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

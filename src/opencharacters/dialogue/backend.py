@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.dialogue.tools import ToolSpec
 
 
 class PreparedPersona(Protocol):
@@ -19,7 +20,17 @@ class DialogueModel(Protocol):
     async def prepare(self, system_prompt: str) -> PreparedPersona: ...
 
     def stream(
-        self, persona: PreparedPersona, messages: Sequence[ChatMessage], max_tokens: int
+        self,
+        persona: PreparedPersona,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        tools: Sequence[ToolSpec] = (),
+        *,
+        speech_only: bool = False,
     ) -> AsyncIterator[str]:
-        """Text deltas of the reply. Closing the iterator early (barge-in) stops generation."""
+        """Text deltas of the reply. Closing the iterator early (barge-in) stops generation.
+        With tools, a reply is either speech or one call written as `<call>{"name",
+        "arguments"}</call>` (see dialogue/tools.py), whatever the backend's native form.
+        `speech_only`: the reply may not contain call markup (where the backend can enforce
+        it)."""
         ...

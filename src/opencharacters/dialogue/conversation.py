@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from opencharacters.dialogue.backend import DialogueModel, PreparedPersona
-from opencharacters.dialogue.chunker import SpeakableChunker
+from opencharacters.dialogue.chunker import SpeakableChunker, chunk_text
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.prompt import Note, build_messages, system_prompt
+from opencharacters.dialogue.tools import (
+    CALL_CLOSE,
+    CALL_OPEN,
+    ToolCall,
+    ToolOutcome,
+    ToolSpec,
+    parse_call,
+    tools_prompt,
+)
 from opencharacters.engine_settings import DialogueSettings
 
 
@@ -16,15 +27,52 @@ def count_sentences(text: str) -> int:
     return len(re.findall(r"[.!?]+(?=\s|$)", text))
 
 
-class Conversation:
-    """`personality` is the session's override when it has one, else the avatar's."""
+@dataclass(slots=True)
+class ReplyRecord:
+    """What one reply produced: its speech chunks. (An action's result is shown to the model
+    only for the answer it leads to: a small model would copy it into later replies.)"""
 
-    def __init__(self, model: DialogueModel, personality: str, settings: DialogueSettings) -> None:
+    produced: list[str] = field(default_factory=list)
+    call: str = ""
+    """The action call in the model's own markup, when the reply was an action. Kept in the
+    history before the spoken words: the model then knows it acted, and acts again when asked
+    (without it, a small model answers later requests with the words alone)."""
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.produced)
+
+    def history_entry(self) -> ChatMessage | None:
+        content = f"{self.call} {self.text}".strip()
+        return {"role": "assistant", "content": content} if content else None
+
+
+RunTool = Callable[[ToolCall], Awaitable[ToolOutcome]]
+
+
+class Conversation:
+    """`personality` is the session's override when it has one, else the avatar's; `tools` are
+    the session's actions (their descriptions join the cached system prompt)."""
+
+    def __init__(
+        self,
+        model: DialogueModel,
+        personality: str,
+        settings: DialogueSettings,
+        tools: Sequence[ToolSpec] = (),
+    ) -> None:
         self._model = model
         self._settings = settings
-        self.system_prompt = system_prompt(personality)
+        self.tools = tuple(tools)
+        prompt = system_prompt(personality)
+        self.system_prompt = f"{prompt}\n\n{tools_prompt(self.tools)}" if self.tools else prompt
         self.history: list[ChatMessage] = []
         self._persona: PreparedPersona | None = None
+        self._calls = 0
+        mode = settings.tool_replies
+        self._templated_tool_replies = mode == "template" or (
+            mode == "auto" and settings.backend == "embedded"
+        )
 
     async def prepare(self) -> None:
         """Read the persona once (at session prepare), so later turns start fast."""
@@ -34,33 +82,171 @@ class Conversation:
         """The start script, or anything said outside `reply`."""
         self.history.append({"role": "assistant", "content": text})
 
+    def keep_heard(self, heard: str) -> None:
+        """After a barge-in: the last reply entered the history as produced; keep only the words
+        the caller actually heard (none: the reply is forgotten, the caller's turn stays)."""
+        if self.history and self.history[-1]["role"] == "assistant":
+            content = self.history[-1]["content"]
+            call = (
+                content[: content.index(CALL_CLOSE) + len(CALL_CLOSE)]
+                if content.startswith(CALL_OPEN) and CALL_CLOSE in content
+                else ""
+            )
+            kept = f"{call} {heard}".strip()
+            if kept:
+                self.history[-1] = {"role": "assistant", "content": kept}
+            else:
+                self.history.pop()
+
+    def record_turn(self, user_text: str, record: ReplyRecord) -> None:
+        """Enters a turn generated with `record=False` (e.g. a speculative reply kept)."""
+        self.history.append({"role": "user", "content": user_text})
+        entry = record.history_entry()
+        if entry is not None:
+            self.history.append(entry)
+        if record.produced:
+            self.history.append({"role": "assistant", "content": record.text})
+
     async def reply(
-        self, user_text: str, passages: Sequence[str | Note] = ()
-    ) -> AsyncIterator[str]:
+        self,
+        user_text: str,
+        passages: Sequence[str | Note] = (),
+        *,
+        record: bool = True,
+        into: ReplyRecord | None = None,
+        run_tool: RunTool | None = None,
+    ) -> AsyncGenerator[str, None]:
         """Speakable chunks of the reply. What was actually produced (possibly cut short by
-        barge-in) is what enters the history."""
+        barge-in) is what enters the history — unless `record` is False: then the history is
+        left alone and `into` receives it, for `record_turn` later.
+
+        With `run_tool` and tools, the model may answer with an action call instead of
+        speech: the call is run (`run_tool` checks, executes and times it), its result is
+        put before the model, and the spoken reply that follows is what is yielded."""
         if self._persona is None:
             await self.prepare()
         assert self._persona is not None
         turns = self._settings.history_turns * 2
         recent = self.history[-turns:] if turns else []
         messages = build_messages(self.system_prompt, recent, user_text, passages)
-        self.history.append({"role": "user", "content": user_text})
+        if record:
+            self.history.append({"role": "user", "content": user_text})
+        out = into if into is not None else ReplyRecord()
+        tools = self.tools if run_tool is not None else ()
+        try:
+            call = None
+            async for chunk in self._speak(messages, tools, out):
+                if isinstance(chunk, str):
+                    yield chunk
+                else:
+                    call = chunk
+            if call is not None and run_tool is not None:
+                out.call = _call_markup(call)
+                outcome = await run_tool(call)
+                if self._templated_tool_replies:
+                    for chunk in chunk_text([tool_reply(call, outcome)]):
+                        out.produced.append(chunk)
+                        yield chunk
+                else:
+                    last: ChatMessage = {
+                        "role": "user",
+                        "content": f"The caller said: {user_text}\n{_result_note(call, outcome)}",
+                    }
+                    follow_up = [*messages[:-1], last]
+                    async for chunk in self._speak(follow_up, (), out, speech_only=True):
+                        if isinstance(chunk, str):
+                            yield chunk
+        finally:
+            entry = out.history_entry()
+            if record and entry is not None:
+                self.history.append(entry)
+
+    async def _speak(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec],
+        out: ReplyRecord,
+        *,
+        speech_only: bool = False,
+    ) -> AsyncGenerator[str | ToolCall, None]:
+        """One generation: speakable chunks, or (with tools) a single action call."""
+        assert self._persona is not None
         chunker = SpeakableChunker()
-        spoken: list[str] = []
-        stream = self._model.stream(self._persona, messages, self._settings.max_reply_tokens)
+        stream = self._model.stream(
+            self._persona,
+            messages,
+            self._settings.max_reply_tokens,
+            tools,
+            speech_only=speech_only or bool(self.tools and not tools),
+        )
         budget = self._settings.max_reply_sentences
+        pending = ""
+        deciding = bool(tools)
         try:
             async for delta in stream:
+                if deciding:
+                    # Speech or a call? The first characters tell (the grammar allows no mix).
+                    pending += delta
+                    head = pending.lstrip()
+                    if not head or (len(head) < len(CALL_OPEN) and CALL_OPEN.startswith(head)):
+                        continue
+                    if head.startswith(CALL_OPEN):
+                        if CALL_CLOSE not in head:
+                            continue
+                        self._calls += 1
+                        call = parse_call(head, tools, f"call_{self._calls}")
+                        if call is not None:
+                            yield call
+                        return
+                    deciding = False
+                    delta, pending = pending, ""
                 for chunk in chunker.push(delta):
-                    spoken.append(chunk)
+                    out.produced.append(chunk)
                     yield chunk
-                if count_sentences(" ".join(spoken)) >= budget:
+                if count_sentences(out.text) >= budget:
                     return  # the finally clause stops the model
             for chunk in chunker.flush():
-                spoken.append(chunk)
+                out.produced.append(chunk)
                 yield chunk
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
-            if spoken:
-                self.history.append({"role": "assistant", "content": " ".join(spoken)})
+
+
+def _result_note(call: ToolCall, outcome: ToolOutcome) -> str:
+    action = call.name.replace("_", " ")
+    details = _plain(call.arguments)
+    if outcome.error:
+        return (
+            f"You tried to {action} ({details}) but it did not work. In one short spoken "
+            "sentence, tell the caller you could not do it right now."
+        )
+    result = outcome.result
+    found = "" if result in (None, {"status": "event_sent"}) else f" and found: {_plain(result)}"
+    return (
+        f"You did {action} ({details}){found[:1500]}. In one short spoken sentence, tell the "
+        "caller what you did or found."
+    )
+
+
+def _call_markup(call: ToolCall) -> str:
+    body = json.dumps({"name": call.name, "arguments": call.arguments})
+    return f"{CALL_OPEN}{body}{CALL_CLOSE}"
+
+
+def tool_reply(call: ToolCall, outcome: ToolOutcome) -> str:
+    """A plain sentence about an action's outcome, for models that cannot phrase one."""
+    if outcome.error:
+        return "Sorry, I couldn't do that right now."
+    result = outcome.result
+    if result in (None, {"status": "event_sent"}):
+        return "Done, there you go."
+    return f"Here's what I found: {_plain(result)}."
+
+
+def _plain(value: object) -> str:
+    """A result in words the model can say (JSON punctuation gets read out or copied)."""
+    if isinstance(value, dict):
+        return "; ".join(f"{key.replace('_', ' ')}: {_plain(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(_plain(item) for item in value)
+    return str(value)

@@ -14,14 +14,34 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from opencharacters.dialogue.backend import PreparedPersona
 from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.dialogue.tools import SPEECH_GRAMMAR, ToolSpec, call_grammar
 from opencharacters.engine_settings import DialogueSettings
 
 _DONE = object()
+
+
+@lru_cache(maxsize=64)
+def _parsed_grammar(text: str) -> Any:
+    """Parsed once per tool set (a session's tools never change during the call)."""
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    return LlamaGrammar.from_string(text, verbose=False)
+
+
+def _grammar_for(tools: Sequence[ToolSpec]) -> Any:
+    return _parsed_grammar(call_grammar(tools))
+
+
+def _speech_grammar() -> Any:
+    return _parsed_grammar(SPEECH_GRAMMAR)
+
+
 _PARAMS_LOCK = threading.Lock()
 
 
@@ -190,6 +210,7 @@ class LlamaDialogueModel:
         max_tokens: int,
         emit: Callable[[object], None],
         stop: threading.Event,
+        grammar: Any = None,
     ) -> None:
         tokens = self._fit(messages, max_tokens)
         with self._lock:
@@ -204,6 +225,7 @@ class LlamaDialogueModel:
                 repeat_penalty=1.1,
                 stream=True,
                 stop=self._stop_strings,
+                grammar=grammar,
             ):
                 if stop.is_set():
                     break
@@ -212,7 +234,13 @@ class LlamaDialogueModel:
                     emit(text)
 
     async def stream(
-        self, persona: PreparedPersona, messages: Sequence[ChatMessage], max_tokens: int
+        self,
+        persona: PreparedPersona,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        tools: Sequence[ToolSpec] = (),
+        *,
+        speech_only: bool = False,
     ) -> AsyncIterator[str]:
         if not isinstance(persona, LlamaPersona):
             raise TypeError("a persona prepared by another dialogue backend")
@@ -225,7 +253,10 @@ class LlamaDialogueModel:
 
         def run() -> None:
             try:
-                self._generate_sync(persona, messages, max_tokens, emit, stop)
+                grammar = (
+                    _grammar_for(tools) if tools else (_speech_grammar() if speech_only else None)
+                )
+                self._generate_sync(persona, messages, max_tokens, emit, stop, grammar)
             except BaseException as exc:  # handed to the consumer, re-raised there
                 emit(exc)
             finally:

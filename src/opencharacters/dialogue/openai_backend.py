@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
 from opencharacters.dialogue.backend import PreparedPersona
 from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.dialogue.tools import CALL_CLOSE, CALL_OPEN, ToolSpec, openai_tools
 from opencharacters.engine_settings import DialogueSettings
 
 
@@ -31,19 +33,30 @@ class OpenAIChatModel:
         return RemotePersona(system_prompt)
 
     async def stream(
-        self, persona: PreparedPersona, messages: Sequence[ChatMessage], max_tokens: int
+        self,
+        persona: PreparedPersona,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        tools: Sequence[ToolSpec] = (),
+        *,
+        speech_only: bool = False,
     ) -> AsyncIterator[str]:
         url = self._settings.openai_base_url.rstrip("/") + "/chat/completions"
         headers = {"Accept": "text/event-stream"}
         if self._settings.openai_api_key:
             headers["Authorization"] = f"Bearer {self._settings.openai_api_key}"
-        body = {
+        body: dict[str, Any] = {
             "model": self._settings.openai_model,
             "messages": list(messages),
             "stream": True,
             "max_tokens": max_tokens,
             "temperature": self._settings.temperature,
         }
+        if tools:
+            body["tools"] = openai_tools(tools)
+        # A native tool call arrives in pieces; it is handed on in the common textual form.
+        call_name = ""
+        call_arguments = ""
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout_s)
         async with (
             aiohttp.ClientSession(timeout=timeout) as http,
@@ -58,11 +71,23 @@ class OpenAIChatModel:
                     continue  # SSE comments, event names and keep-alive blank lines
                 data = line[len("data:") :].strip()
                 if data == "[DONE]":
-                    return
+                    break
                 event = json.loads(data)
                 if "error" in event:
                     raise OpenAIChatError(str(event["error"]))
                 for choice in event.get("choices", []):
-                    content = (choice.get("delta") or {}).get("content")
-                    if content:
+                    delta = choice.get("delta") or {}
+                    for call in delta.get("tool_calls") or []:
+                        function = call.get("function") or {}
+                        call_name += function.get("name") or ""
+                        call_arguments += function.get("arguments") or ""
+                    content = delta.get("content")
+                    if content and not call_name:
                         yield str(content)
+        if call_name:
+            try:
+                arguments = json.loads(call_arguments or "{}")
+            except ValueError:
+                arguments = {"_unparsed": call_arguments}
+            call = json.dumps({"name": call_name, "arguments": arguments})
+            yield f"{CALL_OPEN}{call}{CALL_CLOSE}"

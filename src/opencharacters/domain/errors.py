@@ -32,8 +32,16 @@ class Conflict(ApiError):
     status_code = 409
 
 
+class MethodNotAllowed(ApiError):
+    status_code = 405
+
+
 class PayloadTooLarge(ApiError):
     status_code = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
 
 
 class TooManyRequests(ApiError):

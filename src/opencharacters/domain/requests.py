@@ -381,3 +381,51 @@ class AvatarVideoCreate(Strict):
     model: Literal["gwm1_avatars"]
     avatar: AvatarRef
     speech: Annotated[SpeechAudio | SpeechText, Field(discriminator="type")]
+
+
+# --- custom voices ---------------------------------------------------------------------------
+
+VoiceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+VoiceDescription = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+VoicePrompt = Annotated[str, StringConstraints(min_length=20, max_length=1000)]
+VoiceDesignModel = Literal["eleven_ttv_v3", "eleven_multilingual_ttv_v2"]
+
+
+class VoiceFromText(Strict):
+    type: Literal["text"]
+    prompt: VoicePrompt
+    model: VoiceDesignModel
+
+
+class VoiceFromAudio(Strict):
+    type: Literal["audio"]
+    audio: str
+
+    @field_validator("audio")
+    @classmethod
+    def _audio_uri(cls, value: str) -> str:
+        return check_media_uri(value, media="audio")
+
+
+class VoiceCreate(Strict):
+    name: VoiceName
+    description: VoiceDescription | None = None
+    from_: Annotated[VoiceFromText | VoiceFromAudio, Field(discriminator="type", alias="from")]
+
+
+class VoiceUpdate(Strict):
+    name: VoiceName | None = None
+    description: VoiceDescription | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> VoiceUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of name, description")
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null (only description can be cleared)")
+        return self
+
+
+class VoicePreview(Strict):
+    prompt: VoicePrompt
+    model: VoiceDesignModel

@@ -14,6 +14,7 @@ from opencharacters.store.tables import (
     Document,
     RealtimeSession,
     TranscriptEntry,
+    Voice,
 )
 
 BlobUrl = Callable[[str | None], str | None]
@@ -181,4 +182,20 @@ def conversation_json(
     if conversation.status == "failed":
         body["failure"] = conversation.failure or "The session failed."
         body["failureCode"] = conversation.failure_code or "INTERNAL"
+    return body
+
+
+def custom_voice_json(voice: Voice, preview_url: str | None) -> dict[str, Any]:
+    """A custom voice (PROCESSING | READY | FAILED), as Runway's SDK parses it."""
+    body: dict[str, Any] = {
+        "id": voice.id,
+        "name": voice.name,
+        "description": voice.description,
+        "createdAt": iso(voice.created_at),
+        "status": voice.status,
+    }
+    if voice.status == "READY":
+        body["previewUrl"] = preview_url
+    elif voice.status == "FAILED":
+        body["failureReason"] = voice.failure_reason or "Processing failed."
     return body

@@ -14,6 +14,7 @@ from opencharacters.animation.stream import FaceAnimator
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.audio import AudioChunk
 from opencharacters.speech.engines import shared_synthesizer
+from opencharacters.speech.tts import Voice
 
 FPS = 25
 MAX_AUDIO_S = 300.0
@@ -44,7 +45,7 @@ def render_video(
     *,
     audio: bytes | None = None,
     text: str | None = None,
-    voice_id: str | None = None,
+    voice_id: Voice | None = None,
     engines: EngineSettings | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> float:

@@ -16,6 +16,7 @@ from opencharacters.engine.avatar_videos import SpeechRejected, render_video
 from opencharacters.engine.background import BackgroundJobs
 from opencharacters.ingest.fetch import FetchError, fetch_https
 from opencharacters.settings import Settings
+from opencharacters.speech.voice_builder import design_from_json
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, Task
 
@@ -125,7 +126,11 @@ class TaskRunner:
                 output,
                 audio=audio,
                 text=speech.get("text"),
-                voice_id=speech.get("voiceId"),
+                voice_id=(
+                    design_from_json(speech["voiceDesign"])
+                    if "voiceDesign" in speech
+                    else speech.get("voiceId")
+                ),
                 engines=self.settings.engines,
             )
             await asyncio.to_thread(self.blobs.put_file, key, output)

@@ -29,6 +29,10 @@ class UnknownVoiceError(KeyError):
     pass
 
 
+Voice = str | VoiceDesign
+"""A preset id, or the design of a custom voice (speech/voice_builder.py makes those)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PhonemeTiming:
     phoneme: str
@@ -51,15 +55,17 @@ class SpeechSynthesizer(Protocol):
     sample_rate: int
 
     def synthesize(
-        self, text_chunks: AsyncIterator[str], voice_id: str, start_time_s: float = 0.0
+        self, text_chunks: AsyncIterator[str], voice_id: Voice, start_time_s: float = 0.0
     ) -> AsyncIterator[SpeechSegment]: ...
 
 
-def design_for(voice_id: str) -> VoiceDesign:
+def design_for(voice: Voice) -> VoiceDesign:
+    if isinstance(voice, VoiceDesign):
+        return voice
     try:
-        return VOICE_DESIGNS[voice_id]
+        return VOICE_DESIGNS[voice]
     except KeyError:
-        raise UnknownVoiceError(voice_id) from None
+        raise UnknownVoiceError(voice) from None
 
 
 def _load_piper(model_path: Path, threads: int) -> tuple[object, bool]:
@@ -110,7 +116,7 @@ class PresetSynthesizer:
         self._lock = threading.Lock()
 
     def segments(
-        self, text: str, voice_id: str
+        self, text: str, voice_id: Voice
     ) -> Iterator[tuple[Samples, tuple[PhonemeTiming, ...], float]]:
         """(audio, timings, seconds spent) per sentence of `text`, in order."""
         from piper import SynthesisConfig
@@ -150,12 +156,12 @@ class PresetSynthesizer:
             )
         return tuple(out)
 
-    def synthesize_text(self, text: str, voice_id: str) -> Samples:
+    def synthesize_text(self, text: str, voice_id: Voice) -> Samples:
         pieces = [audio for audio, _, _ in self.segments(text, voice_id)]
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
 
     async def synthesize(
-        self, text_chunks: AsyncIterator[str], voice_id: str, start_time_s: float = 0.0
+        self, text_chunks: AsyncIterator[str], voice_id: Voice, start_time_s: float = 0.0
     ) -> AsyncIterator[SpeechSegment]:
         design_for(voice_id)  # fail before any audio, not halfway through
         clock = start_time_s

@@ -213,3 +213,36 @@ class Task(Base):
     failure_code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Voice(Base):
+    """A custom voice: designed from a description or cloned from a sample. Deleting one keeps
+    a tombstone (deleted_at, no name or data) so avatars still using it can show `deleted: true`
+    and speak with its nearest preset."""
+
+    __tablename__ = "voices"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    # "text" (prompt + model) or "audio" (sample source: an https URL, or a staged blob).
+    source_type: Mapped[str] = mapped_column(String(8))
+    prompt: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(64))
+    sample_source: Mapped[str | None] = mapped_column(Text)
+    sample_blob: Mapped[str | None] = mapped_column(String(255))
+    # What was read or measured (attributes, measurements, fit rounds) and what the builder uses.
+    analysis: Mapped[dict[str, Any] | None]
+    design: Mapped[dict[str, Any] | None]
+    fallback_preset: Mapped[str | None] = mapped_column(String(32))
+    preview_blob: Mapped[str | None] = mapped_column(String(255))
+    preview_duration_s: Mapped[float | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_voices_org_created", "organization_id", "created_at", "id"),)

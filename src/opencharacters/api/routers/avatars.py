@@ -30,15 +30,15 @@ from opencharacters.store.avatars import (
 from opencharacters.store.pagination import paginate
 from opencharacters.store.sessions import cancel_for_avatar
 from opencharacters.store.tables import Avatar, RealtimeSession
+from opencharacters.store.voices import custom_voice_ids, live_voices, usable_custom_voice
 
 router = APIRouter(tags=["avatars"])
 MAX_USAGE_DAYS = 90
 
 
-def _check_voice(voice: Any) -> dict[str, Any]:
+def _check_voice(db: Session, org_id: str, voice: Any) -> dict[str, Any]:
     if isinstance(voice, CustomVoiceRef):
-        # Custom voices come with the voices API; until then none can exist.
-        raise BadRequest(f"voice.id: custom voice {voice.id} not found")
+        usable_custom_voice(db, org_id, str(voice.id), "voice.id")
     return dict(voice.model_dump(mode="json"))
 
 
@@ -60,7 +60,10 @@ def _stage_reference(db: Session, svc: Services, avatar: Avatar, uri: str) -> No
 
 
 def render(db: Session, svc: Services, avatar: Avatar) -> dict[str, Any]:
-    return avatar_json(avatar, document_ids_for(db, [avatar.id])[avatar.id], svc.blob_url)
+    voices = live_voices(db, avatar.organization_id, custom_voice_ids([avatar.voice]))
+    return avatar_json(
+        avatar, document_ids_for(db, [avatar.id])[avatar.id], svc.blob_url, voices.get
+    )
 
 
 def _create(svc: Services, caller: Caller, body: AvatarCreate) -> tuple[dict[str, Any], Avatar]:
@@ -74,7 +77,7 @@ def _create(svc: Services, caller: Caller, body: AvatarCreate) -> tuple[dict[str
             name=body.name,
             personality=body.personality,
             start_script=body.startScript,
-            voice=_check_voice(body.voice),
+            voice=_check_voice(db, caller.org_id, body.voice),
             image_processing=body.imageProcessing,
             face_points=body.facePoints.as_rig_points() if body.facePoints else None,
             status="PROCESSING",
@@ -113,7 +116,8 @@ def _list(svc: Services, caller: Caller, limit: int, cursor: str | None) -> dict
             cursor=cursor,
         )
         documents = document_ids_for(db, [a.id for a in page.items])
-        return page.to_wire(lambda a: avatar_json(a, documents[a.id], svc.blob_url))
+        voices = live_voices(db, caller.org_id, custom_voice_ids(a.voice for a in page.items))
+        return page.to_wire(lambda a: avatar_json(a, documents[a.id], svc.blob_url, voices.get))
 
 
 @router.get("/v1/avatars", summary="List avatars")
@@ -156,7 +160,7 @@ def _update(
             check_knowledge_limit(db, documents)
             set_documents(db, avatar, documents)
         if "voice" in fields:
-            avatar.voice = _check_voice(body.voice)
+            avatar.voice = _check_voice(db, caller.org_id, body.voice)
         if body.name is not None:
             avatar.name = body.name
         if body.personality is not None:

@@ -98,7 +98,10 @@ def _cancel(svc: Services, caller: Caller, session_id: str) -> None:
 async def cancel_realtime_session(
     id: IdPath, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> Response:
-    await asyncio.to_thread(_cancel, svc, caller, check_id(id, "id"))
+    session_id = check_id(id, "id")
+    await asyncio.to_thread(_retrieve, svc, caller, session_id)  # 404 unless the caller's own
+    if not await svc.live.cancel(session_id):
+        await asyncio.to_thread(_cancel, svc, caller, session_id)
     svc.scheduler.wake()
     return Response(status_code=204)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from opencharacters.api.auth import Caller, api_caller
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
-from opencharacters.domain.errors import BadRequest, NotFound
+from opencharacters.domain.errors import NotFound
 from opencharacters.domain.requests import (
     AvatarVideoCreate,
     CustomSpeechVoice,
@@ -21,8 +21,10 @@ from opencharacters.domain.requests import (
 from opencharacters.domain.timefmt import iso, utcnow
 from opencharacters.engine.task_runner import ACTIVE_TASK_STATES, task_blob_prefix
 from opencharacters.ingest.sources import completed_upload, decode_data_uri
+from opencharacters.speech.voice_builder import design_to_json
 from opencharacters.store.avatars import ready_avatar
 from opencharacters.store.tables import Task
+from opencharacters.store.voices import resolve_voice, usable_custom_voice
 
 router = APIRouter(tags=["avatar videos"])
 FREE = {"credits": 0}  # self-hosted: nothing is charged
@@ -59,14 +61,15 @@ def _speech_spec(
         svc.blobs.put_bytes(key, data)
         return {"type": "audio", "blob": key}
     if isinstance(speech.voice, CustomSpeechVoice):
-        raise BadRequest(f"speech.voice.id: custom voice {speech.voice.id} not found")
+        custom = usable_custom_voice(db, org_id, str(speech.voice.id), "speech.voice.id")
+        return {"type": "text", "text": speech.text, "voiceDesign": custom.design}
     if speech.voice is not None:
-        voice_id = speech.voice.presetId
-    elif voice.get("type") == "runway-live-preset":
-        voice_id = voice["presetId"]
-    else:
-        raise BadRequest("speech.voice: the avatar has no preset voice; give one")
-    return {"type": "text", "text": speech.text, "voiceId": voice_id}
+        return {"type": "text", "text": speech.text, "voiceId": speech.voice.presetId}
+    # The avatar's own voice; a deleted custom voice speaks with its nearest preset.
+    resolved = resolve_voice(db, org_id, voice).voice
+    if isinstance(resolved, str):
+        return {"type": "text", "text": speech.text, "voiceId": resolved}
+    return {"type": "text", "text": speech.text, "voiceDesign": design_to_json(resolved)}
 
 
 def _create(svc: Services, caller: Caller, body: AvatarVideoCreate) -> str:

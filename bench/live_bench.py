@@ -1,0 +1,374 @@
+"""Live calls measured through the real path: server process, WHIP, aiortc, models, media.
+
+A caller (aiortc, on the same host so both ends share CLOCK_MONOTONIC) talks to an avatar with
+natural speech (Piper, a different voice from the avatar's). Reported:
+
+* turn latency: end of the caller's speech → first avatar audio leaving the server and first frame
+  with the mouth moving, split into end-of-turn wait, first clause of text, first audio;
+* barge-in: caller speech onset → avatar silence (server cut), and as the caller hears it;
+* session create → READY, connect → first frame;
+* video fps during speech, one-way frame delay, audio delay and the A/V offset between them;
+* server CPU per session, and 1..N concurrent calls (fps, latency).
+
+    .venv/bin/python bench/live_bench.py            # starts its own server
+    .venv/bin/python bench/live_bench.py --concurrent 3 --turns 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from common import load_average, write_results
+from opencharacters.client.call import Caller
+from opencharacters.engine_settings import EngineSettings
+from opencharacters.speech.audio import Samples
+from opencharacters.speech.engines import load_synthesizer
+
+ROOT = Path(__file__).resolve().parent.parent
+FACE = ROOT / "tests" / "assets" / "astronaut.jpg"
+API_KEY = "oc_bench_live_key_0123456789abcdef"
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "X-Runway-Version": "2024-11-06"}
+PERSONA = (
+    "You are Mia, the friendly receptionist of Sunrise Dental Clinic on Harbor Street. "
+    "The clinic is open Monday to Friday, 9am to 5pm. A check-up costs 60 dollars."
+)
+QUESTIONS = (
+    "Hi, I would like to book a check-up.",
+    "How much does a check-up cost?",
+    "Are you open on Saturdays?",
+    "Where is the clinic?",
+    "Can I bring my daughter too?",
+    "What should I bring to the appointment?",
+    "Great, thank you very much.",
+    "Do you take new patients?",
+)
+INTERRUPTION = "Sorry, wait a moment."
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return float(np.percentile(np.array(values), q))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running_server(extra_env: dict[str, str]) -> Any:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data:
+        env = {
+            **os.environ,
+            "OPENCHARACTERS_DATA_DIR": data,
+            "OPENCHARACTERS_PORT": str(port),
+            "OPENCHARACTERS_BOOTSTRAP_API_KEY": API_KEY,
+            "OPENCHARACTERS_SESSION_CAPACITY": "8",
+            **extra_env,
+        }
+        log = open(Path(data) / "server.log", "w")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-m", "opencharacters", "serve", "--log-level", "warning"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.2)
+            yield base, process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def create_avatar(base: str, **fields: Any) -> str:
+    import base64
+
+    image = "data:image/jpeg;base64," + base64.b64encode(FACE.read_bytes()).decode()
+    body = {
+        "name": "Mia",
+        "referenceImage": image,
+        "voice": {"type": "runway-live-preset", "presetId": "clara"},
+        "personality": PERSONA,
+        "startScript": "Hello, Sunrise Dental, this is Mia.",
+        **fields,
+    }
+    with httpx.Client(base_url=base, headers=HEADERS, timeout=60) as api:
+        avatar_id = str(api.post("/v1/avatars", json=body).json()["id"])
+        while api.get(f"/v1/avatars/{avatar_id}").json()["status"] == "PROCESSING":
+            time.sleep(0.2)
+    return avatar_id
+
+
+def measure_ready(base: str, avatar_id: str, count: int) -> list[float]:
+    times: list[float] = []
+    with httpx.Client(base_url=base, headers=HEADERS, timeout=60) as api:
+        for _ in range(count):
+            started = time.monotonic()
+            session_id = api.post(
+                "/v1/realtime_sessions",
+                json={"model": "gwm1_avatars", "avatar": {"type": "custom", "avatarId": avatar_id}},
+            ).json()["id"]
+            while api.get(f"/v1/realtime_sessions/{session_id}").json()["status"] != "READY":
+                time.sleep(0.005)
+            times.append(time.monotonic() - started)
+            api.delete(f"/v1/realtime_sessions/{session_id}")
+    return times
+
+
+class Clocks:
+    """Maps the received media's RTP timestamps back to the server's session clock."""
+
+    def __init__(self, call: Caller) -> None:
+        events = [m for _, m in call.received.messages if m.get("type") == "opencharacters.clock"]
+        self.origin = next(m["monotonicOrigin"] for m in events if "monotonicOrigin" in m)
+        self.first_frame_s = next((m["firstFrameS"] for m in events if "firstFrameS" in m), None)
+        self.first_audio_s = next((m["firstAudioS"] for m in events if "firstAudioS" in m), None)
+        self.received = call.received
+
+    def video_delays(self, since_s: float = 0.0) -> list[tuple[float, float]]:
+        """(session time of the frame, one-way delay) for every received frame."""
+        pts = self.received.video_pts
+        if not pts or self.first_frame_s is None:
+            return []
+        out = []
+        for arrival, p in zip(self.received.video_times, pts, strict=False):
+            at = self.first_frame_s + (p - pts[0]) / 90_000
+            if at >= since_s:
+                out.append((at, arrival - (self.origin + at)))
+        return out
+
+    def audio_delays(self) -> list[tuple[float, float]]:
+        pts = self.received.audio_pts
+        if not pts or self.first_audio_s is None:
+            return []
+        return [
+            (
+                self.first_audio_s + (p - pts[0]) / 48_000,
+                arrival - (self.origin + self.first_audio_s + (p - pts[0]) / 48_000),
+            )
+            for (arrival, _), p in zip(self.received.audio, pts, strict=False)
+        ]
+
+
+async def conversation_run(
+    base: str,
+    avatar_id: str,
+    lines: list[tuple[Samples, int]],
+    interruption: tuple[Samples, int] | None = None,
+) -> dict[str, Any]:
+    """One call: greeting, then each line as a turn (interrupting the answer if asked)."""
+    async with Caller(base, API_KEY, avatar_id, session_options={"maxDuration": 600}) as call:
+        assert call.connected_at is not None
+        first_frame = (call.first_frame_at or time.monotonic()) - call.connected_at
+        await call.wait_for_state("speaking", 60)
+        await call.wait_until_listening(60)
+        heard_after: list[float] = []
+        onsets: list[float] = []
+        for samples, rate in lines:
+            said = call.say(samples, rate)
+            end_wall = await said
+            await call.wait_for_state("speaking", 60)
+            if interruption is not None:
+                await asyncio.sleep(1.0)
+                onsets.append(time.monotonic())
+                call.say(*interruption)
+                await call.wait_for(lambda m: m.get("type") == "opencharacters.interrupted", 20)
+                await call.wait_for_state("speaking", 60)
+            await call.wait_until_listening(90)
+            # The caller hears the first avatar audio of the answer.
+            loud = [
+                at
+                for at, s in call.received.audio
+                if at > end_wall and float(np.abs(s).max()) > 0.02
+            ]
+            if loud and interruption is None:
+                heard_after.append(loud[0] - end_wall)
+        await asyncio.sleep(0.5)
+    messages = [m for _, m in call.received.messages]
+    clocks = Clocks(call)
+    speaking_since = min(
+        (
+            m["firstAudioS"]
+            for m in messages
+            if m.get("type") == "opencharacters.clock" and "firstAudioS" in m
+        ),
+        default=0.0,
+    )
+    video = clocks.video_delays(speaking_since)
+    audio = clocks.audio_delays()
+    return {
+        "turns": [m for m in messages if m.get("type") == "opencharacters.turn"],
+        "interruptions": [m for m in messages if m.get("type") == "opencharacters.interrupted"],
+        "firstFrameAfterConnectS": first_frame,
+        "fps": call.received.fps(),
+        "videoDelays": [d for _, d in video],
+        "audioDelays": [d for _, d in audio],
+        "heardAfter": heard_after,
+        "onsets": onsets,
+        "received": call.received,
+    }
+
+
+def caller_voice(lines: list[str]) -> list[tuple[Samples, int]]:
+    synthesizer = load_synthesizer(EngineSettings())
+    return [
+        (synthesizer.synthesize_text(text, "vincent"), synthesizer.sample_rate) for text in lines
+    ]
+
+
+def barge_in_client_latency(result: dict[str, Any]) -> list[float]:
+    """Caller speech onset → the last loud avatar audio the caller received."""
+    out = []
+    audio = result["received"].audio
+    for onset in result["onsets"]:
+        after = [at for at, s in audio if onset <= at <= onset + 2.0 and np.abs(s).max() > 0.02]
+        # The interruption's own reply starts later; take the end of the first loud run.
+        run_end = onset
+        for at in after:
+            if at - run_end > 0.1 and run_end > onset:
+                break
+            run_end = at
+        out.append(run_end - onset)
+    return out
+
+
+async def concurrent_calls(
+    base: str, avatar_id: str, count: int, line: tuple[Samples, int]
+) -> list[dict[str, Any]]:
+    async def one() -> dict[str, Any]:
+        return await conversation_run(base, avatar_id, [line])
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, default=6)
+    parser.add_argument("--barge-ins", type=int, default=5)
+    parser.add_argument("--concurrent", type=int, default=2)
+    parser.add_argument("--ready", type=int, default=10)
+    parser.add_argument("--no-record", action="store_true", help="calls are not recorded")
+    args = parser.parse_args()
+    lines = caller_voice([*QUESTIONS[: args.turns], INTERRUPTION])
+    questions, interruption = lines[:-1], lines[-1]
+    results: dict[str, Any] = {"loadAverage": load_average()}
+    with running_server(
+        {"OPENCHARACTERS_RECORD_SESSIONS": "false" if args.no_record else "true"}
+    ) as (base, pid):
+        avatar_id = create_avatar(base)
+        ready = measure_ready(base, avatar_id, args.ready)
+
+        cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+        talk = asyncio.run(conversation_run(base, avatar_id, questions))
+        cpu_share = (cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
+
+        barge = asyncio.run(
+            conversation_run(base, avatar_id, questions[: args.barge_ins], interruption)
+        )
+        concurrency = {}
+        for n in range(1, args.concurrent + 1):
+            cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+            runs = asyncio.run(concurrent_calls(base, avatar_id, n, questions[1]))
+            share = (cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
+            concurrency[n] = {
+                "fps": [round(r["fps"], 2) for r in runs],
+                "firstAudioS": [t["firstAudioS"] for r in runs for t in r["turns"]],
+                "serverCpuCores": round(share, 2),
+            }
+
+    turns = talk["turns"]
+    stages = {
+        "end-of-turn wait": [t["endOfTurnWaitS"] for t in turns],
+        "ASR wait after turn end": [t["asrWaitS"] for t in turns],
+        "first clause of text": [t["firstClauseS"] for t in turns],
+        "first audio scheduled": [t["firstAudioScheduledS"] for t in turns],
+        "first audio leaves server": [t["firstAudioS"] for t in turns],
+        "first frame, mouth moving": [
+            t["firstMouthFrameS"] for t in turns if t["firstMouthFrameS"]
+        ],
+        "first audio heard by caller": talk["heardAfter"],
+    }
+    print(f"\nTurn latency, from the end of the caller's speech ({len(turns)} turns), seconds")
+    print(f"{'stage (cumulative)':32} {'p50':>7} {'p95':>7} {'max':>7}")
+    for name, values in stages.items():
+        top = max(values, default=float("nan"))
+        print(f"{name:32} {pct(values, 50):7.3f} {pct(values, 95):7.3f} {top:7.3f}")
+    cut = [i["silencedS"] - i["speechStartS"] for i in barge["interruptions"]]
+    detect = [i["detectedS"] - i["speechStartS"] for i in barge["interruptions"]]
+    heard_cut = barge_in_client_latency(barge)
+    print(f"\nBarge-in ({len(cut)} interruptions), seconds from caller speech onset")
+    print(f"{'detected (VAD)':32} {pct(detect, 50):7.3f} {pct(detect, 95):7.3f}")
+    print(f"{'avatar audio cut at the server':32} {pct(cut, 50):7.3f} {pct(cut, 95):7.3f}")
+    print(
+        f"{'last loud audio at the caller':32} {pct(heard_cut, 50):7.3f} {pct(heard_cut, 95):7.3f}"
+    )
+    video, audio = talk["videoDelays"], talk["audioDelays"]
+    offset = pct(video, 50) - pct(audio, 50)
+    print("\nMedia (during the conversation call)")
+    print(f"  session create → READY      p50 {pct(ready, 50):.3f} s  p95 {pct(ready, 95):.3f} s")
+    print(f"  connect → first frame       {talk['firstFrameAfterConnectS']:.3f} s")
+    print(f"  video fps                   {talk['fps']:.2f}")
+    for label, delays in (("video", video), ("audio", audio)):
+        p50, p95 = pct(delays, 50) * 1000, pct(delays, 95) * 1000
+        print(f"  {label} one-way delay         p50 {p50:.0f} ms  p95 {p95:.0f} ms")
+    print(f"  A/V offset (video - audio)  {offset * 1000:+.0f} ms")
+    print(f"  server CPU, one call        {cpu_share:.2f} cores")
+    print("\nConcurrent calls (greeting + one question each)")
+    for n, row in concurrency.items():
+        first = [round(v, 2) for v in row["firstAudioS"]]
+        print(f"  {n}: fps {row['fps']}  first audio {first}  CPU {row['serverCpuCores']} cores")
+
+    results.update(
+        {
+            "turnLatency": {
+                k: {"p50": pct(v, 50), "p95": pct(v, 95), "values": v} for k, v in stages.items()
+            },
+            "turns": turns,
+            "bargeIn": {"detect": detect, "serverCut": cut, "callerHeardCut": heard_cut},
+            "readyS": ready,
+            "firstFrameAfterConnectS": talk["firstFrameAfterConnectS"],
+            "fps": talk["fps"],
+            "videoDelayMs": {"p50": pct(video, 50) * 1000, "p95": pct(video, 95) * 1000},
+            "audioDelayMs": {"p50": pct(audio, 50) * 1000, "p95": pct(audio, 95) * 1000},
+            "avOffsetMs": offset * 1000,
+            "serverCpuCoresOneCall": cpu_share,
+            "concurrency": concurrency,
+            "median": statistics.median([t["firstAudioS"] for t in turns]) if turns else None,
+        }
+    )
+    write_results("live", results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,398 @@
+"""A Python caller for live sessions: the whole public flow a user's app runs.
+
+create session → poll until READY → consume (sessionKey) → WHIP offer with a microphone track,
+a receive-only video transceiver and a data channel → talk → END_CALL and hang up.
+
+It is what `opencharacters call` runs, what the end-to-end tests and the benchmark drive, and a
+reference for anyone writing their own client."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import av
+import numpy as np
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+
+from opencharacters.speech.audio import Samples, float_to_int16, resample
+
+log = logging.getLogger(__name__)
+
+MIC_RATE = 48_000
+MIC_FRAME = 960
+RUNWAY_VERSION = "2024-11-06"
+
+
+class CallError(Exception):
+    pass
+
+
+class Microphone(MediaStreamTrack):
+    """Sends silence, or a clip when asked to, in real time (20 ms frames)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: list[tuple[Samples, asyncio.Future[float]]] = []
+        self._current: Samples | None = None
+        self._position = 0
+        self._done: asyncio.Future[float] | None = None
+        self._started: float | None = None
+        self._index = 0
+        self.speech_end_wall: float | None = None
+
+    def say(self, samples: Samples, sample_rate: int) -> asyncio.Future[float]:
+        """Queues a clip; the future gives the wall time (time.monotonic) its last sample left."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._queue.append((resample(samples, sample_rate, MIC_RATE), future))
+        return future
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._started is None:
+            self._started = time.monotonic()
+        due = self._started + self._index * MIC_FRAME / MIC_RATE
+        wait = due - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        out = np.zeros(MIC_FRAME, dtype=np.float32)
+        filled = 0
+        while filled < MIC_FRAME:
+            if self._current is None:
+                if not self._queue:
+                    break
+                self._current, self._done = self._queue.pop(0)
+                self._position = 0
+            take = min(MIC_FRAME - filled, len(self._current) - self._position)
+            out[filled : filled + take] = self._current[self._position : self._position + take]
+            filled += take
+            self._position += take
+            if self._position >= len(self._current):
+                if self._done is not None and not self._done.done():
+                    self._done.set_result(due + filled / MIC_RATE)
+                self._current = None
+        pcm = float_to_int16(out).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = MIC_RATE
+        frame.pts = self._index * MIC_FRAME
+        frame.time_base = fractions.Fraction(1, MIC_RATE)
+        self._index += 1
+        return frame
+
+
+@dataclass(slots=True)
+class Received:
+    """What came down: the avatar's audio (48 kHz mono), video frames, data-channel messages.
+    Times are `time.monotonic()` on arrival."""
+
+    audio: list[tuple[float, Samples]] = field(default_factory=list)
+    audio_pts: list[int] = field(default_factory=list)
+    """RTP timestamps (48 kHz) of the audio frames, for delay measurements."""
+    video_times: list[float] = field(default_factory=list)
+    video_pts: list[int] = field(default_factory=list)
+    """RTP timestamps (90 kHz) of the video frames."""
+    video_frames: list[tuple[float, np.ndarray[Any, Any]]] = field(default_factory=list)
+    messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    video_size: tuple[int, int] | None = None
+
+    def transcript(self, role: str) -> dict[int, str]:
+        """Runway's flat deltas joined per turn, as Runway's clients do."""
+        turns: dict[int, str] = {}
+        for _, message in self.messages:
+            if message.get("type") == "transcription" and message.get("role") == role:
+                turn = int(message.get("turn", 0))
+                turns[turn] = turns.get(turn, "") + str(message.get("text", ""))
+        return turns
+
+    def audio_samples(self) -> Samples:
+        if not self.audio:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate([samples for _, samples in self.audio])
+
+    def fps(self, since: float | None = None) -> float:
+        times = [t for t in self.video_times if since is None or t >= since]
+        if len(times) < 2:
+            return 0.0
+        return (len(times) - 1) / (times[-1] - times[0])
+
+
+class Caller:
+    """One call, from session creation to hang-up. Use `async with Caller(...) as call:`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        avatar_id: str,
+        *,
+        session_options: dict[str, Any] | None = None,
+        keep_frames: bool = False,
+        ready_timeout_s: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.avatar_id = avatar_id
+        self.session_options = session_options or {}
+        self.keep_frames = keep_frames
+        self.ready_timeout_s = ready_timeout_s
+        self.session_id: str | None = None
+        self.microphone = Microphone()
+        self.received = Received()
+        self.peer: RTCPeerConnection | None = None
+        self.channel: Any = None
+        self._http: aiohttp.ClientSession | None = None
+        self._location: str | None = None
+        self._token: str | None = None
+        self._readers: list[asyncio.Task[None]] = []
+        self._message_waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[float]]]
+        self._message_waiters = []
+        self.connected_at: float | None = None
+        self.first_frame_at: float | None = None
+
+    async def __aenter__(self) -> Caller:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.hang_up()
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "X-Runway-Version": RUNWAY_VERSION}
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        assert self._http is not None
+        async with self._http.request(method, self.base_url + path, **kwargs) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise CallError(f"{method} {path} -> {response.status}: {text[:300]}")
+            return json.loads(text) if text else None
+
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        try:
+            await self._start()
+        except BaseException:
+            await self.hang_up()
+            raise
+
+    async def _start(self) -> None:
+        body = {
+            "model": "gwm1_avatars",
+            "avatar": {"type": "custom", "avatarId": self.avatar_id},
+            **self.session_options,
+        }
+        created = await self._json(
+            "POST", "/v1/realtime_sessions", json=body, headers=self._headers()
+        )
+        self.session_id = str(created["id"])
+        key = await self._wait_ready()
+        consumed = await self._json(
+            "POST",
+            f"/v1/realtime_sessions/{self.session_id}/consume",
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        await self._connect(str(consumed["url"]), str(consumed["token"]))
+
+    async def _wait_ready(self) -> str:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            session = await self._json(
+                "GET", f"/v1/realtime_sessions/{self.session_id}", headers=self._headers()
+            )
+            status = session["status"]
+            if status == "READY":
+                return str(session["sessionKey"])
+            if status in ("COMPLETED", "FAILED", "CANCELLED"):
+                raise CallError(f"the session ended before it was ready: {session}")
+            if time.monotonic() > deadline:
+                raise CallError("the session did not become READY in time")
+            await asyncio.sleep(0.1)
+
+    async def _connect(self, url: str, token: str) -> None:
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.peer = peer
+        peer.addTransceiver(self.microphone, direction="sendrecv")
+        peer.addTransceiver("video", direction="recvonly")
+        self.channel = peer.createDataChannel("events")
+        self.channel.on("message", self._on_message)
+        channel_open = asyncio.Event()
+        self.channel.on("open", channel_open.set)
+        peer.on("track", self._on_track)
+        connected = asyncio.Event()
+
+        @peer.on("connectionstatechange")
+        def _changed() -> None:
+            if peer.connectionState == "connected":
+                self.connected_at = time.monotonic()
+                connected.set()
+
+        await peer.setLocalDescription(await peer.createOffer())
+        assert peer.localDescription is not None and self._http is not None
+        async with self._http.post(
+            url,
+            data=peer.localDescription.sdp,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"},
+        ) as response:
+            answer = await response.text()
+            if response.status != 201:
+                raise CallError(f"WHIP offer -> {response.status}: {answer[:300]}")
+            location = response.headers.get("Location")
+        self._token = token
+        self._location = location
+        await peer.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await asyncio.wait_for(connected.wait(), timeout=20)
+        await asyncio.wait_for(channel_open.wait(), timeout=20)
+
+    def _on_track(self, track: Any) -> None:
+        reader = self._read_audio if track.kind == "audio" else self._read_video
+        self._readers.append(asyncio.ensure_future(reader(track)))
+
+    async def _read_audio(self, track: Any) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels)).mean(axis=1)
+            samples = (pcm / 32768.0).astype(np.float32)
+            if frame.sample_rate != MIC_RATE:
+                samples = resample(samples, frame.sample_rate, MIC_RATE)
+            self.received.audio.append((time.monotonic(), samples))
+            self.received.audio_pts.append(int(frame.pts or 0))
+
+    async def _read_video(self, track: Any) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            now = time.monotonic()
+            if self.first_frame_at is None:
+                self.first_frame_at = now
+            self.received.video_times.append(now)
+            self.received.video_pts.append(int(frame.pts or 0))
+            self.received.video_size = (frame.width, frame.height)
+            if self.keep_frames:
+                image = await asyncio.to_thread(frame.to_ndarray, format="bgr24")
+                self.received.video_frames.append((now, image))
+
+    def _on_message(self, raw: str | bytes) -> None:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        now = time.monotonic()
+        self.received.messages.append((now, message))
+        for predicate, future in list(self._message_waiters):
+            if not future.done() and predicate(message):
+                future.set_result(now)
+                self._message_waiters.remove((predicate, future))
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 60.0
+    ) -> float:
+        """Waits for a data-channel message; returns its arrival time (monotonic)."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._message_waiters.append((predicate, future))
+        return await asyncio.wait_for(future, timeout_s)
+
+    async def wait_for_state(self, state: str, timeout_s: float = 60.0) -> float:
+        return await self.wait_for(
+            lambda m: m.get("type") == "opencharacters.state" and m.get("state") == state,
+            timeout_s,
+        )
+
+    def state(self) -> str | None:
+        for _, message in reversed(self.received.messages):
+            if message.get("type") == "opencharacters.state":
+                return str(message.get("state"))
+        return None
+
+    async def wait_until_listening(self, timeout_s: float = 60.0) -> None:
+        """Until the avatar has said what it is saying and listens again."""
+        if self.state() != "listening":
+            await self.wait_for_state("listening", timeout_s)
+
+    def say(self, samples: Samples, sample_rate: int) -> asyncio.Future[float]:
+        return self.microphone.say(samples, sample_rate)
+
+    def send_end_call(self) -> None:
+        if self.channel is not None and self.channel.readyState == "open":
+            self.channel.send(json.dumps({"type": "END_CALL"}))
+
+    async def hang_up(self) -> None:
+        """END_CALL on the data channel, then WHIP DELETE; idempotent, and safe when the server
+        is already gone."""
+        if self._http is None:
+            return
+        http, self._http = self._http, None
+        try:
+            self.send_end_call()
+            await asyncio.sleep(0.2)
+            if self._location and self._token:
+                location, self._location = self._location, None
+                try:
+                    async with http.delete(
+                        location, headers={"Authorization": f"Bearer {self._token}"}
+                    ) as response:
+                        await response.read()
+                except aiohttp.ClientError as exc:
+                    log.info("hang-up request failed (%s); closing the peer anyway", exc)
+        finally:
+            if self.peer is not None:
+                await self.peer.close()
+            for reader in self._readers:
+                reader.cancel()
+            await asyncio.gather(*self._readers, return_exceptions=True)
+            await http.close()
+
+    async def session(self) -> dict[str, Any]:
+        http = self._http or aiohttp.ClientSession()
+        try:
+            async with http.get(
+                f"{self.base_url}/v1/realtime_sessions/{self.session_id}", headers=self._headers()
+            ) as response:
+                result: dict[str, Any] = await response.json()
+                return result
+        finally:
+            if http is not self._http:
+                await http.close()
+
+
+def speech_onsets(samples: Samples, rate: int, threshold: float = 0.01) -> list[float]:
+    """Seconds at which the signal rises above `threshold` RMS (20 ms windows) after silence."""
+    window = rate // 50
+    count = len(samples) // window
+    if count == 0:
+        return []
+    rms = np.sqrt(np.mean(samples[: count * window].reshape(count, window) ** 2, axis=1))
+    onsets: list[float] = []
+    loud = False
+    for i, value in enumerate(rms):
+        if value >= threshold and not loud:
+            onsets.append(i * window / rate)
+        loud = value >= threshold or (loud and value >= threshold / 2)
+    return onsets
+
+
+def seconds(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3f}"

@@ -1,0 +1,159 @@
+"""`opencharacters call`: a live call from the command line, for smoke tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from opencharacters.client.call import Caller, CallError
+
+
+def _print_line(role: str, text: str) -> None:
+    click.echo(f"{'caller' if role == 'user' else 'avatar'}: {text}")
+
+
+async def _run_call(
+    base_url: str,
+    api_key: str,
+    avatar_id: str,
+    clips: list[Path],
+    save: Path | None,
+    options: dict[str, Any],
+    as_json: bool,
+) -> dict[str, Any]:
+    from opencharacters.animation.media import read_audio
+
+    sounds = [read_audio(path) for path in clips]
+    started = time.monotonic()
+    async with Caller(
+        base_url, api_key, avatar_id, session_options=options, keep_frames=save is not None
+    ) as call:
+        if not as_json:
+            click.echo(f"session {call.session_id}: connected", err=True)
+        # Let the greeting finish (with no start script the avatar is already listening).
+        await asyncio.sleep(0.5)
+        if call.state() in ("thinking", "speaking"):
+            await call.wait_until_listening(60)
+        for sound in sounds:
+            await call.say(sound.samples, sound.sample_rate)
+            await call.wait_for_state("speaking", 60)
+            await call.wait_until_listening(120)
+        await asyncio.sleep(0.3)
+    session = await call.session()
+    received = call.received
+    transcript = [
+        {"role": role, "turn": turn, "text": text}
+        for role in ("assistant", "user")
+        for turn, text in received.transcript(role).items()
+    ]
+    transcript.sort(key=lambda entry: int(entry["turn"]))
+    result: dict[str, Any] = {
+        "sessionId": call.session_id,
+        "status": session.get("status"),
+        "duration": session.get("duration"),
+        "transcript": transcript,
+        "turns": [m for _, m in received.messages if m.get("type") == "opencharacters.turn"],
+        "videoFps": round(received.fps(), 2),
+        "videoSize": received.video_size,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    if save is not None:
+        await _save(call, save)
+        result["saved"] = str(save)
+    return result
+
+
+async def _save(call: Caller, path: Path) -> None:
+    """What the caller received, on the arrival clock of the first frame."""
+    from opencharacters.engine.recording import CallRecorder
+
+    received = call.received
+    if not received.video_frames or received.video_size is None:
+        raise click.ClickException("no video was received; nothing to save")
+    origin = received.video_frames[0][0]
+    width, height = received.video_size
+    # Everything is already in memory: nothing may be dropped for being "behind".
+    recorder = CallRecorder(path, width=width, height=height, pixel_format="bgr24", max_queue_s=1e9)
+    recorder.start()
+    for at, image in received.video_frames:
+        recorder.add_video_frame(image, at - origin)
+    end = 0.0
+    for at, samples in received.audio:
+        start = at - origin - len(samples) / 48_000
+        if start >= 0:
+            recorder.add_avatar_audio(samples, 48_000, start)
+            end = max(end, start + len(samples) / 48_000)
+    await recorder.finish(max(end, received.video_frames[-1][0] - origin + 0.04))
+
+
+@click.command("call")
+@click.argument("avatar_id")
+@click.option(
+    "--say",
+    "clips",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Audio to speak to the avatar (any format PyAV reads); repeat for several turns.",
+)
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write what was received (the avatar's video and voice) to this MP4.",
+)
+@click.option("--base-url", help="Server URL (RUNWAYML_BASE_URL, default http://127.0.0.1:8000)")
+@click.option("--api-key", help="API key (RUNWAYML_API_SECRET)")
+@click.option("--personality", help="Override the avatar's personality for this call")
+@click.option("--start-script", help="Override the avatar's opening line for this call")
+@click.option("--max-duration", type=int, help="Seconds (10-1800, default 300)")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON result instead of text")
+def call(
+    avatar_id: str,
+    clips: tuple[Path, ...],
+    save: Path | None,
+    base_url: str | None,
+    api_key: str | None,
+    personality: str | None,
+    start_script: str | None,
+    max_duration: int | None,
+    as_json: bool,
+) -> None:
+    """Call an avatar: create a session, connect over WebRTC, speak, print what is said."""
+    base = base_url or os.environ.get("RUNWAYML_BASE_URL") or "http://127.0.0.1:8000"
+    key = api_key or os.environ.get("RUNWAYML_API_SECRET")
+    if not key:
+        raise click.UsageError("give --api-key or set RUNWAYML_API_SECRET")
+    options: dict[str, Any] = {}
+    if personality:
+        options["personality"] = personality
+    if start_script:
+        options["startScript"] = start_script
+    if max_duration is not None:
+        options["maxDuration"] = max_duration
+    try:
+        result = asyncio.run(_run_call(base, key, avatar_id, list(clips), save, options, as_json))
+    except CallError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    for entry in result["transcript"]:
+        _print_line(entry["role"], entry["text"].strip())
+    for turn in result["turns"]:
+        click.echo(
+            f"turn {turn['turn']}: first audio {turn['firstAudioS']} s after the caller stopped "
+            f"(end of turn {turn['endOfTurnWaitS']} s, first clause {turn['firstClauseS']} s)"
+        )
+    click.echo(
+        f"session {result['sessionId']}: {result['status']}, {result['duration']} s, "
+        f"video {result['videoSize']} at {result['videoFps']} fps"
+    )
+    if save is not None:
+        click.echo(f"saved {save}")

@@ -1,0 +1,406 @@
+"""The live calls of this server process: WHIP offers become calls; calls end into the store.
+
+A session's media runs in the process that answered its offer. The database stays the source of
+truth for status; this registry only knows which calls it is running, so a second offer for the
+same session, a hang-up or a cancel reaches the right worker."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import shutil
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+
+from opencharacters.blobs.store import BlobStore
+from opencharacters.dialogue.tools import ToolRecord, parse_tools
+from opencharacters.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
+from opencharacters.domain.session_states import TERMINAL, SessionStatus, can_transition
+from opencharacters.domain.timefmt import utcnow
+from opencharacters.engine.live import codecs
+from opencharacters.engine.live.backends import BackendLinks
+from opencharacters.engine.live.clock import SessionClock
+from opencharacters.engine.live.engines import EngineLoader
+from opencharacters.engine.live.worker import (
+    CallSpec,
+    Ending,
+    Outcome,
+    SessionWorker,
+    TranscriptSink,
+    recording_path,
+)
+from opencharacters.engine.scheduler import SessionScheduler
+from opencharacters.settings import Settings
+from opencharacters.store.db import Database
+from opencharacters.store.tables import Avatar, RealtimeSession
+from opencharacters.store.transcripts import append_entry, set_recording
+from opencharacters.store.voices import resolve_voice
+
+log = logging.getLogger(__name__)
+
+MAX_OFFER_BYTES = 64 * 1024
+SHUTDOWN_GRACE_S = 10.0
+_REMEMBERED_ENDINGS = 1000
+
+
+class _StoreTranscript(TranscriptSink):
+    def __init__(self, db: Database, session_id: str, clock: SessionClock) -> None:
+        self._db = db
+        self._session_id = session_id
+        self._clock = clock
+
+    async def entry(
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
+    ) -> None:
+        timestamp = self._clock.wall(at_s)
+        tool_calls = [record.call_json() for record in tools] or None
+        tool_results = [record.result_json() for record in tools] or None
+
+        def write() -> None:
+            with self._db.session() as db:
+                append_entry(
+                    db,
+                    self._session_id,
+                    role=role,
+                    content=content,
+                    timestamp=timestamp,
+                    interrupted=interrupted,
+                    tool_calls=tool_calls,
+                    tool_results=tool_results,
+                )
+
+        await asyncio.to_thread(write)
+
+
+@dataclass(slots=True)
+class LiveCall:
+    session_id: str
+    token: str
+    worker: SessionWorker
+    peer: RTCPeerConnection
+    task: asyncio.Task[None] | None = None
+
+
+class LiveCalls:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        blobs: BlobStore,
+        scheduler: SessionScheduler,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._blobs = blobs
+        self._scheduler = scheduler
+        self.engines = EngineLoader(settings.engines)
+        self.backends = BackendLinks()
+        self._calls: dict[str, LiveCall] = {}
+        # Hang-ups repeated after the call ended (END_CALL first, then DELETE) still succeed.
+        self._ended: OrderedDict[str, str] = OrderedDict()
+        self._lock = asyncio.Lock()
+        self._recordings = settings.data_dir / "recordings-in-progress"
+        codecs.install()
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def get(self, session_id: str) -> LiveCall | None:
+        return self._calls.get(session_id)
+
+    # ----- signalling ------------------------------------------------------------------------
+
+    async def offer(self, session_id: str, token: str, sdp: str) -> str:
+        """Answers a WHIP offer and starts the call; returns the answer SDP."""
+        if len(sdp.encode()) > MAX_OFFER_BYTES:
+            raise BadRequest(f"body: the SDP offer is over {MAX_OFFER_BYTES} bytes")
+        if "m=" not in sdp or not sdp.lstrip().startswith("v=0"):
+            raise BadRequest("body: not an SDP offer (it must start with v=0 and hold m= lines)")
+        async with self._lock:
+            if session_id in self._calls:
+                existing = self._calls[session_id]
+                if hmac.compare_digest(existing.token.encode(), token.encode()):
+                    raise Conflict("This session is already connected; a second offer is refused.")
+                raise Unauthorized("Invalid media token for this session.")
+            spec = await asyncio.to_thread(self._load_spec, session_id, token)
+            call = await self._connect(spec, token, sdp)
+            self._calls[session_id] = call
+        call.task = asyncio.create_task(self._run(call), name=f"call:{session_id}")
+        assert call.peer.localDescription is not None
+        return call.peer.localDescription.sdp
+
+    def _load_spec(self, session_id: str, token: str) -> CallSpec:
+        with self._db.session() as db:
+            session = db.get(RealtimeSession, session_id)
+            if session is None:
+                raise NotFound(f"Realtime session {session_id} not found.")
+            expected = session.connect_token or ""
+            if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
+                if session.status != SessionStatus.READY:
+                    raise Conflict(
+                        f"The session is {session.status}; only a READY session whose "
+                        "credentials were consumed can connect."
+                    )
+                raise Unauthorized("Invalid media token for this session.")
+            if session.status != SessionStatus.READY:
+                raise Conflict(f"The session is {session.status}; only a READY session connects.")
+            avatar = db.get(Avatar, session.avatar_id)
+            if avatar is None or avatar.rig_blob is None:
+                raise Conflict("The session's avatar was deleted or is not ready.")
+            rig_json = self._blobs.get_bytes(avatar.rig_blob)
+            voice = resolve_voice(db, session.organization_id, avatar.voice or {})
+            if voice.fallback:
+                log.info("session %s speaks with a preset: %s", session_id, voice.reason)
+            return CallSpec(
+                session_id=session.id,
+                organization_id=session.organization_id,
+                rig_json=rig_json,
+                voice=voice.voice,
+                personality=session.personality or avatar.personality,
+                start_script=session.start_script or avatar.start_script,
+                max_duration_s=session.max_duration,
+                fps=self._settings.video_fps,
+                tools=tuple(parse_tools(session.tools or [])),
+            )
+
+    async def _connect(self, spec: CallSpec, token: str, sdp: str) -> LiveCall:
+        ice = [RTCIceServer(**server.model_dump()) for server in self._settings.ice_servers]
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=ice))
+        clock = SessionClock()
+        worker = SessionWorker(
+            spec,
+            engines=self.engines,
+            engine_settings=self._settings.engines,
+            clock=clock,
+            transcript=_StoreTranscript(self._db, spec.session_id, clock),
+            tool_backend=self.backends,
+        )
+        if self._settings.record_sessions:
+            worker.recorder = self._new_recorder(spec, worker.frame_size)
+        peer.on("datachannel", worker.channel.attach)
+        peer.on("track", worker.caller_track)
+
+        @peer.on("connectionstatechange")
+        def _state_changed() -> None:
+            worker.connection_state_changed(peer.connectionState)
+
+        try:
+            await peer.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as exc:
+            await peer.close()
+            raise BadRequest(f"body: the SDP offer could not be used: {exc}"[:300]) from None
+        kinds = {t.kind for t in peer.getTransceivers()}
+        missing = [kind for kind in ("audio", "video") if kind not in kinds]
+        if missing:
+            await peer.close()
+            raise BadRequest(
+                "body: the offer needs an audio transceiver (the caller's microphone, sendrecv) "
+                f"and a video transceiver (recvonly, for the avatar); it has no {missing[0]}"
+            )
+        peer.addTrack(worker.audio_track)
+        peer.addTrack(worker.video_track)
+        try:
+            answer = await peer.createAnswer()
+            await peer.setLocalDescription(answer)
+        except Exception as exc:
+            await peer.close()
+            raise BadRequest(f"body: no answer can be made for this offer: {exc}"[:300]) from None
+        return LiveCall(spec.session_id, token, worker, peer)
+
+    def _new_recorder(self, spec: CallSpec, size: tuple[int, int]) -> Any:
+        from opencharacters.engine.recording import CallRecorder
+
+        return CallRecorder(
+            recording_path(self._recordings, spec.session_id),
+            width=size[0],
+            height=size[1],
+            fps=spec.fps,
+            pixel_format="bgr24",  # the renderer's frames, as they are
+        )
+
+    async def hang_up(self, session_id: str, token: str) -> None:
+        call = self._calls.get(session_id)
+        if call is None:
+            ended = self._ended.get(session_id)
+            if ended is not None and hmac.compare_digest(ended.encode(), token.encode()):
+                return
+            raise NotFound(f"No live call for session {session_id} with this token.")
+        if not hmac.compare_digest(call.token.encode(), token.encode()):
+            raise NotFound(f"No live call for session {session_id} with this token.")
+        call.worker.end(Ending(Outcome.COMPLETED, "the caller hung up (WHIP DELETE)"))
+        await self._wait(call)
+
+    async def cancel(self, session_id: str) -> bool:
+        """DELETE of the session: ends its call here as CANCELLED. False: no call here."""
+        call = self._calls.get(session_id)
+        if call is None:
+            return False
+        call.worker.end(Ending(Outcome.CANCELLED, "cancelled through the API"))
+        await self._wait(call)
+        return True
+
+    async def stop_all(self) -> None:
+        for call in list(self._calls.values()):
+            call.worker.end(
+                Ending(
+                    Outcome.FAILED,
+                    "server shutdown",
+                    failure="The server shut down during the call.",
+                    failure_code="SERVER_SHUTDOWN",
+                )
+            )
+        await asyncio.gather(*(self._wait(call) for call in list(self._calls.values())))
+
+    async def _wait(self, call: LiveCall) -> None:
+        if call.task is not None:
+            await asyncio.wait({call.task}, timeout=SHUTDOWN_GRACE_S)
+
+    # ----- the call's life -------------------------------------------------------------------
+
+    async def _run(self, call: LiveCall) -> None:
+        worker = call.worker
+        running = False
+        try:
+            if await worker.wait_connected(self._settings.connect_timeout_s):
+                running = await asyncio.to_thread(self._mark_running, call.session_id)
+                if not running:
+                    worker.end(Ending(Outcome.CANCELLED, "the session ended before connecting"))
+                else:
+                    if worker.recorder is not None:
+                        worker.recorder.start()
+                    await worker.converse()
+            elif worker.ending is None:
+                worker.end(
+                    Ending(
+                        Outcome.FAILED,
+                        "no connection",
+                        failure="The caller's peer did not connect after the offer.",
+                        failure_code="CONNECTION_TIMEOUT",
+                    )
+                )
+        except Exception as exc:
+            log.exception("session %s: the call failed", call.session_id)
+            worker.end(
+                Ending(
+                    Outcome.FAILED,
+                    "worker error",
+                    failure=f"The call failed: {type(exc).__name__}: {exc}"[:500],
+                    failure_code="INTERNAL",
+                )
+            )
+        finally:
+            await self._finish(call, running)
+
+    def _mark_running(self, session_id: str) -> bool:
+        from opencharacters.store.sessions import set_status
+
+        with self._db.session() as db:
+            session = db.get(RealtimeSession, session_id, with_for_update=True)
+            if session is None or session.status != SessionStatus.READY:
+                return False
+            set_status(db, session, SessionStatus.RUNNING)
+            return True
+
+    async def _finish(self, call: LiveCall, running: bool) -> None:
+        worker = call.worker
+        ending = worker.ending or Ending(Outcome.COMPLETED, "ended")
+        ended_at = utcnow()  # the call's end, whatever storing its recording takes
+        try:
+            await worker.shutdown()
+        except Exception:
+            log.exception("session %s: stopping the worker failed", call.session_id)
+        try:
+            await call.peer.close()
+        except Exception:
+            log.exception("session %s: closing the peer failed", call.session_id)
+        blob_key: str | None = None
+        if worker.recorder is not None:
+            blob_key = await self._store_recording(call, running)
+        try:
+            await asyncio.to_thread(self._end_session, call.session_id, ending, blob_key, ended_at)
+        except Exception:
+            log.exception("session %s: recording its end failed", call.session_id)
+        self._calls.pop(call.session_id, None)
+        await self.backends.end(call.session_id)
+        self._ended[call.session_id] = call.token
+        while len(self._ended) > _REMEMBERED_ENDINGS:
+            self._ended.popitem(last=False)
+        self._scheduler.wake()
+        log.info(
+            "session %s ended %s (%s): %s",
+            call.session_id,
+            ending.outcome.value,
+            ending.reason,
+            worker.stats(),
+        )
+
+    async def _store_recording(self, call: LiveCall, running: bool) -> str | None:
+        recorder = call.worker.recorder
+        if recorder is None:
+            return None
+        if not running:
+            recorder.abort()
+            return None
+        try:
+            info = await recorder.finish(call.worker.recording_duration_s())
+            key = f"recordings/{call.worker.spec.organization_id}/{call.session_id}.mp4"
+            await asyncio.to_thread(self._blobs.put_file, key, Path(info.path))
+            await asyncio.to_thread(_remove, Path(info.path))
+            return key
+        except Exception:
+            log.exception("session %s: the recording could not be finished", call.session_id)
+            return None
+
+    def _end_session(
+        self, session_id: str, ending: Ending, blob_key: str | None, ended_at: datetime
+    ) -> None:
+        from opencharacters.store.sessions import set_status
+
+        target = SessionStatus(ending.outcome.value)
+        with self._db.session() as db:
+            session = db.get(RealtimeSession, session_id, with_for_update=True)
+            if session is None:
+                return
+            if blob_key is not None:
+                set_recording(db, session_id, blob_key)
+            current = SessionStatus(session.status)
+            if current in TERMINAL:
+                return
+            if target is SessionStatus.COMPLETED and current is SessionStatus.READY:
+                target = SessionStatus.FAILED
+                ending = Ending(
+                    Outcome.FAILED,
+                    ending.reason,
+                    failure="The caller left before the call connected.",
+                    failure_code="CONNECTION_TIMEOUT",
+                )
+            if not can_transition(current, target):
+                target = SessionStatus.FAILED
+            set_status(
+                db,
+                session,
+                target,
+                failure=ending.failure,
+                failure_code=ending.failure_code,
+                now=ended_at,
+            )
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

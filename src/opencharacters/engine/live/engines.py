@@ -1,0 +1,62 @@
+"""The models every live session of this process shares, loaded once, off the event loop.
+
+Per session only the cheap, stateful parts are new: the VAD and turn detector (recurrent state),
+the conversation (history, persona handle) and the animator (the avatar's rig)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from opencharacters.dialogue.backend import DialogueModel
+from opencharacters.dialogue.engines import load_dialogue_model
+from opencharacters.engine_settings import EngineSettings
+from opencharacters.speech.asr import SpeechRecognizer
+from opencharacters.speech.engines import load_recognizer, shared_synthesizer
+from opencharacters.speech.tts import PresetSynthesizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedEngines:
+    recognizer: SpeechRecognizer
+    dialogue: DialogueModel
+    synthesizer: PresetSynthesizer
+    load_s: float
+
+
+def _load(settings: EngineSettings) -> SharedEngines:
+    started = time.perf_counter()
+    synthesizer = shared_synthesizer(settings)
+    recognizer = load_recognizer(settings)
+    dialogue = load_dialogue_model(settings)
+    return SharedEngines(recognizer, dialogue, synthesizer, time.perf_counter() - started)
+
+
+class EngineLoader:
+    def __init__(self, settings: EngineSettings) -> None:
+        self._settings = settings
+        self._task: asyncio.Task[SharedEngines] | None = None
+
+    def warm(self) -> None:
+        """Starts loading in the background (at start-up, or when a session becomes READY)."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(asyncio.to_thread(_load, self._settings))
+            self._task.add_done_callback(self._report)
+
+    async def get(self) -> SharedEngines:
+        self.warm()
+        assert self._task is not None
+        return await asyncio.shield(self._task)
+
+    @staticmethod
+    def _report(task: asyncio.Task[SharedEngines]) -> None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("loading the speech and dialogue engines failed", exc_info=task.exception())
+        else:
+            log.info("engines loaded in %.1f s", task.result().load_s)

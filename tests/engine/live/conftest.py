@@ -1,0 +1,91 @@
+"""One real server with the real models for the live-call tests, and helpers to call it."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from opencharacters.speech.audio import Samples, read_wav
+from tests.support.media import face_data_uri
+from tests.support.server import API_KEY, Server
+
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "X-Runway-Version": "2024-11-06"}
+
+
+@pytest.fixture(scope="package")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = Server(
+        tmp_path_factory.mktemp("live"),
+        None,
+        OPENCHARACTERS_PRELOAD_ENGINES="true",
+        OPENCHARACTERS_SESSION_CAPACITY="3",
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="package")
+def api(live_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.base_url, headers=HEADERS, timeout=30) as client:
+        yield client
+
+
+def create_avatar(api: httpx.Client, **fields: Any) -> str:
+    body = {
+        "name": "Ada",
+        "referenceImage": face_data_uri(),
+        "voice": {"type": "runway-live-preset", "presetId": "clara"},
+        "personality": "You are Ada, a cheerful astronaut who answers questions about space.",
+        "startScript": "Hi, I'm Ada.",
+        **fields,
+    }
+    response = api.post("/v1/avatars", json=body)
+    assert response.status_code == 200, response.text
+    avatar_id = str(response.json()["id"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        avatar = api.get(f"/v1/avatars/{avatar_id}").json()
+        if avatar["status"] == "READY":
+            return avatar_id
+        assert avatar["status"] == "PROCESSING", avatar
+        time.sleep(0.2)
+    raise AssertionError("avatar not READY in time")
+
+
+@pytest.fixture(scope="package")
+def avatar_id(api: httpx.Client) -> str:
+    return create_avatar(api)
+
+
+def espeak(text: str) -> tuple[Samples, int]:
+    wav = subprocess.run(
+        ["espeak-ng", "--stdout", "-s", "150", text], check=True, capture_output=True
+    ).stdout
+    return read_wav(io.BytesIO(wav).getvalue())
+
+
+@pytest.fixture(scope="package")
+def say() -> Callable[[str], tuple[Samples, int]]:
+    return espeak
+
+
+def wait_status(api: httpx.Client, session_id: str, wanted: set[str], timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        session = api.get(f"/v1/realtime_sessions/{session_id}").json()
+        if session["status"] in wanted:
+            return session
+        time.sleep(0.1)
+    raise AssertionError(f"session never reached {wanted}: {session}")
+
+
+def conversation(api: httpx.Client, session_id: str) -> Any:
+    response = api.get(f"/v1/avatar_conversations/{session_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
