@@ -54,15 +54,16 @@ class KnowledgeBase:
         background_gate: asyncio.Semaphore | None = None,
         *,
         embedder: Embedder | None = None,
+        vector_cache: VectorCache | None = None,
     ) -> None:
         """`embedder`: one already loaded (benchmarks, tests); by default the configured one is
-        loaded on first use."""
+        loaded on first use. `vector_cache`: one to share (benchmarks)."""
         self._db = db
         self._settings = settings
         self._gate = background_gate
         """Background (re)builds wait for it, so they never run beside image or video jobs.
         A build someone is waiting for (`index_for_avatar`) does not."""
-        self._vectors = VectorCache()
+        self._vectors = vector_cache if vector_cache is not None else VectorCache()
         self._indexes: OrderedDict[str, KnowledgeIndex] = OrderedDict()
         self._versions: dict[str, tuple[str, str]] = {}
         """avatar id -> (version of its document rows, fingerprint of their content)"""
