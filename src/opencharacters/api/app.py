@@ -31,6 +31,7 @@ from opencharacters.api.routers import (
 )
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore
+from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
@@ -48,7 +49,8 @@ def build_services(settings: Settings) -> Services:
     settings.ensure_data_dir()
     db = Database(settings.resolved_database_url)
     blobs = FilesystemBlobStore(settings.resolved_blob_dir)
-    cpu_gate = asyncio.Semaphore(1)  # background image, video and voice work, one job at a time
+    # Background image, video, voice and knowledge-indexing work, one job at a time.
+    cpu_gate = asyncio.Semaphore(1)
     scheduler = SessionScheduler(
         db,
         capacity=settings.session_capacity,
@@ -70,6 +72,7 @@ def build_services(settings: Settings) -> Services:
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
         live=LiveCalls(settings, db, blobs, scheduler),
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
+        knowledge=KnowledgeBase(db, settings.engines, background_gate=cpu_gate),
     )
 
 
@@ -133,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await svc.avatar_processor.stop()
             await svc.task_runner.stop()
             await svc.voice_processor.stop()
+            await svc.knowledge.stop()
             svc.db.dispose()
 
     app = FastAPI(

@@ -9,6 +9,7 @@ from fastapi import Request
 from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import BlobStore
+from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
@@ -30,6 +31,8 @@ class Services:
     task_runner: TaskRunner
     live: LiveCalls
     voice_processor: VoiceProcessor
+    knowledge: KnowledgeBase
+    """Avatars' knowledge indexes; the live worker calls knowledge.search on each turn."""
 
     def blob_url(self, key: str | None) -> str | None:
         return self.signer.blob_url(key) if key else None

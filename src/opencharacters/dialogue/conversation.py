@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from opencharacters.dialogue.backend import DialogueModel, PreparedPersona
 from opencharacters.dialogue.chunker import SpeakableChunker, chunk_text
 from opencharacters.dialogue.messages import ChatMessage
-from opencharacters.dialogue.prompt import build_messages, system_prompt
+from opencharacters.dialogue.prompt import Note, build_messages, system_prompt
 from opencharacters.dialogue.tools import (
     CALL_CLOSE,
     CALL_OPEN,
@@ -108,7 +108,7 @@ class Conversation:
     async def reply(
         self,
         user_text: str,
-        passages: Sequence[str] = (),
+        passages: Sequence[str | Note] = (),
         *,
         record: bool = True,
         into: ReplyRecord | None = None,

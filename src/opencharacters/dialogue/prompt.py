@@ -5,8 +5,16 @@ invalidate the cached prefix."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from opencharacters.dialogue.messages import ChatMessage
+
+
+class Note(Protocol):
+    """A retrieved knowledge passage (dialogue.knowledge.Passage) that knows its prompt line."""
+
+    def as_note(self) -> str: ...
+
 
 SPOKEN_RULES = (
     "Speak as this character, in the first person, on a phone call: everything you write is "
@@ -26,10 +34,12 @@ def system_prompt(personality: str) -> str:
     return f"{personality.strip()}\n\n{SPOKEN_RULES}"
 
 
-def with_knowledge(user_text: str, passages: Sequence[str]) -> str:
+def with_knowledge(user_text: str, passages: Sequence[str | Note]) -> str:
+    """Passages are plain strings or retrieved passages, which name their document."""
     if not passages:
         return user_text
-    notes = "\n".join(f"- {passage.strip()}" for passage in passages)
+    lines = [p if isinstance(p, str) else p.as_note() for p in passages]
+    notes = "\n".join(f"- {line.strip()}" for line in lines)
     return f"Notes you may use if relevant:\n{notes}\n\nCaller says: {user_text}"
 
 
@@ -37,7 +47,7 @@ def build_messages(
     system: str,
     history: Sequence[ChatMessage],
     user_text: str,
-    passages: Sequence[str] = (),
+    passages: Sequence[str | Note] = (),
 ) -> list[ChatMessage]:
     return [
         {"role": "system", "content": system},

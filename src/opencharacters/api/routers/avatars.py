@@ -22,6 +22,7 @@ from opencharacters.ingest.avatar_jobs import avatar_blob_prefix
 from opencharacters.ingest.sources import completed_upload, decode_data_uri
 from opencharacters.store.avatars import (
     check_documents,
+    check_knowledge_limit,
     document_ids_for,
     get_avatar,
     set_documents,
@@ -69,6 +70,7 @@ def _create(svc: Services, caller: Caller, body: AvatarCreate) -> tuple[dict[str
     now = utcnow()
     with svc.db.session() as db:
         documents = check_documents(db, caller.org_id, body.documentIds)
+        check_knowledge_limit(db, documents)
         avatar = Avatar(
             id=str(uuid.uuid4()),
             organization_id=caller.org_id,
@@ -96,6 +98,8 @@ async def create_avatar(
 ) -> dict[str, Any]:
     rendered, avatar = await asyncio.to_thread(_create, svc, caller, body)
     svc.avatar_processor.submit(avatar.id, avatar.image_generation)
+    if body.documentIds:
+        svc.knowledge.refresh([avatar.id])
     return rendered
 
 
@@ -152,7 +156,9 @@ def _update(
         if reprocess and avatar.status == "PROCESSING":
             raise Conflict("The reference image cannot be updated while the avatar is processing.")
         if "documentIds" in fields:
-            set_documents(db, avatar, check_documents(db, caller.org_id, body.documentIds or []))
+            documents = check_documents(db, caller.org_id, body.documentIds or [])
+            check_knowledge_limit(db, documents)
+            set_documents(db, avatar, documents)
         if "voice" in fields:
             avatar.voice = _check_voice(db, caller.org_id, body.voice)
         if body.name is not None:
@@ -189,6 +195,8 @@ async def update_avatar(
     rendered, generation = await asyncio.to_thread(_update, svc, caller, avatar_id, body)
     if generation is not None:
         svc.avatar_processor.submit(avatar_id, generation)
+    if "documentIds" in body.model_fields_set:
+        svc.knowledge.refresh([avatar_id])
     return rendered
 
 
@@ -204,7 +212,9 @@ def _delete(svc: Services, caller: Caller, avatar_id: str) -> None:
 async def delete_avatar(
     id: IdPath, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> Response:
-    await asyncio.to_thread(_delete, svc, caller, check_id(id, "id"))
+    avatar_id = check_id(id, "id")
+    await asyncio.to_thread(_delete, svc, caller, avatar_id)
+    svc.knowledge.forget(avatar_id)
     return Response(status_code=204)
 
 

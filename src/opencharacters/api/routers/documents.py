@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from opencharacters.api.auth import Caller, api_caller
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import Cursor, IdPath, check_id, limit_query
+from opencharacters.dialogue.knowledge.index import SourceDocument
 from opencharacters.domain.errors import NotFound
 from opencharacters.domain.requests import DocumentCreate, DocumentUpdate
 from opencharacters.domain.responses import document_json
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.store.avatars import check_document_update_limit
 from opencharacters.store.pagination import paginate
 from opencharacters.store.tables import Avatar, AvatarDocument, Document
 
@@ -71,7 +73,9 @@ def _create(svc: Services, caller: Caller, body: DocumentCreate) -> dict[str, An
 async def create_document(
     body: DocumentCreate, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> dict[str, Any]:
-    return await asyncio.to_thread(_create, svc, caller, body)
+    rendered = await asyncio.to_thread(_create, svc, caller, body)
+    svc.knowledge.warm([SourceDocument(rendered["id"], body.name, body.content)])
+    return rendered
 
 
 def _list(
@@ -118,14 +122,25 @@ async def retrieve_document(
     return await asyncio.to_thread(_retrieve, svc, caller, check_id(id, "id"))
 
 
-def _update(svc: Services, caller: Caller, document_id: str, body: DocumentUpdate) -> None:
+def _update(
+    svc: Services, caller: Caller, document_id: str, body: DocumentUpdate
+) -> tuple[SourceDocument, list[str]]:
+    """Applies the change; returns the document as it is now and the avatars that use it."""
     with svc.db.session() as db:
         document = _get(db, caller.org_id, document_id)
+        if body.content is not None and body.content != document.content:
+            check_document_update_limit(db, document.id, body.content)
         if body.name is not None:
             document.name = body.name
         if body.content is not None:
             document.content = body.content
         document.updated_at = utcnow()
+        users = list(
+            db.scalars(
+                select(AvatarDocument.avatar_id).where(AvatarDocument.document_id == document.id)
+            )
+        )
+        return SourceDocument(document.id, document.name, document.content), users
 
 
 @router.patch("/v1/documents/{id}", status_code=204, summary="Update a document")
@@ -135,11 +150,14 @@ async def update_document(
     caller: Caller = Depends(api_caller),
     svc: Services = Depends(services),
 ) -> Response:
-    await asyncio.to_thread(_update, svc, caller, check_id(id, "id"), body)
+    document, users = await asyncio.to_thread(_update, svc, caller, check_id(id, "id"), body)
+    svc.knowledge.warm([document])
+    svc.knowledge.refresh(users)
     return Response(status_code=204)
 
 
-def _delete(svc: Services, caller: Caller, document_id: str) -> None:
+def _delete(svc: Services, caller: Caller, document_id: str) -> list[str]:
+    """Deletes the document; returns the avatars that used it."""
     with svc.db.session() as db:
         document = _get(db, caller.org_id, document_id)
         touched = list(
@@ -151,11 +169,13 @@ def _delete(svc: Services, caller: Caller, document_id: str) -> None:
         now = utcnow()
         for avatar in db.scalars(select(Avatar).where(Avatar.id.in_(touched))):
             avatar.updated_at = now
+        return touched
 
 
 @router.delete("/v1/documents/{id}", status_code=204, summary="Delete a document")
 async def delete_document(
     id: IdPath, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> Response:
-    await asyncio.to_thread(_delete, svc, caller, check_id(id, "id"))
+    touched = await asyncio.to_thread(_delete, svc, caller, check_id(id, "id"))
+    svc.knowledge.refresh(touched)
     return Response(status_code=204)
