@@ -133,6 +133,7 @@ class ScriptedModel:
         tools: Sequence[ToolSpec] = (),
         *,
         speech_only: bool = False,
+        temperature: float | None = None,
     ) -> AsyncIterator[str]:
         self.prompts.append(list(messages))
         self.tools_seen.append(tuple(t.name for t in tools))

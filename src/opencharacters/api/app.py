@@ -57,6 +57,7 @@ def build_services(settings: Settings) -> Services:
         ready_ttl_s=settings.session_ready_ttl_s,
         tick_s=settings.scheduler_tick_s,
     )
+    knowledge = KnowledgeBase(db, settings.engines, background_gate=cpu_gate)
     return Services(
         settings=settings,
         db=db,
@@ -70,9 +71,9 @@ def build_services(settings: Settings) -> Services:
         scheduler=scheduler,
         avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
-        live=LiveCalls(settings, db, blobs, scheduler),
+        live=LiveCalls(settings, db, blobs, scheduler, knowledge),
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
-        knowledge=KnowledgeBase(db, settings.engines, background_gate=cpu_gate),
+        knowledge=knowledge,
     )
 
 

@@ -27,6 +27,7 @@ class DialogueModel(Protocol):
         tools: Sequence[ToolSpec] = (),
         *,
         speech_only: bool = False,
+        temperature: float | None = None,
     ) -> AsyncIterator[str]:
         """Text deltas of the reply. Closing the iterator early (barge-in) stops generation.
         With tools, a reply is either speech or one call written as `<call>{"name",

@@ -138,11 +138,13 @@ class Conversation:
                 # The backend decides actions apart from the conversation (embedded model).
                 call = await chooser(user_text, tools)
                 if call is None:
-                    async for chunk in self._speak(messages, (), out, speech_only=True):
+                    async for chunk in self._speak(
+                        messages, (), out, speech_only=True, factual=bool(passages)
+                    ):
                         if isinstance(chunk, str):
                             yield chunk
             else:
-                async for chunk in self._speak(messages, tools, out):
+                async for chunk in self._speak(messages, tools, out, factual=bool(passages)):
                     if isinstance(chunk, str):
                         yield chunk
                     else:
@@ -175,6 +177,7 @@ class Conversation:
         out: ReplyRecord,
         *,
         speech_only: bool = False,
+        factual: bool = False,
     ) -> AsyncGenerator[str | ToolCall, None]:
         """One generation: speakable chunks, or (with tools) a single action call."""
         assert self._persona is not None
@@ -185,6 +188,7 @@ class Conversation:
             self._settings.max_reply_tokens,
             tools,
             speech_only=speech_only or bool(self.tools and not tools),
+            temperature=self._settings.knowledge_temperature if factual else None,
         )
         budget = self._settings.max_reply_sentences
         pending = ""

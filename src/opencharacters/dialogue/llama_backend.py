@@ -222,6 +222,7 @@ class LlamaDialogueModel:
         emit: Callable[[object], None],
         stop: threading.Event,
         grammar: Any = None,
+        temperature: float | None = None,
     ) -> None:
         tokens = self._fit(messages, max_tokens)
         with self._lock:
@@ -231,7 +232,7 @@ class LlamaDialogueModel:
             for piece in self._llm.create_completion(
                 tokens,
                 max_tokens=max_tokens,
-                temperature=self._settings.temperature,
+                temperature=self._settings.temperature if temperature is None else temperature,
                 top_p=0.9,
                 repeat_penalty=1.1,
                 stream=True,
@@ -319,6 +320,7 @@ class LlamaDialogueModel:
         tools: Sequence[ToolSpec] = (),
         *,
         speech_only: bool = False,
+        temperature: float | None = None,
     ) -> AsyncIterator[str]:
         if not isinstance(persona, LlamaPersona):
             raise TypeError("a persona prepared by another dialogue backend")
@@ -335,7 +337,7 @@ class LlamaDialogueModel:
                     grammar = _grammar_for(tools)
                 else:
                     grammar = _speech_grammar() if speech_only else None
-                self._generate_sync(persona, messages, max_tokens, emit, stop, grammar)
+                self._generate_sync(persona, messages, max_tokens, emit, stop, grammar, temperature)
             except BaseException as exc:  # handed to the consumer, re-raised there
                 emit(exc)
             finally:

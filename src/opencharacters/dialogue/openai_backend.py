@@ -40,6 +40,7 @@ class OpenAIChatModel:
         tools: Sequence[ToolSpec] = (),
         *,
         speech_only: bool = False,
+        temperature: float | None = None,
     ) -> AsyncIterator[str]:
         url = self._settings.openai_base_url.rstrip("/") + "/chat/completions"
         headers = {"Accept": "text/event-stream"}
@@ -50,7 +51,7 @@ class OpenAIChatModel:
             "messages": list(messages),
             "stream": True,
             "max_tokens": max_tokens,
-            "temperature": self._settings.temperature,
+            "temperature": self._settings.temperature if temperature is None else temperature,
         }
         if tools:
             body["tools"] = openai_tools(tools)

@@ -40,7 +40,11 @@ def with_knowledge(user_text: str, passages: Sequence[str | Note]) -> str:
         return user_text
     lines = [p if isinstance(p, str) else p.as_note() for p in passages]
     notes = "\n".join(f"- {line.strip()}" for line in lines)
-    return f"Notes you may use if relevant:\n{notes}\n\nCaller says: {user_text}"
+    # Worded as facts to answer from: "notes you may use" let the 0.5B model guess instead.
+    return (
+        f"Facts:\n{notes}\n\nUsing these facts, answer the caller in one short sentence.\n"
+        f"Caller says: {user_text}"
+    )
 
 
 def build_messages(

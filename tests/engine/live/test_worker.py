@@ -47,6 +47,7 @@ class FakeModel:
         tools: Sequence[Any] = (),
         *,
         speech_only: bool = False,
+        temperature: float | None = None,
     ) -> AsyncIterator[str]:
         user = str(messages[-1]["content"])
         self.calls.append(user)

@@ -20,6 +20,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
 from opencharacters.blobs.store import BlobStore
+from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.dialogue.tools import ToolRecord, parse_tools
 from opencharacters.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
 from opencharacters.domain.session_states import TERMINAL, SessionStatus, can_transition
@@ -85,6 +86,20 @@ class _StoreTranscript(TranscriptSink):
         await asyncio.to_thread(write)
 
 
+class _AvatarKnowledge:
+    """The worker's view of retrieval: this avatar's documents, as they are at each turn."""
+
+    def __init__(self, knowledge: KnowledgeBase, avatar_id: str) -> None:
+        self._knowledge = knowledge
+        self._avatar_id = avatar_id
+
+    async def warm(self) -> None:
+        await self._knowledge.index_for_avatar(self._avatar_id)
+
+    async def search(self, query: str) -> Sequence[Any]:
+        return await self._knowledge.search(self._avatar_id, query)
+
+
 @dataclass(slots=True)
 class LiveCall:
     session_id: str
@@ -101,8 +116,10 @@ class LiveCalls:
         db: Database,
         blobs: BlobStore,
         scheduler: SessionScheduler,
+        knowledge: KnowledgeBase | None = None,
     ) -> None:
         self._settings = settings
+        self._knowledge = knowledge
         self._db = db
         self._blobs = blobs
         self._scheduler = scheduler
@@ -166,6 +183,7 @@ class LiveCalls:
                 log.info("session %s speaks with a preset: %s", session_id, voice.reason)
             return CallSpec(
                 session_id=session.id,
+                avatar_id=avatar.id,
                 organization_id=session.organization_id,
                 rig_json=rig_json,
                 voice=voice.voice,
@@ -187,6 +205,9 @@ class LiveCalls:
             clock=clock,
             transcript=_StoreTranscript(self._db, spec.session_id, clock),
             tool_backend=self.backends,
+            knowledge=_AvatarKnowledge(self._knowledge, spec.avatar_id)
+            if self._knowledge
+            else None,
         )
         if self._settings.record_sessions:
             worker.recorder = self._new_recorder(spec, worker.frame_size)

@@ -54,6 +54,9 @@ CALLER_RATE = 16_000
 GOODBYE = "I'm sorry, we're out of time for today. Thank you for talking with me. Goodbye!"
 GOODBYE_LEAD_S = 6.0
 FILLER = "One moment, let me check."
+KNOWLEDGE_TIMEOUT_S = 0.5
+RELEVANT_SHARE = 0.6
+"""Knowledge passages scoring under this share of the best one are left out."""
 CALLER_SILENT_TIMEOUT_S = 10.0
 """No audio packet from the caller for this long (browsers send them even in silence): gone."""
 _MOUTH_MOVING = 0.05
@@ -95,6 +98,7 @@ class CallSpec:
     max_duration_s: int
     fps: int = DEFAULT_FPS
     tools: tuple[ToolSpec, ...] = ()
+    avatar_id: str = ""
 
 
 @dataclass(slots=True)
@@ -110,6 +114,8 @@ class TurnTimings:
     first_audio_heard_s: float | None = None
     first_mouth_frame_s: float | None = None
     speculated: bool = False
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    """Where the knowledge passages given to the model came from."""
 
     def as_json(self) -> dict[str, Any]:
         def rel(at: float | None) -> float | None:
@@ -125,6 +131,7 @@ class TurnTimings:
             "firstAudioS": rel(self.first_audio_heard_s),
             "firstMouthFrameS": rel(self.first_mouth_frame_s),
             "speculated": self.speculated,
+            "notes": self.notes,
         }
 
 
@@ -141,6 +148,14 @@ class TranscriptSink:
         tools: Sequence[ToolRecord] = (),
     ) -> None:
         raise NotImplementedError
+
+
+class Knowledge(Protocol):
+    """The avatar's documents (dialogue/knowledge): warmed at the start, searched every turn."""
+
+    async def warm(self) -> None: ...
+
+    async def search(self, query: str) -> Sequence[Any]: ...
 
 
 class ToolRunner(Protocol):
@@ -189,6 +204,7 @@ class _Speculation:
     record: ReplyRecord = field(default_factory=ReplyRecord)
     task: asyncio.Task[Any] | None = None
     first_text_s: float | None = None
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
 
 class SessionWorker:
@@ -202,6 +218,7 @@ class SessionWorker:
         transcript: TranscriptSink,
         recorder: Any | None = None,
         tool_backend: ToolRunner | None = None,
+        knowledge: Knowledge | None = None,
     ) -> None:
         self.spec = spec
         self.clock = clock
@@ -210,6 +227,7 @@ class SessionWorker:
         self._transcript = transcript
         self.recorder = recorder
         self._tool_backend = tool_backend
+        self._knowledge = knowledge
         self.speaker = Speaker(self.clock.now)
         rig = FaceRig.from_json(spec.rig_json)
         self.frame_size = rig.size
@@ -282,6 +300,8 @@ class SessionWorker:
             tools=self.spec.tools,
         )
         self._persona_ready = self._spawn(self._conversation.prepare(), "persona")
+        if self._knowledge is not None:
+            self._spawn(self._warm_knowledge(self._knowledge), "knowledge")
         self._spawn(self._send_captions(), "captions")
         self._spawn(self._listen(), "listen")
         self._spawn(self._limit_duration(), "max-duration")
@@ -419,7 +439,9 @@ class SessionWorker:
         async def think() -> None:
             if persona_ready is not None:
                 await persona_ready
-            source = conversation.reply(text, record=False, into=speculation.record)
+            notes = await self._notes_for(text)
+            speculation.notes = [_note_source(note) for note in notes]
+            source = conversation.reply(text, notes, record=False, into=speculation.record)
             try:
                 async for chunk in source:
                     if speculation.first_text_s is None:
@@ -528,12 +550,17 @@ class SessionWorker:
                 if speculation is not None:
                     if reply.timings is not None:
                         reply.timings.first_text_s = speculation.first_text_s
+                        reply.timings.notes = speculation.notes
                     await self._say(reply, _drain_queue(speculation.chunks))
                 else:
                     if self._persona_ready is not None:
                         await self._persona_ready
+                    notes = await self._notes_for(user_text)
+                    if reply.timings is not None:
+                        reply.timings.notes = [_note_source(note) for note in notes]
                     chunks = conversation.reply(
                         user_text,
+                        notes,
                         record=False,
                         into=record,
                         run_tool=self._tool_runner(reply) if self.spec.tools else None,
@@ -721,6 +748,32 @@ class SessionWorker:
                 task.cancel()
         self._spawn(self._send_captions(), "captions")
 
+    async def _warm_knowledge(self, knowledge: Knowledge) -> None:
+        try:
+            await knowledge.warm()
+        except Exception:  # answers go on without notes; each turn retries the search
+            log.exception(
+                "session %s: indexing the avatar's documents failed", self.spec.session_id
+            )
+
+    async def _notes_for(self, text: str) -> Sequence[Any]:
+        """Knowledge passages for the caller's words; none when retrieval is slow or fails (a
+        late answer is worse than one without notes)."""
+        if self._knowledge is None:
+            return ()
+        try:
+            found = await asyncio.wait_for(self._knowledge.search(text), KNOWLEDGE_TIMEOUT_S)
+            # Passages far behind the best one mostly distract a small model.
+            best = max((getattr(p, "score", 0.0) for p in found), default=0.0)
+            return [p for p in found if getattr(p, "score", 0.0) >= RELEVANT_SHARE * best]
+        except TimeoutError:
+            log.warning(
+                "session %s: knowledge search too slow; answering without", self.spec.session_id
+            )
+        except Exception:
+            log.exception("session %s: knowledge search failed", self.spec.session_id)
+        return ()
+
     async def _watch_caller_media(self) -> None:
         """A caller whose media stopped (tab closed, network gone) ends the call at once
         instead of after ICE's 30-45 s consent timeout."""
@@ -842,6 +895,13 @@ class SessionWorker:
 
 async def _one(text: str) -> AsyncIterator[str]:
     yield text
+
+
+def _note_source(note: Any) -> dict[str, Any]:
+    return {
+        "document": getattr(note, "document_name", None),
+        "headings": list(getattr(note, "headings", ())),
+    }
 
 
 async def _drain_queue(chunks: asyncio.Queue[str | None]) -> AsyncIterator[str]:
