@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from opencharacters import __version__
 from opencharacters.api.context import Services
@@ -19,7 +20,9 @@ from opencharacters.api.routers import (
     avatars,
     conversations,
     documents,
+    api_keys,
     files,
+    portal,
     sdk,
     sessions,
     tasks,
@@ -157,7 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         voices,
         tasks,
         whip,
+        api_keys,
         sdk,
+        portal,
     ):
         app.include_router(module.router)
     app.add_middleware(BrowserCors)
@@ -165,5 +170,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/health", tags=["meta"], summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/portal/")
 
     return app
