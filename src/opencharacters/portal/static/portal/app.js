@@ -122,6 +122,7 @@ function signIn(message = "") {
       await api("GET", "/v1/avatars?limit=1", undefined, { key });
       apiKey.set(key);
       announce("Signed in");
+      route.moved = true; // focus the first page's heading
       if (!location.hash || location.hash === "#") location.hash = "#/characters";
       else route();
     } catch (failure) {

@@ -6,7 +6,7 @@
 
 import { connect } from "/sdk/opencharacters.js";
 import { api, listAll } from "./api.js";
-import { h, field, pageHead, announce, clock, statusBadge } from "./ui.js";
+import { h, put, field, pageHead, announce, clock, statusBadge } from "./ui.js";
 import { avatarImage } from "./characters.js";
 import { loadTools } from "./tools.js";
 
@@ -14,7 +14,8 @@ const STATES = { listening: "Listening", thinking: "Thinking", speaking: "Speaki
 
 async function choose(main) {
   const avatars = (await listAll("/v1/avatars?limit=100")).filter((a) => a.status === "READY");
-  main.append(
+  put(
+    main,
     pageHead("Preview & test"),
     h("p", {}, "Pick a character to call. Calls use your microphone; the browser asks for permission."),
     avatars.length
@@ -69,7 +70,8 @@ export async function page(main, id) {
   );
   settings.addEventListener("submit", (event) => event.preventDefault());
 
-  main.append(
+  put(
+    main,
     pageHead(`Preview & test: ${avatar.name}`, h("a", { class: "button ghost", href: `#/characters/${avatar.id}` }, "Edit character")),
     avatar.status !== "READY" ? h("p", { class: "error-box", role: "alert" }, `${avatar.name} is ${avatar.status}: only READY characters take calls.`) : null,
     h(

@@ -1,7 +1,7 @@
 /** Characters: the gallery (live status while PROCESSING) and the create/edit form. */
 
 import { api, listAll, upload } from "./api.js";
-import { h, field, pageHead, statusBadge, confirmDialog, showApiError, announce, playButton, formatDate } from "./ui.js";
+import { h, put, field, pageHead, statusBadge, confirmDialog, showApiError, announce, playButton, formatDate } from "./ui.js";
 import { toolsEditor, loadTools, saveTools, validateTools } from "./tools.js";
 
 export const OUTPUT = { width: 1088, height: 704 };
@@ -323,7 +323,8 @@ export async function editor(main, id) {
       creating ? null : h("button", { type: "button", class: "button danger", id: "delete-character", onclick: remove }, "Delete character"),
     ),
   );
-  main.append(
+  put(
+    main,
     h("div", { class: "page-head" }, h("h1", { tabindex: "-1", id: "form-title" }, title), h("div", { class: "actions" }, avatar && avatar.status === "READY" ? h("a", { class: "button", href: `#/test/${avatar.id}` }, "Preview & test") : null, avatar ? statusBadge(avatar.status) : null)),
     avatar?.status === "FAILED" ? h("p", { class: "error-box", role: "alert" }, avatar.failureReason) : null,
     form,

@@ -111,6 +111,8 @@ export function toolsEditor(initial) {
   function bind(input, object, key, rerender = false) {
     input.addEventListener(input.type === "checkbox" ? "change" : "input", () => {
       object[key] = input.type === "checkbox" ? input.checked : input.value;
+      const line = input.parentElement.querySelector(".field-error");
+      if (line) line.textContent = "";
       if (rerender) render();
       else refreshJson();
     });

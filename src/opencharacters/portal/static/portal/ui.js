@@ -18,13 +18,20 @@ export function h(tag, attrs = {}, ...children) {
     } else if (name === "value" && !svg) {
       element.value = value;
     } else if (name === "checked" || name === "selected") {
-      element[name] = Boolean(value);
+      // The attribute too: it is the default that form.reset() restores.
+      element.setAttribute(name, "");
+      element[name] = true;
     } else {
       element.setAttribute(name, value === true ? "" : String(value));
     }
   }
   append(element, children);
   return element;
+}
+
+/** Appends children, skipping null/false and flattening arrays. */
+export function put(element, ...children) {
+  append(element, children);
 }
 
 function append(element, children) {
@@ -122,7 +129,7 @@ export function field({ label, name, type = "text", value = "", hint, max, min, 
   const wrap = h(
     "div",
     { class: "field", "data-field": name },
-    h("div", { class: "label-row" }, h("label", { for: id }, label, required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null), count),
+    h("div", { class: "label-row" }, h("span", {}, h("label", { for: id }, label), required ? h("span", { class: "req", "aria-hidden": "true", title: "required" }, " *") : null), count),
     input,
     hint ? h("p", { class: "hint", id: hintId }, hint) : null,
     error,

@@ -10,7 +10,7 @@ function isoDay(ms) {
 }
 
 /** A bar chart with a y-axis maximum, a few date labels and a <title> per bar. */
-function barChart({ id, title, days, value, unit, color }) {
+function barChart({ id, title, days, value, unit, color, integer = false }) {
   const width = 720;
   const height = 200;
   const left = 44;
@@ -24,10 +24,10 @@ function barChart({ id, title, days, value, unit, color }) {
   const step = plotW / days.length;
   const svg = h(
     "svg:svg",
-    { viewBox: `0 0 ${width} ${height}`, class: "chart", id, role: "img", "aria-labelledby": `${id}-title`, preserveAspectRatio: "none" },
+    { viewBox: `0 0 ${width} ${height}`, class: "chart", id, role: "img", "aria-labelledby": `${id}-title` },
     h("svg:title", { id: `${id}-title` }, title),
   );
-  for (const fraction of [0, 0.5, 1]) {
+  for (const fraction of integer && niceMax < 2 ? [0, 1] : [0, 0.5, 1]) {
     const y = top + plotH * (1 - fraction);
     svg.append(
       h("svg:line", { x1: left, x2: width - 8, y1: y, y2: y, class: "grid" }),
@@ -67,7 +67,7 @@ export async function page(main) {
     const stat = (label, value) => h("div", { class: "stat panel" }, h("span", { class: "stat-value" }, value), h("span", { class: "muted" }, label));
     out.replaceChildren(
       h("div", { class: "stats" }, stat("sessions", number.format(usage.totalSessions)), stat("minutes", number.format(Math.round(usage.totalSeconds / 6) / 10)), stat("average call", formatDuration(usage.avgDurationSeconds))),
-      barChart({ id: "sessions-chart", title: "Sessions per day (UTC)", days: usage.byDay, value: (d) => d.sessions, unit: "sessions", color: "var(--accent)" }),
+      barChart({ id: "sessions-chart", title: "Sessions per day (UTC)", days: usage.byDay, value: (d) => d.sessions, unit: "sessions", color: "var(--accent)", integer: true }),
       barChart({ id: "minutes-chart", title: "Minutes per day (UTC)", days: usage.byDay, value: (d) => d.seconds / 60, unit: "minutes", color: "var(--accent-2)" }),
       h(
         "details",

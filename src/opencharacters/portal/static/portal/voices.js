@@ -6,7 +6,7 @@ import { h, field, pageHead, statusBadge, playButton, confirmDialog, showApiErro
 
 export async function page(main) {
   const presets = (await api("GET", "/v1/voice_presets")).data;
-  const customList = h("ul", { class: "cards voice-cards", id: "custom-voices", "aria-label": "Custom voices" });
+  const customList = h("ul", { class: "cards voice-cards wide", id: "custom-voices", "aria-label": "Custom voices" });
   main.append(
     pageHead("Voices"),
     h(
@@ -130,7 +130,7 @@ export async function page(main) {
                 "div",
                 { class: "voice-row" },
                 v.status === "READY" ? playButton(`${v.name}'s voice preview`, v.previewUrl) : h("span", { class: "spinner", "aria-hidden": "true", hidden: v.status !== "PROCESSING" }),
-                h("div", { class: "grow" }, h("h3", {}, v.name, " ", statusBadge(v.status)), h("p", { class: "muted" }, v.description || formatDate(v.createdAt)), v.failureReason ? h("p", { class: "failure" }, v.failureReason) : null),
+                h("div", { class: "grow" }, h("h3", {}, v.name, " ", statusBadge(v.status)), h("p", { class: "muted" }, v.description || `Created ${formatDate(v.createdAt)}`), v.failureReason ? h("p", { class: "failure" }, v.failureReason) : null),
                 h("button", { type: "button", class: "button small ghost", "aria-label": `Delete ${v.name}`, onclick: () => remove(v) }, "Delete"),
               ),
             ),
