@@ -158,7 +158,7 @@ def test_the_portal_from_sign_in_to_the_recorded_conversation(
         portal.go("#/characters/new", "Create a character")
         page.set_input_files("#image-file", str(FACE_JPEG))
         portal.wait(
-            "document.querySelector('.image-panel .hint[aria-live]').textContent.includes('×')",
+            "/\\d+ \\u00d7 \\d+/.test(document.getElementById('image-info').textContent)",
             "the crop preview",
         )
         page.get_by_label("Name", exact=True).fill("Ada")
@@ -170,7 +170,7 @@ def test_the_portal_from_sign_in_to_the_recorded_conversation(
         page.fill(".tool textarea", "Shows a picture of a planet")
         # A voice preview plays.
         page.check("#voice-preset\\:mia")
-        page.click("button[aria-label=\"Play Mia's voice preview\"]")
+        page.click('button[aria-label="Play Mia\'s voice preview"]')
         portal.wait(
             """[...document.querySelectorAll('button.play')].some(
                 b => b.dataset.playing === 'true' || b.dataset.played === 'true')""",

@@ -17,10 +17,10 @@ from opencharacters.api.cors import BrowserCors
 from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.api.routers import (
+    api_keys,
     avatars,
     conversations,
     documents,
-    api_keys,
     files,
     portal,
     sdk,

@@ -116,7 +116,7 @@ function drawCrop(canvas, image) {
 
 function imagePicker(existing) {
   const canvas = h("canvas", { width: OUTPUT.width, height: OUTPUT.height, class: "crop", role: "img", "aria-label": "Preview of the 1088 × 704 frame" });
-  const info = h("p", { class: "hint", "aria-live": "polite" });
+  const info = h("p", { class: "hint", id: "image-info", "aria-live": "polite" });
   const error = h("p", { class: "field-error", "aria-live": "polite" });
   const fileInput = h("input", { type: "file", id: "image-file", name: "imageFile", accept: IMAGE_TYPES.join(","), class: "visually-hidden" });
   const urlField = field({ label: "…or an image URL", name: "imageUrl", type: "url", placeholder: "https://example.com/face.png", hint: "https:// or a data:image/… URI" });
