@@ -344,6 +344,9 @@ export async function editor(main, id) {
     }
   }
 
+  form.addEventListener("input", () => {
+    if (!form.querySelector("[aria-invalid=true]") && ![...form.querySelectorAll(".field-error")].some((e) => e.textContent)) summary.hidden = true;
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     summary.hidden = true;
