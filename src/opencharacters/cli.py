@@ -34,21 +34,47 @@ def main() -> None:
     help="Keep the first start's API key in the data directory and print it on every start.",
 )
 @click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve HTTPS with this certificate (PEM); browsers allow the microphone only on "
+    "https:// or localhost.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The certificate's private key (PEM).",
+)
 def serve(
     host: str | None,
     port: int | None,
     data_dir: Path | None,
     dev_key_file: bool | None,
     log_level: str,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
 ) -> None:
-    """Run the API server (and everything behind it)."""
+    """Run the API server (and everything behind it), with the developer portal at /portal."""
     import uvicorn
 
     from opencharacters.api.app import create_app
 
-    settings = load_settings(host=host, port=port, data_dir=data_dir, dev_key_file=dev_key_file)
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
+    given = {"host": host, "port": port, "data_dir": data_dir, "dev_key_file": dev_key_file}
+    settings = load_settings(**given)
+    if ssl_certfile is not None and settings.public_url is None:
+        https_url = "https://" + settings.resolved_public_url.removeprefix("http://")
+        settings = load_settings(**given, public_url=https_url)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+    )
 
 
 @main.group()

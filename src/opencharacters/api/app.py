@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from opencharacters import __version__
 from opencharacters.api.context import Services
@@ -16,11 +17,13 @@ from opencharacters.api.cors import BrowserCors
 from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.api.routers import (
+    api_keys,
     avatars,
     backends,
     conversations,
     documents,
     files,
+    portal,
     sdk,
     sessions,
     tasks,
@@ -164,7 +167,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks,
         whip,
         backends,
+        api_keys,
         sdk,
+        portal,
     ):
         app.include_router(module.router)
     app.add_middleware(BrowserCors)
@@ -172,5 +177,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/health", tags=["meta"], summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/portal/")
 
     return app

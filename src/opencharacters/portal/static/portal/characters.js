@@ -1,0 +1,415 @@
+/** Characters: the gallery (live status while PROCESSING) and the create/edit form. */
+
+import { api, listAll, upload } from "./api.js";
+import { h, put, field, pageHead, statusBadge, confirmDialog, showApiError, announce, playButton, formatDate } from "./ui.js";
+import { toolsEditor, loadTools, saveTools, validateTools } from "./tools.js";
+
+export const OUTPUT = { width: 1088, height: 704 };
+const IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp", "image/gif"];
+
+export function avatarImage(avatar) {
+  return avatar.processedImageUri || avatar.referenceImageUri || "/portal/icon.svg";
+}
+
+function voiceName(voice) {
+  if (!voice) return "—";
+  if (voice.type === "custom") return voice.deleted ? "Custom voice (deleted)" : `${voice.name} (custom)`;
+  return voice.name;
+}
+
+function card(avatar) {
+  const ready = avatar.status === "READY";
+  return h(
+    "li",
+    { class: "card character", "data-avatar-id": avatar.id, "data-status": avatar.status },
+    h("div", { class: "thumb" }, h("img", { src: avatarImage(avatar), alt: `${avatar.name}'s image`, loading: "lazy" }), statusBadge(avatar.status)),
+    h(
+      "div",
+      { class: "body" },
+      h("h2", {}, avatar.name),
+      h("p", { class: "muted" }, "Voice: ", voiceName(avatar.voice)),
+      avatar.status === "PROCESSING" ? h("p", { class: "muted", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), " Analysing the image…") : null,
+      avatar.status === "FAILED" ? h("p", { class: "failure", role: "alert" }, avatar.failureReason) : null,
+    ),
+    h(
+      "div",
+      { class: "card-actions" },
+      ready
+        ? h("a", { class: "button primary small", href: `#/test/${avatar.id}` }, "Test")
+        : h("span", { class: "button small disabled", "aria-disabled": "true" }, "Test"),
+      h("a", { class: "button small", href: `#/characters/${avatar.id}`, "aria-label": `Edit ${avatar.name}` }, "Edit"),
+      h("a", { class: "button small ghost", href: `#/conversations?avatar=${avatar.id}`, "aria-label": `${avatar.name}'s conversations` }, "Conversations"),
+    ),
+  );
+}
+
+export async function gallery(main) {
+  const grid = h("ul", { class: "cards characters", "aria-label": "Characters" });
+  main.append(pageHead("Characters", h("a", { class: "button primary", href: "#/characters/new" }, "Create a character")), grid);
+  const shown = new Map();
+  let timer = null;
+  let stopped = false;
+
+  async function load() {
+    const avatars = await listAll("/v1/avatars?limit=100");
+    if (stopped) return;
+    if (!avatars.length) {
+      grid.replaceChildren(
+        h("li", { class: "empty" }, h("h2", {}, "No characters yet"), h("p", {}, "A character needs one image, a voice and a personality."), h("a", { class: "button primary", href: "#/characters/new" }, "Create your first character")),
+      );
+      shown.clear();
+    } else {
+      if (grid.querySelector(".empty")) grid.replaceChildren();
+      const ids = new Set(avatars.map((a) => a.id));
+      for (const [id, item] of shown) if (!ids.has(id)) (item.el.remove(), shown.delete(id));
+      let previous = null;
+      for (const avatar of avatars) {
+        const signature = `${avatar.status}|${avatar.updatedAt}`;
+        let item = shown.get(avatar.id);
+        if (!item || item.signature !== signature) {
+          const el = card(avatar);
+          if (item) {
+            if (item.signature.startsWith("PROCESSING") && avatar.status !== "PROCESSING") announce(`${avatar.name} is ${avatar.status.toLowerCase()}`);
+            item.el.replaceWith(el);
+          }
+          item = { el, signature };
+          shown.set(avatar.id, item);
+        }
+        if (previous ? previous.nextSibling !== item.el : grid.firstChild !== item.el) {
+          if (previous) previous.after(item.el);
+          else grid.prepend(item.el);
+        }
+        previous = item.el;
+      }
+    }
+    if (avatars.some((a) => a.status === "PROCESSING")) timer = setTimeout(() => load().catch(() => {}), 1500);
+  }
+  await load();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+// ----- the crop preview ----------------------------------------------------------------------------
+
+function drawCrop(canvas, image) {
+  const context = canvas.getContext("2d");
+  const { width, height } = canvas;
+  context.fillStyle = "#1d1b2b";
+  context.fillRect(0, 0, width, height);
+  if (!image) return;
+  const scale = Math.max(width / image.naturalWidth, height / image.naturalHeight);
+  const w = image.naturalWidth * scale;
+  const hh = image.naturalHeight * scale;
+  context.drawImage(image, (width - w) / 2, (height - hh) / 2, w, hh);
+  // A guide for where a centred face sits.
+  context.save();
+  context.setLineDash([18, 14]);
+  context.lineWidth = 4;
+  context.strokeStyle = "rgba(255,255,255,0.75)";
+  context.beginPath();
+  context.ellipse(width / 2, height * 0.46, width * 0.13, height * 0.3, 0, 0, Math.PI * 2);
+  context.stroke();
+  context.restore();
+}
+
+function imagePicker(existing) {
+  const canvas = h("canvas", { width: OUTPUT.width, height: OUTPUT.height, class: "crop", role: "img", "aria-label": "Preview of the 1088 × 704 frame" });
+  const info = h("p", { class: "hint", id: "image-info", "aria-live": "polite" });
+  const error = h("p", { class: "field-error", "aria-live": "polite" });
+  const fileInput = h("input", { type: "file", id: "image-file", name: "imageFile", accept: IMAGE_TYPES.join(","), class: "visually-hidden" });
+  const urlField = field({ label: "…or an image URL", name: "imageUrl", type: "url", placeholder: "https://example.com/face.png", hint: "https:// or a data:image/… URI" });
+  const state = { file: null, url: "", changed: false };
+  const drop = h(
+    "label",
+    { class: "dropzone", for: "image-file" },
+    h("span", { class: "drop-title" }, "Drop an image here"),
+    h("span", { class: "muted" }, "or ", h("span", { class: "link" }, "choose a file"), " (PNG, JPEG, WebP)"),
+  );
+  drop.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      fileInput.click();
+    }
+  });
+  drop.tabIndex = 0;
+  drop.setAttribute("role", "button");
+  drop.setAttribute("aria-describedby", "image-tips");
+
+  const show = (src, what) =>
+    new Promise((resolve) => {
+      const image = new Image();
+      image.onload = () => {
+        drawCrop(canvas, image);
+        const small = image.naturalWidth < OUTPUT.width || image.naturalHeight < OUTPUT.height;
+        info.textContent = `${what}: ${image.naturalWidth} × ${image.naturalHeight}${small ? " — smaller than 1088 × 704, it will be upscaled" : ""}.`;
+        resolve(true);
+      };
+      image.onerror = () => {
+        drawCrop(canvas, null);
+        info.textContent = `${what}: no preview (the server will still fetch it).`;
+        resolve(false);
+      };
+      image.src = src;
+    });
+
+  const useFile = (file) => {
+    error.textContent = "";
+    if (!file) return;
+    if (!file.type.startsWith("image/")) {
+      error.textContent = `${file.name} is not an image.`;
+      return;
+    }
+    state.file = file;
+    state.changed = true;
+    urlField.input.value = "";
+    drop.querySelector(".drop-title").textContent = file.name;
+    show(URL.createObjectURL(file), file.name);
+  };
+  fileInput.addEventListener("change", () => useFile(fileInput.files[0]));
+  for (const type of ["dragenter", "dragover"]) {
+    drop.addEventListener(type, (event) => {
+      event.preventDefault();
+      drop.classList.add("over");
+    });
+  }
+  for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    useFile(event.dataTransfer.files[0]);
+  });
+  urlField.input.addEventListener("change", () => {
+    const url = urlField.input.value.trim();
+    state.url = url;
+    if (url) {
+      state.file = null;
+      state.changed = true;
+      show(url, "The image at this URL");
+    }
+  });
+  drawCrop(canvas, null);
+  if (existing) show(existing, "Current processed image");
+
+  const wrap = h(
+    "section",
+    { class: "panel image-panel", "aria-labelledby": "image-title", "data-field": "referenceImage" },
+    h("h2", { id: "image-title" }, "Reference image"),
+    drop,
+    error,
+    fileInput,
+    urlField.wrap,
+    h("figure", {}, canvas, h("figcaption", {}, "The avatar is rendered at 1088 × 704; after upload the server centres this frame on the face.")),
+    info,
+    h(
+      "ul",
+      { class: "tips", id: "image-tips" },
+      h("li", {}, "Any style works: photos, illustrations, mascots."),
+      h("li", {}, "The face clearly visible and centred — otherwise processing fails."),
+      h("li", {}, "Good, even light and a sharp, high-quality image."),
+      h("li", {}, "One person, nothing covering the face."),
+      h("li", {}, "Landscape, ideally 1088 × 704."),
+    ),
+  );
+  return {
+    wrap,
+    state,
+    setError: (message) => {
+      error.textContent = message;
+    },
+    async value() {
+      if (state.file) return upload(state.file);
+      return state.url || null;
+    },
+  };
+}
+
+// ----- voices -------------------------------------------------------------------------------------
+
+export async function loadVoices() {
+  const [presets, custom] = await Promise.all([api("GET", "/v1/voice_presets"), listAll("/v1/voices?limit=100")]);
+  return { presets: presets.data, custom };
+}
+
+function voicePicker(voices, current) {
+  const selected = current ? (current.type === "custom" ? `custom:${current.id}` : `preset:${current.presetId}`) : "preset:clara";
+  const option = (value, name, description, previewUrl, disabled, extra) =>
+    h(
+      "li",
+      { class: "voice-option" },
+      h("input", { type: "radio", name: "voice", id: `voice-${value}`, value, checked: value === selected, disabled }),
+      h("label", { for: `voice-${value}` }, h("span", { class: "name" }, name), h("span", { class: "muted" }, description || ""), extra),
+      previewUrl ? playButton(`${name}'s voice preview`, previewUrl) : null,
+    );
+  const presets = voices.presets.map((v) => option(`preset:${v.id}`, v.name, `${v.description}${v.gender ? ` · ${v.gender}` : ""}`, v.previewUrl));
+  const custom = voices.custom.map((v) =>
+    option(`custom:${v.id}`, v.name, v.description, v.status === "READY" ? v.previewUrl : null, v.status !== "READY", v.status !== "READY" ? statusBadge(v.status) : null),
+  );
+  if (current && current.type === "custom" && current.deleted) {
+    custom.push(option(`custom:${current.id}`, "Deleted custom voice", "Calls use the nearest preset; pick another voice.", null, false));
+  }
+  return h(
+    "fieldset",
+    { class: "panel voices", "data-field": "voice" },
+    h("legend", {}, "Voice"),
+    h("h3", {}, "Presets"),
+    h("ul", { class: "voice-list" }, presets),
+    h("h3", {}, "Custom voices"),
+    custom.length ? h("ul", { class: "voice-list" }, custom) : h("p", { class: "muted" }, "None yet. ", h("a", { href: "#/voices" }, "Design or clone a voice"), "."),
+    h("p", { class: "field-error", "aria-live": "polite" }),
+  );
+}
+
+function selectedVoice(form) {
+  const value = form.querySelector("input[name=voice]:checked")?.value || "";
+  const [type, id] = value.split(":");
+  if (type === "custom") return { type: "custom", id };
+  return { type: "runway-live-preset", presetId: id };
+}
+
+// ----- the form -----------------------------------------------------------------------------------
+
+export async function editor(main, id) {
+  const creating = id === "new";
+  const [avatar, voices, documents] = await Promise.all([
+    creating ? null : api("GET", `/v1/avatars/${encodeURIComponent(id)}`),
+    loadVoices(),
+    listAll("/v1/documents?limit=100"),
+  ]);
+  const title = creating ? "Create a character" : `Edit ${avatar.name}`;
+  const image = imagePicker(avatar ? avatar.processedImageUri || avatar.referenceImageUri : null);
+  const name = field({ label: "Name", name: "name", value: avatar?.name, max: 50, required: true, placeholder: "Ada" });
+  const personality = field({
+    label: "Personality", name: "personality", value: avatar?.personality, max: 10000, required: true, multiline: true, rows: 8,
+    hint: "The system prompt: who the character is, how it speaks, what it knows and must not do.",
+    placeholder: "You are Ada, a cheerful astronaut who answers questions about space in short, friendly sentences.",
+  });
+  const startScript = field({
+    label: "Start script", name: "startScript", value: avatar?.startScript || "", max: 2000, multiline: true, rows: 3,
+    hint: "The opening line, spoken as soon as a call connects. Leave empty for none.",
+  });
+  const attached = new Set(avatar?.documentIds || []);
+  const docs = h(
+    "fieldset",
+    { class: "panel", "data-field": "documentIds" },
+    h("legend", {}, "Knowledge"),
+    h("p", { class: "hint" }, "Text and Markdown documents the character can draw on during a call (up to 50). ", h("a", { href: "#/documents" }, "Manage documents")),
+    documents.length
+      ? h(
+          "ul",
+          { class: "checklist" },
+          documents.map((d) =>
+            h("li", {}, h("input", { type: "checkbox", id: `doc-${d.id}`, name: "documentIds", value: d.id, checked: attached.has(d.id) }), h("label", { for: `doc-${d.id}` }, d.name, h("span", { class: "muted" }, ` · used by ${d.usedBy.length}`))),
+          ),
+        )
+      : h("p", { class: "muted" }, "No documents yet."),
+    h("p", { class: "field-error", "aria-live": "polite" }),
+  );
+  const tools = toolsEditor(creating ? [] : loadTools(id));
+  const summary = h("p", { class: "error-box", role: "alert", hidden: true });
+  const save = h("button", { type: "submit", class: "button primary" }, creating ? "Create character" : "Save changes");
+  const form = h(
+    "form",
+    { class: "character-form", novalidate: true, "aria-labelledby": "form-title" },
+    h("div", { class: "columns" }, h("div", { class: "col" }, image.wrap), h("div", { class: "col" }, h("section", { class: "panel" }, h("h2", {}, "Identity"), name.wrap, personality.wrap, startScript.wrap), voicePicker(voices, avatar?.voice))),
+    docs,
+    tools.wrap,
+    summary,
+    h(
+      "div",
+      { class: "form-actions" },
+      save,
+      h("a", { class: "button", href: "#/characters" }, "Cancel"),
+      creating ? null : h("button", { type: "button", class: "button danger", id: "delete-character", onclick: remove }, "Delete character"),
+    ),
+  );
+  put(
+    main,
+    h("div", { class: "page-head" }, h("h1", { tabindex: "-1", id: "form-title" }, title), h("div", { class: "actions" }, avatar && avatar.status === "READY" ? h("a", { class: "button", href: `#/test/${avatar.id}` }, "Preview & test") : null, avatar ? statusBadge(avatar.status) : null)),
+    avatar?.status === "FAILED" ? h("p", { class: "error-box", role: "alert" }, avatar.failureReason) : null,
+    form,
+  );
+
+  async function remove() {
+    const ok = await confirmDialog(`Delete ${avatar.name}? Its past conversations stay, but it can no longer take calls. This cannot be undone.`, { title: "Delete this character?" });
+    if (!ok) return;
+    try {
+      await api("DELETE", `/v1/avatars/${avatar.id}`);
+      saveTools(avatar.id, []);
+      announce(`${avatar.name} deleted`);
+      location.hash = "#/characters";
+    } catch (error) {
+      summary.textContent = error.message;
+      summary.hidden = false;
+    }
+  }
+
+  form.addEventListener("input", () => {
+    if (!form.querySelector("[aria-invalid=true]") && ![...form.querySelectorAll(".field-error")].some((e) => e.textContent)) summary.hidden = true;
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    summary.hidden = true;
+    for (const line of form.querySelectorAll(".field-error")) line.textContent = "";
+    // The API's rules, checked here first.
+    const problems = [];
+    if (!name.input.value.trim()) problems.push([name, "name is required"]);
+    else if (name.input.value.length > 50) problems.push([name, `name: must be at most 50 characters (got ${name.input.value.length})`]);
+    if (!personality.input.value.trim()) problems.push([personality, "personality is required"]);
+    else if (personality.input.value.length > 10000) problems.push([personality, `personality: must be at most 10000 characters (got ${personality.input.value.length})`]);
+    if (startScript.input.value.length > 2000) problems.push([startScript, `startScript: must be at most 2000 characters (got ${startScript.input.value.length})`]);
+    const documentIds = [...form.querySelectorAll("input[name=documentIds]:checked")].map((i) => i.value);
+    const toolErrors = validateTools(tools.value());
+    tools.showErrors(toolErrors);
+    if (creating && !image.state.file && !image.state.url) {
+      image.setError("referenceImage is required: drop an image or give its URL.");
+      problems.push([null, "referenceImage is required"]);
+    }
+    if (documentIds.length > 50) {
+      docs.querySelector(".field-error").textContent = `documentIds: may have at most 50 items (got ${documentIds.length})`;
+      problems.push([null, "documentIds"]);
+    }
+    for (const [f, message] of problems) if (f) f.setError(message);
+    if (problems.length || toolErrors.length) {
+      summary.textContent = "Please fix the highlighted fields.";
+      summary.hidden = false;
+      (form.querySelector("[aria-invalid=true]") || summary).focus?.();
+      return;
+    }
+    save.disabled = true;
+    try {
+      const body = {
+        name: name.input.value,
+        personality: personality.input.value,
+        voice: selectedVoice(form),
+        documentIds,
+      };
+      const script = startScript.input.value;
+      if (image.state.changed) {
+        save.textContent = image.state.file ? "Uploading the image…" : "Saving…";
+        body.referenceImage = await image.value();
+      }
+      save.textContent = "Saving…";
+      let saved;
+      if (creating) {
+        if (script) body.startScript = script;
+        saved = await api("POST", "/v1/avatars", body);
+      } else {
+        body.startScript = script || null;
+        saved = await api("PATCH", `/v1/avatars/${avatar.id}`, body);
+      }
+      saveTools(saved.id, tools.value());
+      announce(creating ? `${saved.name} created; processing its image` : `${saved.name} saved`);
+      location.hash = "#/characters";
+    } catch (error) {
+      showApiError(form, summary, error);
+    } finally {
+      save.disabled = false;
+      save.textContent = creating ? "Create character" : "Save changes";
+    }
+  });
+  name.input.focus();
+  return null;
+}
+
+export { formatDate };
