@@ -57,6 +57,9 @@ class Server:
             "OPENCHARACTERS_SESSION_CAPACITY": "50",
             # Models load on the first call instead: most test servers never take one.
             "OPENCHARACTERS_PRELOAD_ENGINES": "false",
+            # Voice descriptions by keyword rules: the model-based reader is tested in
+            # tests/speech, and would load the dialogue model into every API test server.
+            "OPENCHARACTERS_ENGINES__VOICES__PROMPT_PARSER": "rules",
             **env,
         }
         if database_url:

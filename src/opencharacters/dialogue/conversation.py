@@ -181,7 +181,8 @@ class Conversation:
     ) -> AsyncGenerator[str | ToolCall, None]:
         """One generation: speakable chunks, or (with tools) a single action call."""
         assert self._persona is not None
-        chunker = SpeakableChunker()
+        # "Yes," or "Sure," is worth saying at once: the rest follows while it plays.
+        chunker = SpeakableChunker(first_clause_min_words=1)
         stream = self._model.stream(
             self._persona,
             messages,

@@ -138,7 +138,13 @@ class LlamaDialogueModel:
         """The rendered text every prompt of this persona starts with, whatever follows."""
         system: ChatMessage = {"role": "system", "content": system_prompt}
         first = self.render([system, {"role": "user", "content": "a"}])
-        second = self.render([system, {"role": "user", "content": "b"}])
+        try:
+            # Conversations open with the caller or with the avatar's start script: the prefix
+            # must stop before the first message's role, or every turn after a start script
+            # misses the cache and re-reads the whole history.
+            second = self.render([system, {"role": "assistant", "content": "b"}])
+        except Exception:  # templates that insist on a user message first
+            second = self.render([system, {"role": "user", "content": "b"}])
         length = 0
         for x, y in zip(first, second, strict=False):
             if x != y:

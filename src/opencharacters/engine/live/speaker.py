@@ -36,7 +36,7 @@ class _Piece:
 
 
 class Speaker:
-    def __init__(self, now: Callable[[], float], lead_s: float = 0.08) -> None:
+    def __init__(self, now: Callable[[], float], lead_s: float = 0.05) -> None:
         self._now = now
         self._lead = round(lead_s * PLAYOUT_RATE)
         self._pieces: deque[_Piece] = deque()
