@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from opencharacters.dialogue.backend import DialogueModel, PreparedPersona
 from opencharacters.dialogue.chunker import SpeakableChunker, chunk_text
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.prompt import Note, build_messages, system_prompt
+from opencharacters.dialogue.routing import ActionRouter
 from opencharacters.dialogue.tools import (
     CALL_CLOSE,
     CALL_OPEN,
@@ -60,8 +63,11 @@ class Conversation:
         personality: str,
         settings: DialogueSettings,
         tools: Sequence[ToolSpec] = (),
+        router: ActionRouter | None = None,
     ) -> None:
         self._model = model
+        self._router = router
+        self.last_action_score: float | None = None
         self._settings = settings
         self.tools = tuple(tools)
         prompt = system_prompt(personality)
@@ -131,12 +137,12 @@ class Conversation:
             self.history.append({"role": "user", "content": user_text})
         out = into if into is not None else ReplyRecord()
         tools = self.tools if run_tool is not None else ()
-        chooser = getattr(self._model, "choose_action", None)
+        chance = getattr(self._model, "call_probability", None)
         try:
             call = None
-            if tools and chooser is not None:
-                # The backend decides actions apart from the conversation (embedded model).
-                call = await chooser(user_text, tools)
+            if tools and chance is not None:
+                # The embedded model: act or talk is decided apart from the conversation.
+                call = await self._choose_action(user_text, tools, chance)
                 if call is None:
                     async for chunk in self._speak(
                         messages, (), out, speech_only=True, factual=bool(passages)
@@ -169,6 +175,19 @@ class Conversation:
             entry = out.history_entry()
             if record and entry is not None:
                 self.history.append(entry)
+
+    async def _choose_action(
+        self, user_text: str, tools: Sequence[ToolSpec], chance: Any
+    ) -> ToolCall | None:
+        probability = await chance(user_text, tools)
+        closeness = 0.0
+        if self._router is not None:
+            closeness = await asyncio.to_thread(self._router.similarity, user_text)
+        self.last_action_score = probability + closeness
+        if self.last_action_score < self._settings.tool_call_threshold:
+            return None
+        call: ToolCall | None = await self._model.generate_call(user_text, tools)  # type: ignore[attr-defined]
+        return call
 
     async def _speak(
         self,

@@ -251,33 +251,42 @@ class LlamaDialogueModel:
                 if text:
                     emit(text)
 
-    async def choose_action(self, user_text: str, tools: Sequence[ToolSpec]) -> ToolCall | None:
-        """Does the caller ask for one of these actions? Decided apart from the conversation:
-        a small model that sees its own earlier replies keeps talking instead of acting. The
-        routing prompt (the tools) is evaluated once and cached like a persona; per turn only
-        the caller's words are read, then the probability of starting a call is compared
-        with `tool_call_threshold`, and only then are the arguments generated."""
+    async def call_probability(self, user_text: str, tools: Sequence[ToolSpec]) -> float:
+        """How likely the caller's words ask for one of these actions, by this model. Decided
+        apart from the conversation: a small model that sees its own earlier replies keeps
+        talking instead of acting. The routing prompt (the tools) is evaluated once and cached
+        like a persona; per turn only the caller's words are read."""
         persona = await self.prepare(routing_prompt(tools))
-        return await asyncio.to_thread(self._choose_sync, persona, user_text, tools)
+        return await asyncio.to_thread(self._probability_sync, persona, user_text)
 
-    def _choose_sync(
-        self, persona: LlamaPersona, user_text: str, tools: Sequence[ToolSpec]
-    ) -> ToolCall | None:
+    async def generate_call(self, user_text: str, tools: Sequence[ToolSpec]) -> ToolCall | None:
+        """The call, its arguments generated under the tools' grammar (always well-formed)."""
+        persona = await self.prepare(routing_prompt(tools))
+        return await asyncio.to_thread(self._call_sync, persona, user_text, tools)
+
+    def _routing_tokens(self, persona: LlamaPersona, user_text: str) -> list[int]:
         messages: list[ChatMessage] = [
             {"role": "system", "content": persona.system_prompt},
             {"role": "user", "content": user_text},
         ]
         tokens = self._fit(messages, 128)
+        cached = list(self._llm.input_ids[: len(persona.prefix_tokens)])
+        if cached != persona.prefix_tokens and persona.state:
+            self._restore_context_state(persona)
+        return tokens
+
+    def _probability_sync(self, persona: LlamaPersona, user_text: str) -> float:
         with self._lock:
-            cached = list(self._llm.input_ids[: len(persona.prefix_tokens)])
-            if cached != persona.prefix_tokens and persona.state:
-                self._restore_context_state(persona)
-            chance = self._call_probability(tokens)
-            self.last_call_probability = chance
-            if chance < self._settings.tool_call_threshold:
-                return None
+            chance = self._call_probability(self._routing_tokens(persona, user_text))
+        self.last_call_probability = chance
+        return chance
+
+    def _call_sync(
+        self, persona: LlamaPersona, user_text: str, tools: Sequence[ToolSpec]
+    ) -> ToolCall | None:
+        with self._lock:
             result = self._llm.create_completion(
-                tokens,
+                self._routing_tokens(persona, user_text),
                 max_tokens=160,
                 temperature=0.0,
                 grammar=_grammar_for(tools, calls_only=True),

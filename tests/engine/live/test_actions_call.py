@@ -84,11 +84,12 @@ async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
         await turn("Please show me order 42.")
         assert backend.calls and backend.calls[-1][0] == "show_order"
         assert "42" in backend.calls[-1][1]["order_id"]
-        await turn("Show me order 77.")
+        await turn("Please show me order 15.")
         answers = call.received.transcript("assistant")
+        said = call.received.transcript("user")
     await asyncio.wait_for(serving, 20)  # the backend is told the session ended
     assert any("shipped" in text.lower() for text in answers.values()), answers
-    assert any("couldn't do that" in text for text in answers.values()), answers
+    assert any("couldn't do that" in text for text in answers.values()), (answers, said)
 
     assert call.session_id is not None
     wait_status(api, call.session_id, {"COMPLETED"})

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from opencharacters.dialogue.backend import DialogueModel
 from opencharacters.dialogue.engines import load_dialogue_model
+from opencharacters.dialogue.knowledge.embedding import Embedder, load_embedder
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.asr import SpeechRecognizer
 from opencharacters.speech.engines import load_recognizer, shared_synthesizer
@@ -26,6 +27,8 @@ class SharedEngines:
     dialogue: DialogueModel
     synthesizer: PresetSynthesizer
     load_s: float
+    embedder: Embedder | None = None
+    """Sentence embeddings (knowledge retrieval's model): matches caller words to actions."""
 
 
 def _load(settings: EngineSettings) -> SharedEngines:
@@ -33,7 +36,8 @@ def _load(settings: EngineSettings) -> SharedEngines:
     synthesizer = shared_synthesizer(settings)
     recognizer = load_recognizer(settings)
     dialogue = load_dialogue_model(settings)
-    return SharedEngines(recognizer, dialogue, synthesizer, time.perf_counter() - started)
+    embedder = load_embedder(settings)
+    return SharedEngines(recognizer, dialogue, synthesizer, time.perf_counter() - started, embedder)
 
 
 class EngineLoader:

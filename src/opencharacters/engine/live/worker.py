@@ -27,6 +27,7 @@ from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import DEFAULT_FPS, FaceAnimator, VideoFrame
 from opencharacters.dialogue.chunker import chunk_text
 from opencharacters.dialogue.conversation import Conversation, ReplyRecord
+from opencharacters.dialogue.routing import ActionRouter
 from opencharacters.dialogue.tools import (
     InvalidArguments,
     ToolCall,
@@ -293,11 +294,15 @@ class SessionWorker:
     async def converse(self) -> None:
         """Runs the call until something ends it (see `end`)."""
         self._shared = await self._engines.get()
+        router = None
+        if self.spec.tools and self._shared.embedder is not None:
+            router = await asyncio.to_thread(ActionRouter, self._shared.embedder, self.spec.tools)
         self._conversation = Conversation(
             self._shared.dialogue,
             self.spec.personality,
             self._settings.dialogue,
             tools=self.spec.tools,
+            router=router,
         )
         self._persona_ready = self._spawn(self._conversation.prepare(), "persona")
         if self._knowledge is not None:
