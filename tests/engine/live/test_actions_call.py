@@ -84,7 +84,7 @@ async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
         await turn("Please show me order 42.")
         assert backend.calls and backend.calls[-1][0] == "show_order"
         assert "42" in backend.calls[-1][1]["order_id"]
-        await turn("Please show me order 15.")
+        await turn("Please show me the order 31.")
         answers = call.received.transcript("assistant")
         said = call.received.transcript("user")
     await asyncio.wait_for(serving, 20)  # the backend is told the session ended
