@@ -66,17 +66,29 @@ def face_on_canvas(width: int, height: int, *, flip: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def cartoon_png() -> tuple[bytes, dict[str, list[float]]]:
-    """A drawn face no detector finds, and its face points in the API's extension shape."""
+def cartoon_png(tilt_degrees: float = 0) -> tuple[bytes, dict[str, list[float]]]:
+    """The drawn cartoon face and its face points in the API's extension shape. Upright, OpenCV's
+    Haar detector finds it; tilted by 25° or so (counter-clockwise, the points turned with it),
+    no detector does and processing needs the points."""
+    import cv2
+
     from opencharacters.animation.sample_faces import CARTOON_FACE_POINTS, cartoon
 
+    image = cartoon()
+    turn = cv2.getRotationMatrix2D((image.shape[1] / 2, image.shape[0] / 2), tilt_degrees, 1.0)
+    image = cv2.warpAffine(
+        image, turn, (image.shape[1], image.shape[0]), borderMode=cv2.BORDER_REPLICATE
+    )
     buffer = io.BytesIO()
-    Image.fromarray(cartoon()[:, :, ::-1]).save(buffer, format="PNG")
+    Image.fromarray(image[:, :, ::-1]).save(buffer, format="PNG")
     names = {
         "left_eye": "leftEye",
         "right_eye": "rightEye",
         "mouth_left": "mouthLeft",
         "mouth_right": "mouthRight",
     }
-    points = {names[k]: [float(v) for v in CARTOON_FACE_POINTS[k]] for k in names}
+    points = {
+        names[k]: [round(float(v), 1) for v in turn @ np.array([*CARTOON_FACE_POINTS[k], 1.0])]
+        for k in names
+    }
     return buffer.getvalue(), points

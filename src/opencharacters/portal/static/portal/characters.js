@@ -120,7 +120,10 @@ function imagePicker(existing) {
   const error = h("p", { class: "field-error", "aria-live": "polite" });
   const fileInput = h("input", { type: "file", id: "image-file", name: "imageFile", accept: IMAGE_TYPES.join(","), class: "visually-hidden" });
   const urlField = field({ label: "…or an image URL", name: "imageUrl", type: "url", placeholder: "https://example.com/face.png", hint: "https:// or a data:image/… URI" });
-  const state = { file: null, url: "", changed: false };
+  // src: the picked image at full resolution (an object URL or the URL), for the face-points editor.
+  const state = { file: null, url: "", changed: false, src: null };
+  const listeners = [];
+  const changed = () => listeners.forEach((listener) => listener(state.src));
   const drop = h(
     "label",
     { class: "dropzone", for: "image-file" },
@@ -165,7 +168,9 @@ function imagePicker(existing) {
     state.changed = true;
     urlField.input.value = "";
     drop.querySelector(".drop-title").textContent = file.name;
-    show(URL.createObjectURL(file), file.name);
+    state.src = URL.createObjectURL(file);
+    show(state.src, file.name);
+    changed();
   };
   fileInput.addEventListener("change", () => useFile(fileInput.files[0]));
   for (const type of ["dragenter", "dragover"]) {
@@ -185,7 +190,9 @@ function imagePicker(existing) {
     if (url) {
       state.file = null;
       state.changed = true;
+      state.src = url;
       show(url, "The image at this URL");
+      changed();
     }
   });
   drawCrop(canvas, null);
@@ -214,6 +221,7 @@ function imagePicker(existing) {
   return {
     wrap,
     state,
+    onChange: (listener) => listeners.push(listener),
     setError: (message) => {
       error.textContent = message;
     },
@@ -221,6 +229,166 @@ function imagePicker(existing) {
       if (state.file) return upload(state.file);
       return state.url || null;
     },
+  };
+}
+
+// ----- face points: for faces no detector finds -------------------------------------------------
+
+export const FACE_POINTS = [
+  ["leftEye", "left eye"],
+  ["rightEye", "right eye"],
+  ["mouthLeft", "left mouth corner"],
+  ["mouthRight", "right mouth corner"],
+];
+// The full-resolution image each avatar was last saved with in this tab: the API keeps only a
+// reduced preview (none at all when processing failed), and face points are original pixels.
+const savedImages = new Map();
+
+export function needsFacePoints(avatar) {
+  return avatar?.status === "FAILED" && /no face|face ?points/i.test(avatar.failureReason || "");
+}
+
+function facePointsEditor(image, source, open) {
+  const points = [];
+  let natural = null; // {width, height} of the image shown
+  let cursor = null; // the keyboard cross-hair, in image pixels
+  const picture = h("img", { alt: "", draggable: "false" });
+  const markers = h("div", { class: "face-markers", "aria-hidden": "true" });
+  const crosshair = h("span", { class: "face-crosshair", "aria-hidden": "true", hidden: true });
+  const stage = h(
+    "div",
+    { class: "face-stage", id: "face-stage", tabindex: "0", role: "application", "aria-describedby": "face-points-next face-points-keys" },
+    picture,
+    markers,
+    crosshair,
+  );
+  const next = h("p", { class: "face-next", id: "face-points-next", "aria-live": "polite" });
+  const list = h("ol", { class: "face-list", id: "face-points-list", "aria-label": "Face points placed" });
+  const undo = h("button", { type: "button", class: "button small", id: "face-points-undo" }, "Undo last point");
+  const reset = h("button", { type: "button", class: "button small", id: "face-points-reset" }, "Reset points");
+  const error = h("p", { class: "field-error", "aria-live": "polite" });
+  const empty = h("p", { class: "muted face-empty" }, "Choose the image above first: face points are placed on the original picture, and only a reduced preview of it is stored.");
+  const wrap = h(
+    "details",
+    { class: "panel face-points", id: "face-points", "data-field": "facePoints", open },
+    h("summary", {}, "Face points ", h("span", { class: "muted" }, "(optional)")),
+    h("p", { class: "hint" }, "For mascots and stylized art the face detector cannot find: click the left eye, the right eye, the left mouth corner and the right mouth corner on the image. “Left” means the left of the picture."),
+    empty,
+    h("div", { class: "face-editor" }, next, stage, h("p", { class: "hint", id: "face-points-keys" }, "Keyboard: focus the image, move the cross-hair with the arrow keys (Shift for bigger steps) and press Enter to place the point."), list, h("div", { class: "face-actions" }, undo, reset)),
+    error,
+  );
+  const editorPart = wrap.querySelector(".face-editor");
+
+  function render() {
+    const done = points.length === FACE_POINTS.length;
+    const label = done ? null : FACE_POINTS[points.length][1];
+    next.textContent = !natural
+      ? ""
+      : done
+        ? "All four points placed; they are sent when you save."
+        : `Click the ${label} (point ${points.length + 1} of 4).`;
+    stage.setAttribute("aria-label", natural ? (done ? "The image, all four face points placed" : `The image: place the ${label}`) : "The image");
+    stage.classList.toggle("done", done);
+    markers.replaceChildren(
+      ...points.map(([x, y], i) => {
+        // Positioned through the CSSOM: the Content-Security-Policy forbids style attributes.
+        const marker = h("span", { class: `face-marker p${i + 1}`, "data-point": FACE_POINTS[i][0] }, String(i + 1));
+        marker.style.left = `${(x / natural.width) * 100}%`;
+        marker.style.top = `${(y / natural.height) * 100}%`;
+        return marker;
+      }),
+    );
+    list.replaceChildren(...points.map(([x, y], i) => h("li", { "data-point": FACE_POINTS[i][0] }, `${FACE_POINTS[i][1][0].toUpperCase()}${FACE_POINTS[i][1].slice(1)}: ${x}, ${y}`)));
+    list.hidden = !points.length;
+    undo.disabled = !points.length;
+    reset.disabled = !points.length;
+    if (cursor && natural) {
+      crosshair.style.left = `${(cursor[0] / natural.width) * 100}%`;
+      crosshair.style.top = `${(cursor[1] / natural.height) * 100}%`;
+    }
+  }
+
+  function place(x, y) {
+    if (!natural || points.length === FACE_POINTS.length) return;
+    const clamp = (v, max) => Math.min(max, Math.max(0, Math.round(v * 10) / 10));
+    points.push([clamp(x, natural.width), clamp(y, natural.height)]);
+    error.textContent = "";
+    render();
+  }
+
+  function load(src) {
+    points.length = 0;
+    natural = null;
+    cursor = null;
+    editorPart.hidden = true;
+    empty.hidden = Boolean(src);
+    if (!src) return render();
+    picture.onload = () => {
+      natural = { width: picture.naturalWidth, height: picture.naturalHeight };
+      editorPart.hidden = false;
+      render();
+    };
+    picture.onerror = () => {
+      empty.hidden = false;
+    };
+    picture.src = src;
+  }
+
+  stage.addEventListener("click", (event) => {
+    if (!natural) return;
+    const box = picture.getBoundingClientRect();
+    place(((event.clientX - box.left) / box.width) * natural.width, ((event.clientY - box.top) / box.height) * natural.height);
+  });
+  // The cross-hair is for the keyboard: it shows on the first arrow key, not on a click.
+  stage.addEventListener("focus", () => {
+    if (natural) cursor ||= [natural.width / 2, natural.height / 2];
+  });
+  stage.addEventListener("pointerdown", () => {
+    crosshair.hidden = true;
+  });
+  stage.addEventListener("blur", () => {
+    crosshair.hidden = true;
+  });
+  stage.addEventListener("keydown", (event) => {
+    if (!natural || !cursor) return;
+    const step = (event.shiftKey ? 0.05 : 0.01) * Math.max(natural.width, natural.height);
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (moves[event.key]) {
+      event.preventDefault();
+      crosshair.hidden = false;
+      cursor = [Math.min(natural.width, Math.max(0, cursor[0] + moves[event.key][0])), Math.min(natural.height, Math.max(0, cursor[1] + moves[event.key][1]))];
+      render();
+    } else if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      place(cursor[0], cursor[1]);
+    }
+  });
+  undo.addEventListener("click", () => {
+    points.pop();
+    render();
+  });
+  reset.addEventListener("click", () => {
+    points.length = 0;
+    error.textContent = "";
+    render();
+    stage.focus();
+  });
+  image.onChange((src) => load(src));
+  load(source);
+
+  return {
+    wrap,
+    setError: (message) => {
+      error.textContent = message;
+      if (message) wrap.open = true;
+    },
+    /** undefined when none are placed; null when incomplete; else the API's facePoints. */
+    value() {
+      if (!points.length) return undefined;
+      if (points.length < FACE_POINTS.length) return null;
+      return Object.fromEntries(FACE_POINTS.map(([key], i) => [key, points[i]]));
+    },
+    remaining: () => FACE_POINTS.length - points.length,
   };
 }
 
@@ -278,6 +446,7 @@ export async function editor(main, id) {
   ]);
   const title = creating ? "Create a character" : `Edit ${avatar.name}`;
   const image = imagePicker(avatar ? avatar.processedImageUri || avatar.referenceImageUri : null);
+  const facePoints = facePointsEditor(image, creating ? null : savedImages.get(avatar.id), needsFacePoints(avatar));
   const name = field({ label: "Name", name: "name", value: avatar?.name, max: 50, required: true, placeholder: "Ada" });
   const personality = field({
     label: "Personality", name: "personality", value: avatar?.personality, max: 10000, required: true, multiline: true, rows: 8,
@@ -311,7 +480,7 @@ export async function editor(main, id) {
   const form = h(
     "form",
     { class: "character-form", novalidate: true, "aria-labelledby": "form-title" },
-    h("div", { class: "columns" }, h("div", { class: "col" }, image.wrap), h("div", { class: "col" }, h("section", { class: "panel" }, h("h2", {}, "Identity"), name.wrap, personality.wrap, startScript.wrap), voicePicker(voices, avatar?.voice))),
+    h("div", { class: "columns" }, h("div", { class: "col" }, image.wrap, facePoints.wrap), h("div", { class: "col" }, h("section", { class: "panel" }, h("h2", {}, "Identity"), name.wrap, personality.wrap, startScript.wrap), voicePicker(voices, avatar?.voice))),
     docs,
     tools.wrap,
     summary,
@@ -365,6 +534,11 @@ export async function editor(main, id) {
       image.setError("referenceImage is required: drop an image or give its URL.");
       problems.push([null, "referenceImage is required"]);
     }
+    const points = facePoints.value();
+    if (points === null) {
+      facePoints.setError(`facePoints: place all four points or reset them (${facePoints.remaining()} to go).`);
+      problems.push([null, "facePoints"]);
+    }
     if (documentIds.length > 50) {
       docs.querySelector(".field-error").textContent = `documentIds: may have at most 50 items (got ${documentIds.length})`;
       problems.push([null, "documentIds"]);
@@ -385,6 +559,7 @@ export async function editor(main, id) {
         documentIds,
       };
       const script = startScript.input.value;
+      if (points) body.facePoints = points;
       if (image.state.changed) {
         save.textContent = image.state.file ? "Uploading the image…" : "Saving…";
         body.referenceImage = await image.value();
@@ -399,10 +574,12 @@ export async function editor(main, id) {
         saved = await api("PATCH", `/v1/avatars/${avatar.id}`, body);
       }
       saveTools(saved.id, tools.value());
+      if (image.state.changed && image.state.src) savedImages.set(saved.id, image.state.src);
       announce(creating ? `${saved.name} created; processing its image` : `${saved.name} saved`);
       location.hash = "#/characters";
     } catch (error) {
       showApiError(form, summary, error);
+      if (facePoints.wrap.querySelector(".field-error").textContent) facePoints.wrap.open = true;
     } finally {
       save.disabled = false;
       save.textContent = creating ? "Create character" : "Save changes";
