@@ -315,11 +315,20 @@ class Caller:
         self._message_waiters.append((predicate, future))
         return await asyncio.wait_for(future, timeout_s)
 
-    async def wait_for_state(self, state: str, timeout_s: float = 60.0) -> float:
-        return await self.wait_for(
-            lambda m: m.get("type") == "opencharacters.state" and m.get("state") == state,
-            timeout_s,
-        )
+    async def wait_for_state(
+        self, state: str, timeout_s: float = 60.0, *, seen_ok: bool = False
+    ) -> float:
+        """Waits for the avatar to enter `state`; with `seen_ok`, a state it already entered
+        counts (e.g. a greeting that started while another call was connecting)."""
+
+        def wanted(message: dict[str, Any]) -> bool:
+            return message.get("type") == "opencharacters.state" and message.get("state") == state
+
+        if seen_ok:
+            for at, message in self.received.messages:
+                if wanted(message):
+                    return at
+        return await self.wait_for(wanted, timeout_s)
 
     def state(self) -> str | None:
         for _, message in reversed(self.received.messages):

@@ -180,13 +180,17 @@ class Conversation:
         self, user_text: str, tools: Sequence[ToolSpec], chance: Any
     ) -> ToolCall | None:
         probability = await chance(user_text, tools)
+        candidates = list(tools)
         closeness = 0.0
         if self._router is not None:
-            closeness = await asyncio.to_thread(self._router.similarity, user_text)
+            similarities = await asyncio.to_thread(self._router.similarities, user_text)
+            closeness = max(similarities, default=0.0)
+            candidates = self._router.candidates(similarities)
         self.last_action_score = probability + closeness
         if self.last_action_score < self._settings.tool_call_threshold:
             return None
-        call: ToolCall | None = await self._model.generate_call(user_text, tools)  # type: ignore[attr-defined]
+        generate = self._model.generate_call  # type: ignore[attr-defined]
+        call: ToolCall | None = await generate(user_text, candidates)
         return call
 
     async def _speak(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from opencharacters.dialogue.knowledge.embedding import Embedder
 from opencharacters.dialogue.tools import ToolSpec
+
+CANDIDATE_MARGIN = 0.08
 
 
 def action_text(tool: ToolSpec) -> str:
@@ -27,9 +27,19 @@ class ActionRouter:
         self.tools = tuple(tools)
         self._vectors = embedder.encode([action_text(tool) for tool in self.tools])
 
-    def similarity(self, words: str) -> float:
-        """Cosine similarity of the words to the closest action (blocking: ~3 ms)."""
+    def similarities(self, words: str) -> list[float]:
+        """Cosine similarity of the words to each action (blocking: ~3 ms)."""
         if not self.tools or not words.strip():
-            return 0.0
+            return [0.0] * len(self.tools)
         query = self._embedder.encode([words])[0]
-        return float(np.max(self._vectors @ query))
+        return [float(value) for value in self._vectors @ query]
+
+    def candidates(self, similarities: Sequence[float]) -> list[ToolSpec]:
+        """The actions near the closest one: the call is generated among these only (the small
+        model, free to pick any tool, sometimes picks the wrong one)."""
+        best = max(similarities, default=0.0)
+        return [
+            tool
+            for tool, value in zip(self.tools, similarities, strict=True)
+            if value >= best - CANDIDATE_MARGIN
+        ]

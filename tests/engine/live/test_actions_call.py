@@ -82,7 +82,9 @@ async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
             {"type": "client_event", "tool": "show_product", "args": {"product": "rain jacket"}}
         ], heard
         await turn("Please show me order 42.")
-        assert backend.calls and backend.calls[-1][0] == "show_order"
+        turns = [m for _, m in call.received.messages if m.get("type") == "opencharacters.turn"]
+        context = (call.received.transcript("user"), call.received.transcript("assistant"), turns)
+        assert backend.calls and backend.calls[-1][0] == "show_order", context
         assert "42" in backend.calls[-1][1]["order_id"]
         await turn("Please show me the order 31.")
         answers = call.received.transcript("assistant")

@@ -139,7 +139,10 @@ async def test_two_calls_at_once_stay_separate(live_server: Server, api: httpx.C
         Caller(live_server.base_url, API_KEY, first) as one,
         Caller(live_server.base_url, API_KEY, second) as two,
     ):
-        await asyncio.gather(one.wait_for_state("speaking", 30), two.wait_for_state("speaking", 30))
+        await asyncio.gather(
+            one.wait_for_state("speaking", 30, seen_ok=True),
+            two.wait_for_state("speaking", 30, seen_ok=True),
+        )
         await asyncio.gather(one.wait_until_listening(30), two.wait_until_listening(30))
         assert one.received.transcript("assistant") == {1: "Bo here, hello from the bakery."}
         assert two.received.transcript("assistant") == {1: "Cy speaking, welcome to the garage."}

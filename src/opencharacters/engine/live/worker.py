@@ -117,6 +117,8 @@ class TurnTimings:
     speculated: bool = False
     notes: list[dict[str, Any]] = field(default_factory=list)
     """Where the knowledge passages given to the model came from."""
+    action_score: float | None = None
+    """Sessions with actions: call probability + closeness to the nearest action."""
 
     def as_json(self) -> dict[str, Any]:
         def rel(at: float | None) -> float | None:
@@ -133,6 +135,7 @@ class TurnTimings:
             "firstMouthFrameS": rel(self.first_mouth_frame_s),
             "speculated": self.speculated,
             "notes": self.notes,
+            "actionScore": None if self.action_score is None else round(self.action_score, 3),
         }
 
 
@@ -571,6 +574,8 @@ class SessionWorker:
                         run_tool=self._tool_runner(reply) if self.spec.tools else None,
                     )
                     await self._say(reply, chunks)
+                    if reply.timings is not None:
+                        reply.timings.action_score = conversation.last_action_score
             finally:
                 if speculation is not None and speculation.task is not None:
                     speculation.task.cancel()
