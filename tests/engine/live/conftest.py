@@ -75,6 +75,21 @@ def say() -> Callable[[str], tuple[Samples, int]]:
     return espeak
 
 
+@pytest.fixture(scope="package")
+def say_naturally() -> Callable[[str], tuple[Samples, int]]:
+    """A caller with a natural voice (Piper's "vincent"): for tests whose point is what happens
+    after the words are recognised, espeak's robotic "order" is sometimes heard as "on a"."""
+    from opencharacters.engine_settings import EngineSettings
+    from opencharacters.speech.engines import load_synthesizer
+
+    synthesizer = load_synthesizer(EngineSettings())
+
+    def speak(text: str) -> tuple[Samples, int]:
+        return synthesizer.synthesize_text(text, "vincent"), synthesizer.sample_rate
+
+    return speak
+
+
 def wait_status(api: httpx.Client, session_id: str, wanted: set[str], timeout_s: float = 30) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

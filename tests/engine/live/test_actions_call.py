@@ -43,7 +43,7 @@ TOOLS = [
 
 
 async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
-    live_server: Server, api: httpx.Client, say: Callable[[str], tuple[Samples, int]]
+    live_server: Server, api: httpx.Client, say_naturally: Callable[[str], tuple[Samples, int]]
 ) -> None:
     avatar = create_avatar(
         api,
@@ -71,7 +71,7 @@ async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
         await call.wait_until_listening(30)
 
         async def turn(text: str) -> None:
-            await call.say(*say(text))
+            await call.say(*say_naturally(text))
             await call.wait_for_state("speaking", 60)
             await call.wait_until_listening(60)
 
