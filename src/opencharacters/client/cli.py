@@ -37,8 +37,10 @@ async def _run_call(
     ) as call:
         if not as_json:
             click.echo(f"session {call.session_id}: connected", err=True)
-        # Let the greeting finish (with no start script the avatar is already listening).
-        await asyncio.sleep(0.5)
+        # Let the greeting finish: the avatar says what it does first (thinking when it has a
+        # start script, listening when not); speaking over it would interrupt it.
+        if call.state() is None:
+            await call.wait_for(lambda m: m.get("type") == "opencharacters.state", 60)
         if call.state() in ("thinking", "speaking"):
             await call.wait_until_listening(60)
         for sound in sounds:
@@ -82,14 +84,23 @@ async def _save(call: Caller, path: Path) -> None:
     # Everything is already in memory: nothing may be dropped for being "behind".
     recorder = CallRecorder(path, width=width, height=height, pixel_format="bgr24", max_queue_s=1e9)
     recorder.start()
-    for at, image in received.video_frames:
-        recorder.add_video_frame(image, at - origin)
+    # In time order, as during a call: the recorder encodes audio once newer media has arrived,
+    # so audio pushed after all the video would count as late and be lost.
+    media: list[tuple[float, int, Any]] = [
+        (at - origin, 0, image) for at, image in received.video_frames
+    ]
     end = 0.0
     for at, samples in received.audio:
         start = at - origin - len(samples) / 48_000
         if start >= 0:
-            recorder.add_avatar_audio(samples, 48_000, start)
+            media.append((start, 1, samples))
             end = max(end, start + len(samples) / 48_000)
+    media.sort(key=lambda item: (item[0], item[1]))
+    for at, kind, payload in media:
+        if kind == 0:
+            recorder.add_video_frame(payload, at)
+        else:
+            recorder.add_avatar_audio(payload, 48_000, at)
     await recorder.finish(max(end, received.video_frames[-1][0] - origin + 0.04))
 
 

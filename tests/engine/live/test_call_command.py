@@ -1,0 +1,63 @@
+"""`opencharacters call`: the command-line caller against the real server, saving what it got."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from opencharacters.animation.media import read_audio
+from opencharacters.speech.audio import Samples, float_to_int16
+from tests.support.server import API_KEY, Server
+
+pytestmark = pytest.mark.slow
+
+
+def write_wav(path: Path, samples: Samples, rate: int) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(float_to_int16(samples).tobytes())
+
+
+def test_the_call_command_talks_and_saves_the_reply(
+    live_server: Server,
+    avatar_id: str,
+    say: Callable[[str], tuple[Samples, int]],
+    tmp_path: Path,
+) -> None:
+    question = tmp_path / "question.wav"
+    write_wav(question, *say("What is your name?"))
+    saved = tmp_path / "reply.mp4"
+    env = {
+        **os.environ,
+        "RUNWAYML_BASE_URL": live_server.base_url,
+        "RUNWAYML_API_SECRET": API_KEY,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "opencharacters", "call", avatar_id, "--say", str(question),
+         "--save", str(saved), "--json"],
+        env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "COMPLETED"
+    roles = [entry["role"] for entry in result["transcript"]]
+    assert roles == ["assistant", "user", "assistant"], result["transcript"]
+    assert result["transcript"][0]["text"] == "Hi, I'm Ada."
+    assert result["turns"] and result["turns"][0]["firstAudioS"] > 0
+    # The saved file holds the avatar's picture and voice as received.
+    sound = read_audio(saved)
+    assert sound.duration_s > 3
+    window = sound.sample_rate // 10
+    count = len(sound.samples) // window
+    loud = np.sqrt((sound.samples[: count * window].reshape(count, window) ** 2).mean(axis=1))
+    assert (loud > 0.02).sum() >= 10, "at least a second of the avatar's voice"
