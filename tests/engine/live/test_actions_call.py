@@ -78,9 +78,15 @@ async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
         await turn("Please show me the rain jacket.")
         events = [m for _, m in call.received.messages if m.get("type") == "client_event"]
         heard = (call.received.transcript("user"), call.received.transcript("assistant"))
-        assert events == [
-            {"type": "client_event", "tool": "show_product", "args": {"product": "rain jacket"}}
+        # One event, in Runway's format, with an argument from the tool's enum; the right one
+        # whenever the words were recognised (Whisper base sometimes hears "range jacket").
+        assert [(e["tool"], set(e)) for e in events] == [
+            ("show_product", {"type", "tool", "args"})
         ], heard
+        product = events[0]["args"]["product"]
+        assert product in ("running shoes", "rain jacket", "wool hat"), heard
+        if "rain jacket" in heard[0][2].lower():
+            assert product == "rain jacket", heard
         await turn("Please show me order 42.")
         turns = [m for _, m in call.received.messages if m.get("type") == "opencharacters.turn"]
         context = (call.received.transcript("user"), call.received.transcript("assistant"), turns)
