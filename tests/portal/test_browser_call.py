@@ -24,13 +24,13 @@ from PIL import Image
 from opencharacters.settings import Settings
 from opencharacters.speech.audio import resample, wav_bytes
 from tests.engine.live.conftest import HEADERS, conversation, create_avatar, espeak, wait_status
+from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.server import Server
 
 playwright = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
 START_SCRIPT = "Hi, I'm Ada. Ask me anything about space!"
 QUESTION = "Hello Ada. What is the biggest planet in our solar system?"
 SIZE = (
@@ -222,20 +222,8 @@ def avatar_id(api: httpx.Client) -> str:
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory, server: Server) -> Iterator[Any]:
     microphone = question_wav(tmp_path_factory.mktemp("microphone") / "question.wav")
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                # Played from the start each time a page opens the microphone, then silence.
-                f"--use-file-for-fake-audio-capture={microphone}%noloop",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+    with launch_chromium(microphone) as browser:
         yield browser
-        browser.close()
 
 
 def test_a_browser_call_shows_the_avatar_hears_answers_and_ends(

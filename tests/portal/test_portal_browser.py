@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.portal.test_browser_call import CHROMIUM, question_wav
+from tests.portal.test_browser_call import question_wav
+from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.media import FACE_JPEG
 from tests.support.server import API_KEY, Server
 
@@ -57,19 +58,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory, server: Server) -> Iterator[Any]:
     microphone = question_wav(tmp_path_factory.mktemp("microphone") / "question.wav")
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={microphone}%noloop",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
+    with launch_chromium(microphone) as browser:
         yield browser
-        browser.close()
 
 
 class Portal:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.portal.test_browser_call import CHROMIUM
 from tests.portal.test_portal_browser import SCREENSHOTS, Portal
+from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.media import cartoon_png
 from tests.support.server import API_KEY, Server
 
@@ -36,10 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def chromium(server: Server) -> Iterator[Any]:
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def click_point(page: Any, natural: tuple[int, int], point: list[float]) -> None:
