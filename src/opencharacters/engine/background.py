@@ -9,6 +9,10 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
+from opencharacters.blobs.store import BlobStore
+from opencharacters.settings import Settings
+from opencharacters.store.db import Database
+
 
 class BackgroundJobs:
     def __init__(self, name: str, cpu_gate: asyncio.Semaphore) -> None:
@@ -35,3 +39,37 @@ class BackgroundJobs:
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
+
+
+class JobRunner:
+    """Stored work of one kind, run in the background by id: submitted when created, cancelled
+    when deleted, resumed after a restart. Subclasses say what is unfinished and how to run."""
+
+    kind = "job"
+
+    def __init__(
+        self, settings: Settings, db: Database, blobs: BlobStore, cpu_gate: asyncio.Semaphore
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.blobs = blobs
+        self._jobs = BackgroundJobs(self.kind, cpu_gate)
+
+    def submit(self, key: str) -> None:
+        self._jobs.start(key, self._run(key))
+
+    def cancel(self, key: str) -> None:
+        self._jobs.cancel(key)
+
+    def resume_unfinished(self) -> None:
+        for key in self._unfinished():
+            self.submit(key)
+
+    async def stop(self) -> None:
+        await self._jobs.stop()
+
+    def _unfinished(self) -> list[str]:
+        raise NotImplementedError
+
+    async def _run(self, key: str) -> None:
+        raise NotImplementedError

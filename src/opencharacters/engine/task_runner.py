@@ -10,14 +10,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.avatar_videos import SpeechRejected, render_video
-from opencharacters.engine.background import BackgroundJobs
+from opencharacters.engine.background import JobRunner
 from opencharacters.ingest.fetch import FetchError, fetch_https
-from opencharacters.settings import Settings
 from opencharacters.speech.voice_builder import design_from_json
-from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, Task
 
 log = logging.getLogger(__name__)
@@ -28,29 +25,12 @@ def task_blob_prefix(org_id: str, task_id: str) -> str:
     return f"orgs/{org_id}/tasks/{task_id}"
 
 
-class TaskRunner:
-    def __init__(
-        self, settings: Settings, db: Database, blobs: BlobStore, cpu_gate: asyncio.Semaphore
-    ) -> None:
-        self.settings = settings
-        self.db = db
-        self.blobs = blobs
-        self._jobs = BackgroundJobs("task", cpu_gate)
+class TaskRunner(JobRunner):
+    kind = "task"
 
-    def submit(self, task_id: str) -> None:
-        self._jobs.start(task_id, self._run(task_id))
-
-    def cancel(self, task_id: str) -> None:
-        self._jobs.cancel(task_id)
-
-    def resume_unfinished(self) -> None:
+    def _unfinished(self) -> list[str]:
         with self.db.session() as db:
-            ids = list(db.scalars(select(Task.id).where(Task.status.in_(ACTIVE_TASK_STATES))))
-        for task_id in ids:
-            self.submit(task_id)
-
-    async def stop(self) -> None:
-        await self._jobs.stop()
+            return list(db.scalars(select(Task.id).where(Task.status.in_(ACTIVE_TASK_STATES))))
 
     def _update(self, task_id: str, **fields: Any) -> bool:
         """Applies fields unless the task was cancelled or deleted meanwhile."""

@@ -12,9 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.timefmt import utcnow
-from opencharacters.engine.background import BackgroundJobs
+from opencharacters.engine.background import JobRunner
 from opencharacters.ingest.fetch import FetchError, fetch_https
 from opencharacters.settings import Settings
 from opencharacters.speech.previews import (
@@ -34,7 +33,6 @@ from opencharacters.speech.voice_cloning import (
 )
 from opencharacters.speech.voice_designs import VoiceDesign
 from opencharacters.speech.voice_prompts import RENDERED_ACCENTS, parse_prompt
-from opencharacters.store.db import Database
 from opencharacters.store.tables import Voice
 
 log = logging.getLogger(__name__)
@@ -55,33 +53,16 @@ def design_from_prompt(prompt: str, settings: Settings) -> tuple[VoiceDesign, di
     return design_from_attributes(attributes), analysis
 
 
-class VoiceProcessor:
-    def __init__(
-        self, settings: Settings, db: Database, blobs: BlobStore, cpu_gate: asyncio.Semaphore
-    ) -> None:
-        self.settings = settings
-        self.db = db
-        self.blobs = blobs
-        self._jobs = BackgroundJobs("voice", cpu_gate)
+class VoiceProcessor(JobRunner):
+    kind = "voice"
 
-    def submit(self, voice_id: str) -> None:
-        self._jobs.start(voice_id, self._run(voice_id))
-
-    def cancel(self, voice_id: str) -> None:
-        self._jobs.cancel(voice_id)
-
-    def resume_unfinished(self) -> None:
+    def _unfinished(self) -> list[str]:
         with self.db.session() as db:
-            ids = list(
+            return list(
                 db.scalars(
                     select(Voice.id).where(Voice.status == "PROCESSING", Voice.deleted_at.is_(None))
                 )
             )
-        for voice_id in ids:
-            self.submit(voice_id)
-
-    async def stop(self) -> None:
-        await self._jobs.stop()
 
     def _load(self, voice_id: str) -> Voice | None:
         with self.db.session() as db:
