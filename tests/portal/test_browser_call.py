@@ -24,7 +24,7 @@ from PIL import Image
 from opencharacters.settings import Settings
 from opencharacters.speech.audio import resample, wav_bytes
 from tests.engine.live.conftest import HEADERS, conversation, create_avatar, espeak, wait_status
-from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.browser import launch_chromium, server_for_browser
 from tests.support.server import Server
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -42,17 +42,14 @@ MIC_RATE = 48_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (scripts/setup-system.sh)")
-    running = Server(
-        tmp_path_factory.mktemp("browser"),
-        None,
+    with server_for_browser(
+        tmp_path_factory,
+        "browser",
         OPENCHARACTERS_PRELOAD_ENGINES="true",
         # The recorder has its own tests; here it would only take CPU from the call.
         OPENCHARACTERS_RECORD_SESSIONS="false",
-    ).start()
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 def question_wav(path: Path) -> Path:

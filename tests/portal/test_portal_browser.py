@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.portal.test_browser_call import question_wav
-from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.browser import launch_chromium, server_for_browser
 from tests.support.media import FACE_JPEG
 from tests.support.server import API_KEY, Server
 
@@ -42,17 +42,14 @@ PERSONALITY = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (scripts/setup-system.sh)")
-    running = Server(
-        tmp_path_factory.mktemp("portal"),
-        None,
+    with server_for_browser(
+        tmp_path_factory,
+        "portal",
         OPENCHARACTERS_PRELOAD_ENGINES="true",
         # Descriptions become voices by keyword rules: no model load in this test.
         OPENCHARACTERS_ENGINES__VOICES__PROMPT_PARSER="rules",
-    ).start()
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

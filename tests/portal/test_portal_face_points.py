@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.portal.test_portal_browser import SCREENSHOTS, Portal
-from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.browser import launch_chromium, server_for_browser
 from tests.support.media import cartoon_png
 from tests.support.server import API_KEY, Server
 
@@ -27,11 +27,8 @@ ORDER = ["leftEye", "rightEye", "mouthLeft", "mouthRight"]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (scripts/setup-system.sh)")
-    running = Server(tmp_path_factory.mktemp("face-points"), None).start()
-    yield running
-    running.stop()
+    with server_for_browser(tmp_path_factory, "face-points") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright import sync_api as playwright
+
+from tests.support.server import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -30,3 +33,17 @@ def launch_chromium(microphone: Path | None = None) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def server_for_browser(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **env: str
+) -> Iterator[Server]:
+    """A real server for a browser test module; the module is skipped without Chromium."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (scripts/setup-system.sh)")
+    running = Server(tmp_path_factory.mktemp(name), None, **env).start()
+    try:
+        yield running
+    finally:
+        running.stop()

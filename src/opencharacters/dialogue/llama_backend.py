@@ -115,7 +115,6 @@ class LlamaDialogueModel:
         self._stop_strings = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "</s>", "\n\n", "```"]
         self._lock = threading.Lock()
         self._call_tokens: list[int] | None = None
-        self.last_call_probability: float | None = None
         self._actions = 0
         self._prepared: OrderedDict[str, LlamaPersona] = OrderedDict()
 
@@ -277,9 +276,7 @@ class LlamaDialogueModel:
 
     def _probability_sync(self, persona: LlamaPersona, user_text: str) -> float:
         with self._lock:
-            chance = self._call_probability(self._routing_tokens(persona, user_text))
-        self.last_call_probability = chance
-        return chance
+            return self._call_probability(self._routing_tokens(persona, user_text))
 
     def _call_sync(
         self, persona: LlamaPersona, user_text: str, tools: Sequence[ToolSpec]

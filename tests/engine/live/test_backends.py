@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from opencharacters.engine.live.backends import BackendLinks, BackendRefused
+from opencharacters.engine.live.backends import MAX_MESSAGE_BYTES, BackendLinks, BackendRefused
 
 
 class Socket:
@@ -60,6 +60,14 @@ async def test_calls_are_answered_timed_out_and_refused_cleanly() -> None:
     slow = await links.call("s", "check", {}, 0.05)
     assert slow.error == "the backend did not answer within 0.05 s"
     socket.incoming.put_nowait("garbage")  # ignored
+    oversized = asyncio.ensure_future(links.call("s", "check", {}, 0.2))
+    await asyncio.sleep(0.01)
+    socket.incoming.put_nowait(
+        json.dumps(
+            {"type": "rpc_result", "id": socket.sent[-1]["id"], "result": "x" * MAX_MESSAGE_BYTES}
+        )
+    )
+    assert (await oversized).error == "the backend did not answer within 0.2 s"
     socket.incoming.put_nowait(json.dumps({"type": "rpc_result", "id": "late", "result": 1}))
 
     await links.end("s")

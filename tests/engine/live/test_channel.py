@@ -3,7 +3,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from opencharacters.engine.live.channel import MAX_INBOUND_BYTES, CallChannel, transcription
+from opencharacters.engine.live.channel import (
+    _MAX_PENDING,
+    MAX_INBOUND_BYTES,
+    CallChannel,
+    transcription,
+)
 
 
 class FakeChannel:
@@ -58,3 +63,13 @@ def test_only_the_first_channel_is_used_and_sends_wait_for_open() -> None:
         "turn": 1,
         "text": "Hi",
     }
+
+
+def test_what_is_said_before_the_channel_opens_is_kept_up_to_a_limit() -> None:
+    call = CallChannel("s", lambda: None)
+    for turn in range(_MAX_PENDING + 5):
+        call.send(transcription("assistant", turn, "word"))
+    channel = FakeChannel()
+    call.attach(channel)  # already open: the backlog goes out at once, oldest first
+    turns = [json.loads(m)["turn"] for m in channel.sent]
+    assert turns == list(range(_MAX_PENDING))

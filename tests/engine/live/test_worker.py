@@ -15,6 +15,7 @@ import pytest
 
 from opencharacters.animation.rig import prepare
 from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.dialogue.tools import ToolSpec
 from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.engines import SharedEngines
 from opencharacters.engine.live.worker import CallSpec, SessionWorker, TranscriptSink
@@ -72,6 +73,7 @@ class FakeSynthesizer:
 class Transcript(TranscriptSink):
     def __init__(self) -> None:
         self.entries: list[tuple[str, str, bool]] = []
+        self.tools: list[Any] = []
 
     async def entry(
         self,
@@ -83,6 +85,7 @@ class Transcript(TranscriptSink):
         tools: Sequence[Any] = (),
     ) -> None:
         self.entries.append((role, content or "", interrupted))
+        self.tools.extend(tools)
 
 
 class Loader:
@@ -99,12 +102,17 @@ def rig_json() -> bytes:
 
 
 def make_worker(
-    rig_json: bytes, replies: dict[str, str], start_script: str | None = None
+    rig_json: bytes,
+    replies: dict[str, str],
+    start_script: str | None = None,
+    tools: tuple[ToolSpec, ...] = (),
 ) -> tuple[SessionWorker, FakeModel, Transcript]:
     model = FakeModel(replies)
     engines = SharedEngines(None, model, FakeSynthesizer(), 0.0)  # type: ignore[arg-type]
     transcript = Transcript()
-    spec = CallSpec("s", "org", rig_json, "clara", "You are a test.", start_script, 300)
+    spec = CallSpec(
+        "s", "org", rig_json, "clara", "You are a test.", start_script, 300, tools=tools
+    )
     worker = SessionWorker(
         spec,
         engines=Loader(engines),  # type: ignore[arg-type]
@@ -254,3 +262,43 @@ async def test_the_start_script_is_said_and_remembered(rig_json: bytes) -> None:
     states = [m["state"] for m in worker.channel._pending if m.get("type").endswith("state")]
     assert states[:3] == ["thinking", "speaking", "listening"]
     await stop(worker, tasks)
+
+
+async def test_invalid_action_arguments_are_never_sent(rig_json: bytes) -> None:
+    show = ToolSpec.from_json(
+        {
+            "type": "client_event",
+            "name": "show_product",
+            "description": "Show a product",
+            "parameters": [
+                {"type": "string", "name": "product", "description": "which", "enum": ["hat"]}
+            ],
+        }
+    )
+    call = '<call>{"name": "show_product", "arguments": {"product": "scarf"}}</call>'
+    worker, _, transcript = make_worker(rig_json, {"Show me a scarf": call}, tools=(show,))
+    tasks = await start(worker)
+    await worker._caller_turn(turn("Show me a scarf"))
+    await wait_listening(worker)
+    sent = [m for m in worker.channel._pending if m.get("type") == "client_event"]
+    assert sent == [], "an argument outside the enum never reaches the caller's app"
+    (record,) = transcript.tools
+    assert record.call.arguments == {"product": "scarf"}
+    assert record.outcome.error == "invalid arguments: product: must be one of hat"
+    assert transcript.entries[-1] == ("assistant", "Sorry, I couldn't do that right now.", False)
+    await stop(worker, tasks)
+
+
+async def test_a_caller_whose_media_stops_ends_the_call(
+    rig_json: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import opencharacters.engine.live.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "CALLER_SILENT_TIMEOUT_S", 0.5)
+    worker, _, _ = make_worker(rig_json, {})
+    tasks = await start(worker)
+    worker._caller_audio_at = worker.clock.now()  # a packet, then nothing
+    await asyncio.wait_for(tasks[0], 5)
+    assert worker.ending is not None and worker.ending.reason == "the caller's media stopped"
+    tasks[1].cancel()
+    await worker.shutdown()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import shutil
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,8 +34,6 @@ from opencharacters.engine.live.worker import (
     Ending,
     Outcome,
     SessionWorker,
-    TranscriptSink,
-    recording_path,
 )
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.settings import Settings
@@ -51,7 +49,7 @@ SHUTDOWN_GRACE_S = 10.0
 _REMEMBERED_ENDINGS = 1000
 
 
-class _StoreTranscript(TranscriptSink):
+class _StoreTranscript:
     def __init__(self, db: Database, session_id: str, clock: SessionClock) -> None:
         self._db = db
         self._session_id = session_id
@@ -379,7 +377,7 @@ class LiveCalls:
             info = await recorder.finish(call.worker.recording_duration_s())
             key = f"recordings/{call.worker.spec.organization_id}/{call.session_id}.mp4"
             await asyncio.to_thread(self._blobs.put_file, key, Path(info.path))
-            await asyncio.to_thread(_remove, Path(info.path))
+            await asyncio.to_thread(Path(info.path).unlink, missing_ok=True)
             return key
         except Exception:
             log.exception("session %s: the recording could not be finished", call.session_id)
@@ -420,8 +418,6 @@ class LiveCalls:
             )
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
+def recording_path(directory: Path, session_id: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{session_id}-{int(time.time())}.mp4"

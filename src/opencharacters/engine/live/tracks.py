@@ -15,6 +15,7 @@ from typing import Any
 import av
 import numpy as np
 from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
 from opencharacters.animation.stream import FaceAnimator, VideoFrame
 from opencharacters.engine.live.speaker import FRAME_S, FRAME_SAMPLES, PLAYOUT_RATE, Speaker
@@ -45,8 +46,6 @@ class AvatarAudioTrack(MediaStreamTrack):
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
-            from aiortc.mediastreams import MediaStreamError
-
             raise MediaStreamError
         now = self._now()
         if self._next is None:
@@ -81,7 +80,6 @@ class AvatarVideoTrack(MediaStreamTrack):
         on_frame: Callable[[VideoFrame], None] | None = None,
     ) -> None:
         super().__init__()
-        self._animator = animator
         self._frames: AsyncIterator[VideoFrame] = animator.stream(now)
         self._on_frame = on_frame
         self._ticks_per_frame = VIDEO_CLOCK_RATE // animator.fps
@@ -91,8 +89,6 @@ class AvatarVideoTrack(MediaStreamTrack):
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
-            from aiortc.mediastreams import MediaStreamError
-
             raise MediaStreamError
         rendered = await anext(self._frames)
         if self.first_frame_s is None:

@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import av
@@ -43,6 +42,7 @@ from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.engines import EngineLoader, SharedEngines
 from opencharacters.engine.live.speaker import PLAYOUT_RATE, Speaker
 from opencharacters.engine.live.tracks import AvatarAudioTrack, AvatarVideoTrack
+from opencharacters.engine.recording import CallRecorder
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.audio import AudioChunk, Samples, resample
 from opencharacters.speech.engines import load_turn_detector
@@ -139,7 +139,7 @@ class TurnTimings:
         }
 
 
-class TranscriptSink:
+class TranscriptSink(Protocol):
     """Where the worker writes what was said: the store, as the call goes (see calls.py)."""
 
     async def entry(
@@ -150,8 +150,7 @@ class TranscriptSink:
         *,
         interrupted: bool = False,
         tools: Sequence[ToolRecord] = (),
-    ) -> None:
-        raise NotImplementedError
+    ) -> None: ...
 
 
 class Knowledge(Protocol):
@@ -220,7 +219,7 @@ class SessionWorker:
         engine_settings: EngineSettings,
         clock: SessionClock,
         transcript: TranscriptSink,
-        recorder: Any | None = None,
+        recorder: CallRecorder | None = None,
         tool_backend: ToolRunner | None = None,
         knowledge: Knowledge | None = None,
     ) -> None:
@@ -255,6 +254,7 @@ class SessionWorker:
         self._awaiting_mouth: TurnTimings | None = None
         self._speculation: _Speculation | None = None
         self._caller_audio_at: float | None = None
+        self._captions_task: asyncio.Task[Any] | None = None
         self.connected_at_s: float | None = None
         self.barge_ins: list[dict[str, float]] = []
 
@@ -310,7 +310,7 @@ class SessionWorker:
         self._persona_ready = self._spawn(self._conversation.prepare(), "persona")
         if self._knowledge is not None:
             self._spawn(self._warm_knowledge(self._knowledge), "knowledge")
-        self._spawn(self._send_captions(), "captions")
+        self._captions_task = self._spawn(self._send_captions(), "captions")
         self._spawn(self._listen(), "listen")
         self._spawn(self._limit_duration(), "max-duration")
         self._spawn(self._watch_caller_media(), "media-watchdog")
@@ -351,10 +351,11 @@ class SessionWorker:
             if first is None or frame.pts is None:
                 first = (frame.pts or 0, arrived - frame.samples / frame.sample_rate)
             start_s = first[1] + ((frame.pts or 0) - first[0]) / frame.sample_rate
-            if self.recorder is not None:
+            recorded_at = self._recording_at(start_s)
+            if self.recorder is not None and recorded_at is not None:
                 stereo = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
                 mono = stereo.mean(axis=1).astype(np.float32) / 32768.0
-                self._record("add_caller_audio", mono, frame.sample_rate, start_s)
+                self.recorder.add_caller_audio(mono, frame.sample_rate, recorded_at)
             for out in resampler.resample(frame):
                 pcm = out.to_ndarray().reshape(-1).astype(np.float32) / 32768.0
                 chunk = AudioChunk(pcm, CALLER_RATE, start_s)
@@ -587,9 +588,18 @@ class SessionWorker:
 
     def _tool_runner(self, reply: _Reply) -> Callable[[ToolCall], Awaitable[ToolOutcome]]:
         async def run(call: ToolCall) -> ToolOutcome:
-            record = ToolRecord(call)
-            reply.tools.append(record)
-            record.outcome = await self._run_tool(reply, call)
+            tool = next(t for t in self.spec.tools if t.name == call.name)
+            try:
+                checked = ToolCall(call.id, call.name, check_arguments(tool, call.arguments))
+            except InvalidArguments as exc:
+                # Never forwarded: the model hears why and tells the caller it could not do it.
+                record = ToolRecord(call, ToolOutcome(error=f"invalid arguments: {exc}"))
+                reply.tools.append(record)
+            else:
+                # On the reply before it runs: a barge-in mid-call still leaves it on record.
+                record = ToolRecord(checked)
+                reply.tools.append(record)
+                record.outcome = await self._run_tool(reply, tool, checked)
             self.channel.send(
                 {"type": messages.EVENT_TOOL, **record.call_json(), **record.result_json()}
             )
@@ -597,18 +607,10 @@ class SessionWorker:
 
         return run
 
-    async def _run_tool(self, reply: _Reply, call: ToolCall) -> ToolOutcome:
-        started = time.perf_counter()
-        tool = next(t for t in self.spec.tools if t.name == call.name)
-        try:
-            arguments = check_arguments(tool, call.arguments)
-        except InvalidArguments as exc:
-            # Never forwarded: the model hears why and tells the caller it could not do it.
-            return ToolOutcome(error=f"invalid arguments: {exc}", duration_ms=0.0)
-        call = ToolCall(call.id, call.name, arguments)
-        reply.tools[-1].call = call
+    async def _run_tool(self, reply: _Reply, tool: ToolSpec, call: ToolCall) -> ToolOutcome:
         if tool.type == "client_event":
-            self.channel.send(messages.client_event(tool.name, arguments))
+            started = time.perf_counter()
+            self.channel.send(messages.client_event(tool.name, call.arguments))
             elapsed = round((time.perf_counter() - started) * 1000, 1)
             return ToolOutcome(result={"status": "event_sent"}, duration_ms=elapsed)
         if self._tool_backend is None:
@@ -617,7 +619,7 @@ class SessionWorker:
         filler = asyncio.ensure_future(self._say_sentence(reply, FILLER))
         try:
             return await self._tool_backend.call(
-                self.spec.session_id, tool.name, arguments, tool.timeout_s
+                self.spec.session_id, tool.name, call.arguments, tool.timeout_s
             )
         finally:
             await asyncio.wait({filler})
@@ -752,11 +754,10 @@ class SessionWorker:
     def _drop_captions(self) -> None:
         while not self._captions.empty():
             self._captions.get_nowait()
-        # A caption task asleep on a word that will not be heard: restart it.
-        for task in self._tasks:
-            if task.get_name() == f"{self.spec.session_id}:captions" and not task.done():
-                task.cancel()
-        self._spawn(self._send_captions(), "captions")
+        # The caption task may be asleep on a word that will not be heard: restart it.
+        if self._captions_task is not None:
+            self._captions_task.cancel()
+        self._captions_task = self._spawn(self._send_captions(), "captions")
 
     async def _warm_knowledge(self, knowledge: Knowledge) -> None:
         try:
@@ -850,12 +851,13 @@ class SessionWorker:
             )
         )
 
-    def _record(self, what: str, *args: Any) -> None:
-        """The recording starts when the call connects (as the session's duration does)."""
+    def _recording_at(self, at_s: float) -> float | None:
+        """Where a session-clock instant falls in the recording (None: not recorded). The
+        recording starts when the call connects, as the session's duration does."""
         origin = self.connected_at_s
-        if self.recorder is None or origin is None or args[-1] < origin:
-            return
-        getattr(self.recorder, what)(*args[:-1], args[-1] - origin)
+        if origin is None or at_s < origin:
+            return None
+        return at_s - origin
 
     def recording_duration_s(self) -> float:
         return 0.0 if self.connected_at_s is None else self.clock.now() - self.connected_at_s
@@ -869,8 +871,9 @@ class SessionWorker:
                     "firstAudioS": at_s,
                 }
             )
-        if self.recorder is not None:
-            self._record("add_avatar_audio", samples, PLAYOUT_RATE, at_s)
+        recorded_at = self._recording_at(at_s)
+        if self.recorder is not None and recorded_at is not None:
+            self.recorder.add_avatar_audio(samples, PLAYOUT_RATE, recorded_at)
 
     def _frame_shown(self, frame: VideoFrame) -> None:
         if self.video_track.frames_sent == 0:
@@ -886,8 +889,9 @@ class SessionWorker:
         if awaiting is not None and frame.params.jaw > _MOUTH_MOVING:
             awaiting.first_mouth_frame_s = frame.timestamp_s
             self._awaiting_mouth = None
-        if self.recorder is not None:
-            self._record("add_video_frame", frame.image, frame.timestamp_s)
+        recorded_at = self._recording_at(frame.timestamp_s)
+        if self.recorder is not None and recorded_at is not None:
+            self.recorder.add_video_frame(frame.image, recorded_at)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -930,8 +934,3 @@ async def _drain(track: Any) -> None:
             await track.recv()
         except Exception:
             return
-
-
-def recording_path(directory: Path, session_id: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory / f"{session_id}-{int(time.time())}.mp4"
