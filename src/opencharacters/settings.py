@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_burst: int = Field(default=100, ge=1)
     max_concurrent_sessions_per_org: int = Field(default=10, ge=1)
+    max_api_keys_per_org: int = Field(default=100, ge=1)
+    """Active (unrevoked) API keys one organization may hold."""
+    auth_failures_per_minute: int = Field(default=30, ge=1)
+    """Requests with an unknown API key or a wrong session key or media token, per client
+    address; past it (and a burst of as many) the address gets 429 until its allowance refills."""
 
     engines: EngineSettings = Field(default_factory=EngineSettings)
 

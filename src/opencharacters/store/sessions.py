@@ -81,8 +81,8 @@ def set_status(
     session.status = transition(session.status, target)
     session.updated_at = now
     session.queued = False
-    if target is not S.READY:
-        session.session_key = None
+    # The session key stays after READY (it can no longer be consumed: consumed_at and the
+    # status say so), so that consume can check it before saying what became of the session.
     if target is S.RUNNING:
         session.started_at = now
     if target in (S.COMPLETED, S.CANCELLED, S.FAILED):
