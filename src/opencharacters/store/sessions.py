@@ -87,7 +87,8 @@ def set_status(
         session.started_at = now
     if target in (S.COMPLETED, S.CANCELLED, S.FAILED):
         session.ended_at = now
-        session.connect_token = None
+        # The media token stays, like the session key: a late offer with it is told the
+        # session's state (409), one without it learns nothing (401).
         if session.started_at is not None:
             session.duration = max(0, round((now - session.started_at).total_seconds()))
     if target is S.FAILED:
