@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opencharacters.api.route_index import RouteIndex
 from opencharacters.domain.errors import ApiError
+from opencharacters.domain.text_length import utf16_length
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def describe_validation_error(error: dict[str, Any], required: list[str] | None 
     if kind == "missing":
         return f"{field} is required"
     if kind == "string_too_long":
-        n = len(given) if isinstance(given, str) else "?"
+        n = utf16_length(given) if isinstance(given, str) else "?"
         return f"{where}must be at most {ctx.get('max_length')} characters (got {n})"
     if kind == "string_too_short":
         return f"{where}must be at least {ctx.get('min_length')} characters"

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import StringConstraints
 from sqlalchemy import func, select
 
 from opencharacters.api.auth import Caller, api_caller, bearer, bearer_token
@@ -19,6 +18,7 @@ from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
 from opencharacters.domain.errors import Forbidden, NotFound
 from opencharacters.domain.requests import Strict
+from opencharacters.domain.text_length import Utf16Length
 from opencharacters.domain.timefmt import iso, utcnow
 from opencharacters.store.accounts import add_key, hash_key, new_key
 from opencharacters.store.tables import ApiKey, Organization
@@ -27,7 +27,7 @@ router = APIRouter(tags=["API keys (extension)"])
 
 
 class ApiKeyCreate(Strict):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    name: Annotated[str, Utf16Length(1, 100)] | None = None
 
 
 def key_json(row: ApiKey, current_hash: str) -> dict[str, Any]:
