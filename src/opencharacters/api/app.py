@@ -23,6 +23,7 @@ from opencharacters.api.routers import (
     conversations,
     documents,
     files,
+    organization,
     portal,
     sdk,
     sessions,
@@ -30,6 +31,7 @@ from opencharacters.api.routers import (
     uploads,
     voice_presets,
     voices,
+    webhooks,
     whip,
 )
 from opencharacters.blobs.signing import UrlSigner
@@ -44,6 +46,7 @@ from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import fail_interrupted
+from opencharacters.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ def build_services(settings: Settings) -> Services:
         live=LiveCalls(settings, db, blobs, scheduler, knowledge),
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
         knowledge=knowledge,
+        webhooks=WebhookDispatcher(settings, db),
     )
 
 
@@ -130,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc.task_runner.resume_unfinished()
         svc.voice_processor.resume_unfinished()
         svc.scheduler.start()
+        svc.webhooks.start()
         if settings.preload_engines:
             svc.live.engines.warm()
         try:
@@ -141,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await svc.task_runner.stop()
             await svc.voice_processor.stop()
             await svc.knowledge.stop()
+            await svc.webhooks.stop()
             svc.db.dispose()
 
     app = FastAPI(
@@ -168,6 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         whip,
         backends,
         api_keys,
+        organization,
+        webhooks,
         sdk,
         portal,
     ):

@@ -17,6 +17,7 @@ from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.ingest.voice_jobs import VoiceProcessor
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
+from opencharacters.webhooks.dispatcher import WebhookDispatcher
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Services:
     voice_processor: VoiceProcessor
     knowledge: KnowledgeBase
     """Avatars' knowledge indexes; the live worker calls knowledge.search on each turn."""
+    webhooks: WebhookDispatcher
 
     def blob_url(self, key: str | None) -> str | None:
         return self.signer.blob_url(key) if key else None

@@ -14,6 +14,7 @@ from opencharacters.ingest.fetch import FetchError, fetch_https
 from opencharacters.ingest.images import ImageRejected, process_reference_image
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
+from opencharacters.store.resource_events import avatar_changed
 from opencharacters.store.tables import Avatar
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class AvatarProcessor:
             if keys is None:
                 row.status = "FAILED"
                 row.failure_reason = failure
+                avatar_changed(db, row)
                 return
             replaced = [
                 row.reference_blob,
@@ -151,6 +153,7 @@ class AvatarProcessor:
             row.face = dict(face or {})
             row.status = "READY"
             row.failure_reason = None
+            avatar_changed(db, row)
         # Older images (and the staged source of a data: URI) go once the new ones are in.
         # Uploads are the caller's and expire on their own.
         for old_key in replaced:

@@ -17,6 +17,7 @@ from opencharacters.domain.session_states import (
     transition,
 )
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.store.session_events import session_changed
 from opencharacters.store.tables import Avatar, Conversation, RealtimeSession
 
 S = SessionStatus
@@ -101,6 +102,7 @@ def set_status(
         conversation.duration = session.duration
         conversation.failure = session.failure
         conversation.failure_code = session.failure_code
+    session_changed(db, session, conversation)
 
 
 def make_ready(db: Session, session: RealtimeSession, ttl_s: int) -> None:

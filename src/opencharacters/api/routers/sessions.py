@@ -17,14 +17,14 @@ from opencharacters.domain.errors import (
     BadRequest,
     Conflict,
     NotFound,
-    TooManyRequests,
     Unauthorized,
 )
 from opencharacters.domain.requests import SessionCreate
 from opencharacters.domain.responses import session_json
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
 from opencharacters.store.avatars import ready_avatar
-from opencharacters.store.sessions import count_active, create_session, mark_consumed, set_status
+from opencharacters.store.limits import check_session_limits, server_defaults
+from opencharacters.store.sessions import create_session, mark_consumed, set_status
 from opencharacters.store.tables import RealtimeSession
 
 router = APIRouter(tags=["realtime sessions"])
@@ -46,13 +46,7 @@ def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
         )
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "sessions")
-        limit = svc.settings.max_concurrent_sessions_per_org
-        if count_active(db, caller.org_id) >= limit:
-            raise TooManyRequests(
-                f"This organization already has {limit} active sessions (the limit); "
-                "end one or retry later.",
-                headers={"Retry-After": "5"},
-            )
+        check_session_limits(db, caller.org_id, server_defaults(svc.settings))
         session = create_session(
             db,
             org_id=caller.org_id,

@@ -23,6 +23,7 @@ from opencharacters.engine.task_runner import ACTIVE_TASK_STATES, task_blob_pref
 from opencharacters.ingest.sources import completed_upload, decode_data_uri
 from opencharacters.speech.voice_builder import design_to_json
 from opencharacters.store.avatars import ready_avatar
+from opencharacters.store.limits import check_video_limits, server_defaults
 from opencharacters.store.tables import Task
 from opencharacters.store.voices import resolve_voice, usable_custom_voice
 
@@ -75,6 +76,7 @@ def _speech_spec(
 def _create(svc: Services, caller: Caller, body: AvatarVideoCreate) -> str:
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "videos")
+        check_video_limits(db, caller.org_id, server_defaults(svc.settings))
         now = utcnow()
         task_id = str(uuid.uuid4())
         spec = {
