@@ -9,6 +9,7 @@ import * as voices from "./voices.js";
 import * as documents from "./documents.js";
 import * as usage from "./usage.js";
 import * as keys from "./keys.js";
+import * as webhooks from "./webhooks.js";
 
 const routes = {
   characters: (main, [id]) => (id ? characters.editor(main, id) : characters.gallery(main)),
@@ -18,6 +19,7 @@ const routes = {
   documents: (main) => documents.page(main),
   usage: (main) => usage.page(main),
   keys: (main) => keys.page(main),
+  webhooks: (main) => webhooks.page(main),
 };
 
 const main = document.getElementById("main");
