@@ -24,6 +24,7 @@ from opencharacters.domain.requests import SessionCreate
 from opencharacters.domain.responses import session_json
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
 from opencharacters.store.avatars import ready_avatar
+from opencharacters.store.locks import lock_organization
 from opencharacters.store.sessions import count_active, create_session, mark_consumed, set_status
 from opencharacters.store.tables import RealtimeSession
 
@@ -47,6 +48,8 @@ def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "sessions")
         limit = svc.settings.max_concurrent_sessions_per_org
+        # Count and insert as one step: concurrent creations for this organization wait here.
+        lock_organization(db, caller.org_id)
         if count_active(db, caller.org_id) >= limit:
             raise TooManyRequests(
                 f"This organization already has {limit} active sessions (the limit); "
