@@ -204,11 +204,19 @@ def cancel_for_avatar(db: Session, avatar_id: str) -> int:
 
 
 def mark_consumed(db: Session, session: RealtimeSession) -> str:
-    """Consumes the session key once; returns the token for the media connection."""
+    """Consumes the session key once; returns the token for the media connection, or "" when
+    another request consumed it first or the session left READY meanwhile.
+
+    One conditional UPDATE decides: concurrent consumers queue on the row's lock (the database's
+    write lock on SQLite) and only the first still finds it READY and unconsumed."""
     token = secrets.token_urlsafe(32)
     result = db.execute(
         update(RealtimeSession)
-        .where(RealtimeSession.id == session.id, RealtimeSession.consumed_at.is_(None))
+        .where(
+            RealtimeSession.id == session.id,
+            RealtimeSession.status == S.READY,
+            RealtimeSession.consumed_at.is_(None),
+        )
         .values(consumed_at=utcnow(), connect_token=token)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

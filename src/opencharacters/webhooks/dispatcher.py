@@ -23,7 +23,7 @@ from opencharacters.store.webhooks import (
     prune,
     record_attempt,
 )
-from opencharacters.webhooks.sender import WebhookSender
+from opencharacters.webhooks.sender import WebhookSender, webhook_policy
 
 log = logging.getLogger(__name__)
 LEASE_MARGIN_S = 5.0
@@ -38,7 +38,8 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._sender = WebhookSender(
-            timeout_s=settings.webhook_timeout_s, allow_private=settings.webhook_allow_private
+            timeout_s=settings.webhook_timeout_s,
+            policy=webhook_policy(settings.webhook_allow_private, settings.fetch_allow_networks),
         )
         self._last_prune = 0.0
 

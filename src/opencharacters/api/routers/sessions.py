@@ -24,6 +24,7 @@ from opencharacters.domain.responses import session_json
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
 from opencharacters.store.avatars import ready_avatar
 from opencharacters.store.limits import check_session_limits, server_defaults
+from opencharacters.store.locks import lock_organization
 from opencharacters.store.sessions import create_session, mark_consumed, set_status
 from opencharacters.store.tables import RealtimeSession
 
@@ -46,6 +47,8 @@ def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
         )
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "sessions")
+        # Check and insert as one step: concurrent creations for this organization wait here.
+        lock_organization(db, caller.org_id)
         check_session_limits(db, caller.org_id, server_defaults(svc.settings))
         session = create_session(
             db,

@@ -26,7 +26,7 @@ from opencharacters.store.tables import (
     WebhookEvent,
 )
 from opencharacters.store.webhooks import emit
-from opencharacters.webhooks.sender import private_address_reason
+from opencharacters.webhooks.sender import private_address_reason, webhook_policy
 from opencharacters.webhooks.signing import is_valid_secret, new_secret
 
 router = APIRouter(tags=["webhooks (extension)"])
@@ -122,13 +122,13 @@ class DeliveryList(BaseModel):
 def check_url(url: str, svc: Services) -> str:
     if not url.startswith(("https://", "http://")):
         raise BadRequest("url: must start with https:// or http://")
-    if not svc.settings.webhook_allow_private:
-        reason = private_address_reason(url)
-        if reason is not None:
-            raise BadRequest(
-                f"url: {reason}; webhooks go only to public addresses unless the server "
-                "allows private ones (OPENCHARACTERS_WEBHOOK_ALLOW_PRIVATE=true)"
-            )
+    policy = webhook_policy(svc.settings.webhook_allow_private, svc.settings.fetch_allow_networks)
+    reason = private_address_reason(url, policy)
+    if reason is not None:
+        raise BadRequest(
+            f"url: {reason}; webhooks go only to public addresses unless the server "
+            "allows private ones (OPENCHARACTERS_WEBHOOK_ALLOW_PRIVATE=true)"
+        )
     return url
 
 
