@@ -87,7 +87,10 @@ def test_the_readme_snippets_run_as_written(server: Server, tmp_path: Path) -> N
         done = subprocess.run(
             command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
         )
-        assert done.returncode == 0, (snippet.name, done.stdout, done.stderr, server.log()[-3000:])
+        assert done.returncode == 0, (
+            f"{snippet.name} failed:\n{done.stdout}\n{done.stderr[-4000:]}\n"
+            f"server log:\n{server.log()[-3000:]}"
+        )
         outputs[snippet.name] = done.stdout
         if snippet.name == "python-quickstart":
             status, avatar_id = done.stdout.split()
@@ -96,9 +99,11 @@ def test_the_readme_snippets_run_as_written(server: Server, tmp_path: Path) -> N
 
     call = outputs["call-from-the-command-line"]
     assert "avatar:" in call and "caller:" in call, call
+    # The question was heard as asked, and answered on its subject (not "I can't assist").
+    heard = re.findall(r"^caller: (.*)$", call, re.M)
     reply = re.findall(r"^avatar: (.*)$", call, re.M)
-    assert len(reply) >= 2 and len(reply[-1].split()) >= 3, call  # greeted, then answered
-    assert "sorry" not in reply[-1].lower() or "help" in reply[-1].lower(), call
+    assert heard and {"help", "return"} <= set(re.findall(r"[a-z]+", heard[0].lower())), call
+    assert reply and "return" in reply[-1].lower() and "can't assist" not in reply[-1], call
     assert (tmp_path / "reply.mp4").stat().st_size > 10_000
     assert outputs["keys"].strip().splitlines()[0].startswith("oc_")
     assert (tmp_path / "talking.mp4").stat().st_size > 10_000

@@ -1,7 +1,8 @@
 /** The portal shell: sign-in, navigation and a hash router (#/page/param?query). */
 
 import { api, apiKey, onUnauthorized } from "./api.js";
-import { h, announce, stopPreview } from "./ui.js";
+import { h, announce, stopPreview, confirmDialog } from "./ui.js";
+import { wouldLoseWork, setLeaveGuard } from "./leave.js";
 import * as characters from "./characters.js";
 import * as call from "./call.js";
 import * as conversations from "./conversations.js";
@@ -32,7 +33,29 @@ function parseHash() {
   return { name: name || "characters", params, query: new URLSearchParams(search) };
 }
 
+let shownHash = location.hash;
+let restoring = false;
+
+/** A hash change away from unsaved work asks first; "Stay" puts the address back. */
+async function navigate() {
+  if (restoring) {
+    restoring = false;
+    return;
+  }
+  if (wouldLoseWork()) {
+    const leave = await confirmDialog("Your changes on this page are not saved. Leave anyway and lose them?", { title: "Leave this page?", confirm: "Leave without saving" });
+    if (!leave) {
+      restoring = true;
+      location.hash = shownHash;
+      return;
+    }
+    setLeaveGuard(null);
+  }
+  route();
+}
+
 async function route() {
+  shownHash = location.hash;
   if (cleanup) {
     const previous = cleanup;
     cleanup = null;
@@ -144,6 +167,7 @@ export function signOut(message = "") {
     Promise.resolve(previous()).catch(() => {});
   }
   stopPreview();
+  setLeaveGuard(null);
   apiKey.clear();
   signIn(message);
   announce("Signed out");
@@ -151,5 +175,5 @@ export function signOut(message = "") {
 
 onUnauthorized((message) => signOut(message));
 document.getElementById("sign-out").addEventListener("click", () => signOut());
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", navigate);
 route();
