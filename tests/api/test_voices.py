@@ -117,6 +117,16 @@ def test_preview_returns_a_signed_url_and_duration(client: RunwayML, server: Ser
     assert other.url.split("?")[0] != preview.url.split("?")[0]
     tampered = httpx.get(preview.url.replace("signature=", "signature=0"))
     assert tampered.status_code == 403
+    # Extension: what the description was read as, for the portal to show.
+    with api(server) as http:
+        read = http.post(
+            "/v1/voices/preview",
+            json={
+                "prompt": "A bright, fast, high-pitched young woman's voice",
+                "model": "eleven_ttv_v3",
+            },
+        ).json()
+    assert read["attributes"]["gender"] == "female" and read["attributes"]["pace"] != "medium"
 
 
 def test_cloned_voice_from_a_data_uri(server: Server, speech_wav: bytes) -> None:

@@ -72,7 +72,8 @@ def _stage_sample(svc: Services, db: Any, voice: Voice, source: VoiceFromAudio) 
         upload = completed_upload(db, voice.organization_id, uri, "from.audio")
         if upload.size is not None and upload.size > MAX_SAMPLE_BYTES:
             raise _too_big(upload.size)
-        _check_sample(svc.blobs.get_bytes(upload.blob_key))
+        if upload.blob_key is not None:  # completed_upload guarantees it; the type does not
+            _check_sample(svc.blobs.get_bytes(upload.blob_key))
         voice.sample_blob = upload.blob_key
         return
     data, _ = decode_data_uri(uri, "from.audio")
@@ -142,7 +143,7 @@ async def list_voices(
 
 
 def _preview_sync(svc: Services, caller: Caller, prompt: str) -> dict[str, Any]:
-    design, _ = design_from_prompt(prompt, svc.settings)
+    design, analysis = design_from_prompt(prompt, svc.settings)
     recipe = json.dumps(
         {"design": design_to_json(design), "sentence": CUSTOM_PREVIEW_SENTENCE}, sort_keys=True
     )
@@ -158,6 +159,9 @@ def _preview_sync(svc: Services, caller: Caller, prompt: str) -> dict[str, Any]:
     return {
         "url": svc.signer.blob_url(key, PREVIEW_TTL_S),
         "durationSecs": round(duration, 3),
+        # Extension: what the description was read as (gender, age, pitch, pace, ...).
+        "attributes": analysis["attributes"],
+        **({"note": analysis["note"]} if "note" in analysis else {}),
     }
 
 
