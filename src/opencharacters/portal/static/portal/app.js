@@ -173,6 +173,21 @@ export function signOut(message = "") {
   announce("Signed out");
 }
 
+/** Each data-table cell carries its column's name (data-label), which phone-width CSS shows
+ * beside the value when rows stack. One observer labels every table any page renders. */
+function labelCells(root) {
+  for (const table of root.querySelectorAll ? root.querySelectorAll("table.data") : []) {
+    // A column whose heading is only for screen readers (the buttons) gets no visible label.
+    const names = [...table.querySelectorAll("thead th")].map((th) => (th.querySelector(".visually-hidden") ? "" : th.textContent.trim()));
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, i) => {
+        if (names[i] && !cell.dataset.label) cell.dataset.label = names[i];
+      });
+    }
+  }
+}
+new MutationObserver(() => labelCells(main)).observe(main, { childList: true, subtree: true });
+
 onUnauthorized((message) => signOut(message));
 document.getElementById("sign-out").addEventListener("click", () => signOut());
 window.addEventListener("hashchange", navigate);

@@ -30,7 +30,7 @@ export function activeSessions({ current = () => null } = {}) {
   const table = h(
     "div",
     { class: "table-wrap" },
-    h("table", { class: "table", id: "active-sessions" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Character"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Created"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))), body),
+    h("table", { class: "data", id: "active-sessions" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Character"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Created"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))), body),
   );
   const error = h("p", { class: "error-box", role: "alert", hidden: true });
   const panel = h(
