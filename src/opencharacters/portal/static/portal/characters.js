@@ -170,6 +170,8 @@ function imagePicker(existing) {
 
   const useFile = (file) => {
     error.textContent = "";
+    drop.removeAttribute("aria-invalid");
+    urlField.setError("");
     if (!file) return;
     if (!file.type.startsWith("image/")) {
       error.textContent = `${file.name} is not an image.`;
@@ -197,6 +199,8 @@ function imagePicker(existing) {
   });
   urlField.input.addEventListener("change", () => {
     const url = urlField.input.value.trim();
+    error.textContent = "";
+    drop.removeAttribute("aria-invalid");
     state.url = url;
     if (url) {
       state.file = null;

@@ -127,6 +127,7 @@ export function toolsEditor(initial) {
       object[key] = input.type === "checkbox" ? input.checked : input.value;
       const line = input.parentElement.querySelector(".field-error");
       if (line) line.textContent = "";
+      if (line?.dataset.path) errors.delete(line.dataset.path); // fixed: not shown again on render
       input.removeAttribute("aria-invalid");
       if (rerender) render();
       else refreshJson();
@@ -165,13 +166,13 @@ export function toolsEditor(initial) {
           h(
             "div",
             { class: "grid-3" },
-            control("Type", typeSelect, `${path}.type`),
-            control("Name", bind(h("input", { value: tool.name, placeholder: "show_product", dataset: { key: `${path}.name` } }), tool, "name"), `${path}.name`),
+            control(`Tool ${i + 1} type`, typeSelect, `${path}.type`),
+            control(`Tool ${i + 1} name`, bind(h("input", { value: tool.name, placeholder: "show_product", dataset: { key: `${path}.name` } }), tool, "name"), `${path}.name`),
             tool.type === "backend_rpc"
-              ? control("Timeout (s, 1–8)", bind(h("input", { type: "number", min: 1, max: 8, step: "0.5", value: tool.timeoutSeconds ?? 4 }), tool, "timeoutSeconds"), `${path}.timeoutSeconds`)
+              ? control(`Tool ${i + 1} timeout (s, 1–8)`, bind(h("input", { type: "number", min: 1, max: 8, step: "0.5", value: tool.timeoutSeconds ?? 4 }), tool, "timeoutSeconds"), `${path}.timeoutSeconds`)
               : h("div"),
           ),
-          control("Description", bind(h("textarea", { rows: 2, value: tool.description, placeholder: "When to call it and what it does" }), tool, "description"), `${path}.description`),
+          control(`Tool ${i + 1} description`, bind(h("textarea", { rows: 2, value: tool.description, placeholder: "When to call it and what it does" }), tool, "description"), `${path}.description`),
           h(
             "table",
             { class: "params" },

@@ -31,7 +31,7 @@ export async function page(main) {
   // sends the default and does not offer a choice that changes nothing.
   const model = { value: "eleven_multilingual_ttv_v2" };
   const understood = h("p", { class: "hint", id: "voice-understood", "aria-live": "polite" });
-  const sample = h("input", { type: "file", id: "voice-sample", name: "sample", accept: "audio/*", "aria-describedby": "sample-hint" });
+  const sample = h("input", { type: "file", id: "voice-sample", name: "sample", accept: "audio/*", "aria-describedby": "sample-hint voice-sample-error" });
   const fromText = h("input", { type: "radio", name: "source", id: "source-text", value: "text", checked: true });
   const fromAudio = h("input", { type: "radio", name: "source", id: "source-audio", value: "audio" });
   const textPanel = h("div", { class: "source-panel" }, prompt.wrap);
@@ -41,7 +41,7 @@ export async function page(main) {
   const audioPanel = h(
     "div",
     { class: "source-panel", hidden: true, "data-field": "from" },
-    h("div", { class: "field" }, h("label", { for: "voice-sample" }, "Audio sample"), sample, h("p", { class: "hint", id: "sample-hint" }, "10 seconds to 5 minutes of one person speaking, at most 10 MB."), h("p", { class: "field-error" })),
+    h("div", { class: "field" }, h("label", { for: "voice-sample" }, "Audio sample"), sample, h("p", { class: "hint", id: "sample-hint" }, "10 seconds to 5 minutes of one person speaking, at most 10 MB."), h("p", { class: "field-error", id: "voice-sample-error" })),
   );
   const summary = h("p", { class: "error-box", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", class: "button primary" }, "Create voice");
