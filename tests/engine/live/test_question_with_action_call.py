@@ -62,7 +62,9 @@ async def test_a_question_is_answered_even_when_an_action_fires(
     ) as call:
         await call.wait_for_state("speaking", 30)
         await call.wait_until_listening(30)
-        await call.say(*say_naturally("What time does the museum open on Sundays?"))
+        await call.say(
+            *say_naturally("What time does the museum open on Sundays, and how much is a ticket?")
+        )
         await call.wait_for_state("speaking", 60)
         await call.wait_until_listening(60)
         heard = call.received.transcript("user")
@@ -71,4 +73,5 @@ async def test_a_question_is_answered_even_when_an_action_fires(
     answer = answers.get(3, "")
     context = (heard, answers, events)
     assert "done, there you go" not in answer.lower(), context
-    assert "ten" in answer.lower() or "10" in answer, context
+    words = set(answer.lower().replace(",", " ").replace(".", " ").split())
+    assert words & {"ten", "10", "twelve", "12", "10am", "10:00"}, context
