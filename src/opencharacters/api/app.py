@@ -111,6 +111,7 @@ def announce_access(svc: Services) -> None:
     lines = [
         f"OpenCharacters {__version__} at {settings.resolved_public_url}",
         f"  API base URL: {settings.resolved_public_url}  (RUNWAYML_BASE_URL)",
+        f"  Developer portal: {settings.resolved_public_url}/portal/",
         f"  Authenticate with {how}:",
     ]
     if key:

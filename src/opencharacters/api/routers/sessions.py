@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opencharacters.api.auth import Caller, api_caller, bearer, bearer_token
@@ -25,8 +26,9 @@ from opencharacters.domain.session_states import TERMINAL, SessionStatus
 from opencharacters.store.avatars import ready_avatar
 from opencharacters.store.limits import check_session_limits, server_defaults
 from opencharacters.store.locks import lock_organization
+from opencharacters.store.queue import active_sessions, queue_place
 from opencharacters.store.sessions import create_session, mark_consumed, set_status
-from opencharacters.store.tables import RealtimeSession
+from opencharacters.store.tables import Avatar, RealtimeSession
 
 router = APIRouter(tags=["realtime sessions"])
 
@@ -71,9 +73,50 @@ async def create_realtime_session(
     return {"id": session_id}
 
 
+def _with_queue_place(db: Session, session: RealtimeSession) -> dict[str, Any]:
+    body = session_json(session)
+    if session.status == SessionStatus.NOT_READY:
+        # OpenCharacters extension (docs/api.md): how far back in the wait for a slot.
+        place = queue_place(db, session)
+        body["queuePosition"] = place.position
+        body["sessionsAhead"] = place.ahead
+    return body
+
+
 def _retrieve(svc: Services, caller: Caller, session_id: str) -> dict[str, Any]:
     with svc.db.session() as db:
-        return session_json(_get(db, caller.org_id, session_id))
+        return _with_queue_place(db, _get(db, caller.org_id, session_id))
+
+
+def _list_active(svc: Services, caller: Caller) -> dict[str, Any]:
+    with svc.db.session() as db:
+        sessions = active_sessions(db, caller.org_id)
+        ids = {s.avatar_id for s in sessions}
+        names = (
+            {a.id: a.name for a in db.scalars(select(Avatar).where(Avatar.id.in_(ids)))}
+            if ids
+            else {}
+        )
+        data = []
+        for session in sessions:
+            body = _with_queue_place(db, session)
+            body.pop("sessionKey", None)  # credentials only from the session's own GET
+            body["avatar"] = {"id": session.avatar_id, "name": names.get(session.avatar_id)}
+            data.append(body)
+        return {"data": data}
+
+
+@router.get(
+    "/v1/realtime_sessions",
+    summary="List the organization's active sessions (OpenCharacters extension)",
+    description="Sessions waiting for, holding or using a call slot (NOT_READY, READY, "
+    "RUNNING), newest first; waiting ones carry queuePosition and sessionsAhead. Never "
+    "includes sessionKey.",
+)
+async def list_active_realtime_sessions(
+    caller: Caller = Depends(api_caller), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    return await asyncio.to_thread(_list_active, svc, caller)
 
 
 @router.get("/v1/realtime_sessions/{id}", summary="Retrieve a realtime session")
