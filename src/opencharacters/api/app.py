@@ -18,6 +18,7 @@ from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.api.routers import (
     api_keys,
+    avatar_presets,
     avatars,
     backends,
     conversations,
@@ -40,6 +41,7 @@ from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.ingest.voice_jobs import VoiceProcessor
+from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
@@ -77,6 +79,7 @@ def build_services(settings: Settings) -> Services:
         live=LiveCalls(settings, db, blobs, scheduler, knowledge),
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
         knowledge=knowledge,
+        presets=PresetAvatars(settings, db, blobs),
     )
 
 
@@ -157,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (
         avatars,
+        avatar_presets,
         documents,
         sessions,
         conversations,
