@@ -18,6 +18,7 @@ from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.api.routers import (
     api_keys,
+    avatar_presets,
     avatars,
     backends,
     conversations,
@@ -42,6 +43,7 @@ from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.ingest.voice_jobs import VoiceProcessor
+from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
@@ -81,6 +83,7 @@ def build_services(settings: Settings) -> Services:
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
         knowledge=knowledge,
         webhooks=WebhookDispatcher(settings, db),
+        presets=PresetAvatars(settings, db, blobs),
     )
 
 
@@ -164,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (
         avatars,
+        avatar_presets,
         documents,
         sessions,
         conversations,

@@ -47,6 +47,8 @@ def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
             f"{key}: external LiveKit/ElevenLabs integrations are not supported by this server "
             "yet; omit it to use the built-in WebRTC transport"
         )
+    if body.avatar.type == "runway-preset":
+        svc.presets.ensure(body.avatar.presetId)
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "sessions")
         # Check and insert as one step: concurrent creations for this organization wait here.
