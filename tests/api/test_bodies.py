@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opencharacters.api.bodies import DOCUMENT_BODY_BYTES, MEDIA_BODY_BYTES
+from opencharacters.api.bodies import MEDIA_BODY_BYTES, SESSION_BODY_BYTES
 from tests.support.http import VERSION, api, error_of, wait_for
 from tests.support.media import FACE_JPEG
 from tests.support.server import API_KEY, Server
@@ -108,16 +108,19 @@ def test_declared_oversized_bodies_get_413_at_once(server: Server) -> None:
         server, "/v1/documents", {"Authorization": f"Bearer {API_KEY}", **VERSION}, chunked=False
     )
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert f"limit of {DOCUMENT_BODY_BYTES} bytes".encode() in answer
+    assert f"limit of {MEDIA_BODY_BYTES} bytes".encode() in answer
 
 
 def test_streamed_oversized_bodies_are_cut_off_at_the_limit(server: Server) -> None:
     before = rss_bytes(server)
     answer = send_huge(
-        server, "/v1/documents", {"Authorization": f"Bearer {API_KEY}", **VERSION}, chunked=True
+        server,
+        "/v1/realtime_sessions",
+        {"Authorization": f"Bearer {API_KEY}", **VERSION},
+        chunked=True,
     )
     assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
-    assert f"limit of {DOCUMENT_BODY_BYTES} bytes".encode() in answer
+    assert f"limit of {SESSION_BODY_BYTES} bytes".encode() in answer
     assert b"connection: close" in answer.lower()
     assert rss_bytes(server) - before < 30 * 1024 * 1024
 

@@ -26,11 +26,10 @@ from opencharacters.domain.errors import ApiError
 
 MiB = 1024 * 1024
 DEFAULT_BODY_BYTES = 1 * MiB
-# A data: URI may be 5,242,880 characters (referenceImage, voice and video audio); with the
-# other fields and JSON's escaped slashes, 7 MiB holds the largest valid body.
+# A data: URI may be 5,242,880 characters (referenceImage, voice and video audio, document
+# files); with the other fields and JSON's escaped slashes, 7 MiB holds the largest valid body.
+# (Document content, 200,000 characters, fits too, even spelled as \uXXXX escapes.)
 MEDIA_BODY_BYTES = 7 * MiB
-# Document content is up to 200,000 characters, which JSON may spell as \uXXXX escapes.
-DOCUMENT_BODY_BYTES = 2 * MiB
 # Twenty tools of twenty parameters with long descriptions and enums fit with room to spare.
 SESSION_BODY_BYTES = 2 * MiB
 SMALL_BODY_BYTES = 64 * 1024
@@ -40,8 +39,8 @@ BODY_LIMITS: dict[tuple[str, str], int] = {
     ("PATCH", "/v1/avatars/{id}"): MEDIA_BODY_BYTES,
     ("POST", "/v1/voices"): MEDIA_BODY_BYTES,
     ("POST", "/v1/avatar_videos"): MEDIA_BODY_BYTES,
-    ("POST", "/v1/documents"): DOCUMENT_BODY_BYTES,
-    ("PATCH", "/v1/documents/{id}"): DOCUMENT_BODY_BYTES,
+    ("POST", "/v1/documents"): MEDIA_BODY_BYTES,
+    ("PATCH", "/v1/documents/{id}"): MEDIA_BODY_BYTES,
     ("POST", "/v1/realtime_sessions"): SESSION_BODY_BYTES,
     ("POST", "/v1/uploads"): SMALL_BODY_BYTES,
     ("POST", "/v1/organization/api_keys"): SMALL_BODY_BYTES,

@@ -216,7 +216,7 @@ class DocumentCreate(Strict):
     name: DocumentName
     content: DocumentContent | None = None
     file: str | None = None
-    fileName: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    fileName: Annotated[str, Utf16Length(1, 255)] | None = None
     """Extension: the file's name (its extension tells .md from .txt for data: URIs)."""
 
     @field_validator("file")
