@@ -13,7 +13,7 @@ from sqlalchemy import select
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.avatar_videos import SpeechRejected, render_video
 from opencharacters.engine.background import JobRunner
-from opencharacters.ingest.fetch import FetchError, fetch_https
+from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.speech.voice_builder import design_from_json
 from opencharacters.store.tables import Avatar, Task
 
@@ -92,7 +92,7 @@ class TaskRunner(JobRunner):
                     speech["url"],
                     max_bytes=self.settings.fetch_max_bytes,
                     timeout_s=self.settings.fetch_timeout_s,
-                    allow_private=self.settings.fetch_allow_private,
+                    policy=policy_from_settings(self.settings),
                     ca_bundle=self.settings.fetch_ca_bundle,
                 )
             else:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.background import BackgroundJobs
-from opencharacters.ingest.fetch import FetchError, fetch_https
+from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.ingest.images import ImageRejected, process_reference_image
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
@@ -61,7 +61,7 @@ class AvatarProcessor:
                 source,
                 max_bytes=self.settings.fetch_max_bytes,
                 timeout_s=self.settings.fetch_timeout_s,
-                allow_private=self.settings.fetch_allow_private,
+                policy=policy_from_settings(self.settings),
                 ca_bundle=self.settings.fetch_ca_bundle,
             )
             return data

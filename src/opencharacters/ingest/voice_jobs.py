@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.background import JobRunner
-from opencharacters.ingest.fetch import FetchError, fetch_https
+from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.settings import Settings
 from opencharacters.speech.previews import (
     CUSTOM_PREVIEW_CLONE_SENTENCE,
@@ -78,7 +78,7 @@ class VoiceProcessor(JobRunner):
                 voice.sample_source,
                 max_bytes=MAX_SAMPLE_BYTES,
                 timeout_s=self.settings.fetch_timeout_s,
-                allow_private=self.settings.fetch_allow_private,
+                policy=policy_from_settings(self.settings),
                 ca_bundle=self.settings.fetch_ca_bundle,
             )
             return data
