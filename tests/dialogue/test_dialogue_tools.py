@@ -125,6 +125,14 @@ class ScriptedModel:
     async def prepare(self, system_prompt: str) -> Any:
         return type("Persona", (), {"system_prompt": system_prompt})()
 
+    def action_chooser(self) -> None:
+        return None  # actions come in the reply stream, as a server model's do
+
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        raise AssertionError("not used by conversations")
+
     async def stream(
         self,
         persona: Any,
