@@ -1,7 +1,9 @@
 """The call session's turn taking with a fake per port (tests/support/pipeline.py).
 
 The media path runs for real (speaker, audio pacing); the models are fakes that answer at once,
-so what is checked is who hears what, what is remembered and what is written, and when."""
+so what is checked is who hears what, what is remembered and what is written, and when. The
+calls run on virtual time (tests/support/virtual_time.py): exact, and a 5 minute call takes
+milliseconds."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from opencharacters.pipeline import session as session_module
 from opencharacters.pipeline.frames import Interruption, InterruptionCause
 from opencharacters.speech.listener import UserTurn
 from tests.support.pipeline import make_call, tool_call_markup
+from tests.support.virtual_time import virtual_time
 
 pytestmark = pytest.mark.unit
 
@@ -22,6 +25,7 @@ def turn(text: str) -> UserTurn:
     return UserTurn(text, 0.0, 0.5, 0.6, 0.0)
 
 
+@virtual_time
 async def test_an_answer_is_heard_whole_and_remembered() -> None:
     call = await make_call({"Hi": "Hello there. How are you?"}).start()
     await call.session.caller_turn(turn("Hi"))
@@ -39,6 +43,7 @@ async def test_an_answer_is_heard_whole_and_remembered() -> None:
     await call.stop()
 
 
+@virtual_time
 async def test_the_avatars_words_are_on_record_while_they_are_heard() -> None:
     """A process killed mid-answer keeps the words heard so far (issue 12, item 4)."""
     answer = "One two three four five six seven eight nine ten eleven twelve."
@@ -56,6 +61,7 @@ async def test_the_avatars_words_are_on_record_while_they_are_heard() -> None:
     await call.stop()
 
 
+@virtual_time
 async def test_barge_in_keeps_only_the_words_heard() -> None:
     answer = "One two three four five. Six seven eight nine ten. Eleven twelve thirteen."
     call = await make_call({"Count": answer}).start()
@@ -80,6 +86,7 @@ async def test_barge_in_keeps_only_the_words_heard() -> None:
     await call.stop()
 
 
+@virtual_time
 async def test_caller_speech_while_thinking_drops_the_unheard_answer() -> None:
     call = await make_call({"Hm": "A long answer that nobody hears."}).start()
     await call.session.caller_turn(turn("Hm"))
@@ -93,6 +100,7 @@ async def test_caller_speech_while_thinking_drops_the_unheard_answer() -> None:
     await call.stop()
 
 
+@virtual_time
 async def test_a_matching_speculation_is_kept_and_a_stale_one_dropped() -> None:
     replies = {"Book a table": "Sure, for how many?", "Book a table for two": "Done, for two."}
     call = await make_call(replies).start()
@@ -123,6 +131,7 @@ async def test_a_matching_speculation_is_kept_and_a_stale_one_dropped() -> None:
     await call.stop()
 
 
+@virtual_time
 async def test_the_start_script_is_said_and_remembered() -> None:
     call = await make_call({}, start_script="Welcome in.").start()
     await call.until_listening()
@@ -135,6 +144,7 @@ async def test_the_start_script_is_said_and_remembered() -> None:
     await call.stop()
 
 
+@virtual_time
 async def test_invalid_action_arguments_are_never_sent() -> None:
     show = ToolSpec.from_json(
         {
@@ -162,6 +172,7 @@ async def test_invalid_action_arguments_are_never_sent() -> None:
     await call.stop()
 
 
+@virtual_time
 async def test_a_caller_whose_media_stops_ends_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(session_module, "CALLER_SILENT_TIMEOUT_S", 0.5)
     call = await make_call({}).start()
@@ -174,6 +185,7 @@ async def test_a_caller_whose_media_stops_ends_the_call(monkeypatch: pytest.Monk
     assert call.transport.stopped
 
 
+@virtual_time
 async def test_every_listed_stage_receives_an_interruption() -> None:
     """A stage added to the list gets barge-in without touching the others."""
     seen: list[Interruption] = []
@@ -198,14 +210,16 @@ async def test_every_listed_stage_receives_an_interruption() -> None:
     await call.stop()
 
 
+@virtual_time
 async def test_max_duration_cuts_the_answer_for_the_goodbye(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(session_module, "GOODBYE_LEAD_S", 2.5)
-    answer = " ".join(["word"] * 40) + "."
-    call = await make_call({"Talk": answer}, max_duration_s=3).start()
+    answer = " ".join(["word"] * 100) + "."  # 10 s of speech
+    call = await make_call({"Talk": answer}, max_duration_s=300).start()
+    await asyncio.sleep(290)
     await call.session.caller_turn(turn("Talk"))
-    await asyncio.wait_for(call.tasks[0], 10)
+    await asyncio.wait_for(call.tasks[0], 20)
+    assert call.clock.now() <= 300, "the call ends within maxDuration"
     ending = call.session.ending
     assert ending is not None and ending.reason == "maxDuration reached"
     call.tasks[1].cancel()

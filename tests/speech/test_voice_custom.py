@@ -3,6 +3,8 @@ Quality figures (direction table, cloning accuracy, WER) are in bench/voice_benc
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -197,3 +199,31 @@ def test_the_dialogue_model_answers_inside_the_schema() -> None:
 
 def test_middle_aged_is_not_old() -> None:
     assert parse_rules("A middle-aged woman with a low voice")["age"] == "middle-aged"
+
+
+def test_voice_prompts_are_read_by_the_processs_dialogue_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No second copy of the GGUF and no client of its own: the registry's model answers."""
+    import json as json_module
+
+    import opencharacters.dialogue.engines as dialogue_engines
+    from opencharacters.model_registry import models_for
+
+    asked: list[dict[str, Any]] = []
+
+    class Model:
+        async def complete_json(
+            self, messages: Any, schema: dict[str, Any], max_tokens: int
+        ) -> str:
+            asked.append(schema)
+            return json_module.dumps({"gender": "male", "age": "old", "pace": "slow"})
+
+    settings = EngineSettings(
+        dialogue={"threads": 5}, voices={"prompt_parser": "model"}
+    )  # a registry of its own for this test
+    monkeypatch.setattr(dialogue_engines, "load_dialogue_model", lambda s: Model())
+    attributes, how = parse_prompt("A slow old man, registry test", settings)
+    assert how == "model" and asked and asked[0]["type"] == "object"
+    assert (attributes.gender, attributes.age, attributes.pace) == ("male", "old", "slow")
+    assert isinstance(models_for(settings).dialogue(), Model)
