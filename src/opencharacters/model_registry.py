@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from opencharacters.engine_settings import EngineSettings
 
 if TYPE_CHECKING:
+    from opencharacters.animation.face_model import FaceMesh
     from opencharacters.dialogue.backend import DialogueModel
     from opencharacters.dialogue.knowledge.embedding import Embedder
     from opencharacters.speech.asr import SpeechRecognizer
@@ -77,6 +78,13 @@ class ModelRegistry:
         from opencharacters.dialogue.knowledge.embedding import load_embedder
 
         return self._get("embedder", lambda: load_embedder(self.settings))
+
+    def face_mesh(self) -> FaceMesh:
+        """Face landmarks for avatar images (not configured by engine settings: one per process,
+        animation/face_model.py keeps it)."""
+        from opencharacters.animation.face_model import shared_mesh
+
+        return shared_mesh()
 
     def turn_detector(self, start_time_s: float = 0.0) -> TurnDetector:
         """A new one per audio stream (its state is the stream's); the VAD model is shared."""

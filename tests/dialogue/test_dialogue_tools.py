@@ -61,6 +61,8 @@ ORDER = ToolSpec.from_json(
     }
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_parameters_become_json_schemas() -> None:
     schema = ORDER.arguments_schema()
