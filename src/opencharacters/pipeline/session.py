@@ -1,7 +1,7 @@
 """One live call: the pipeline of stages, and the turn taking that conducts it.
 
     caller audio ─► Hearing (turn detector + streaming ASR)
-        ─► Thinking (conversation, knowledge, tools, speculation)
+        ─► Thinking (conversation, knowledge, speculation) + Actions (the session's tools)
         ─► AvatarVoice (TTS ─► Speaker on the session clock + face animation, same instants)
         ─► HeardWords (each word when it is heard) ─► data channel, TranscriptWriter
         ─► CallerEvents, CallMetrics, RecordingFeed
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,18 +35,14 @@ from opencharacters.animation.stream import VideoFrame
 from opencharacters.dialogue.chunker import chunk_text
 from opencharacters.dialogue.conversation import ReplyRecord
 from opencharacters.dialogue.tools import (
-    InvalidArguments,
-    ToolCall,
-    ToolOutcome,
     ToolRecord,
-    ToolSpec,
-    check_arguments,
 )
 from opencharacters.engine.live import channel as messages
 from opencharacters.engine.live.captions import SpokenReply
 from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.speaker import PLAYOUT_RATE, Speaker
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.pipeline.actions import Actions, RunTool
 from opencharacters.pipeline.call import CallSpec, Ending, Outcome
 from opencharacters.pipeline.events import CallerEvents
 from opencharacters.pipeline.frames import (
@@ -84,7 +79,6 @@ log = logging.getLogger(__name__)
 GOODBYE = "I'm sorry, we're out of time for today. Thank you for talking with me. Goodbye!"
 GOODBYE_LEAD_S = 6.0
 """The goodbye starts this long before maxDuration, so the call ends within it."""
-FILLER = "One moment, let me check."
 CALLER_SILENT_TIMEOUT_S = 10.0
 """No audio packet from the caller for this long (browsers send them even in silence): gone."""
 _NEVER = 1_000_000
@@ -165,7 +159,6 @@ class CallSession:
         self.clock = clock
         self.transport = transport
         self._models = models
-        self._tool_backend = tool_backend
         self._new_turn_detector = new_turn_detector
         self.tasks = StageTasks(spec.session_id, self._stage_failed)
 
@@ -179,6 +172,7 @@ class CallSession:
             clock.now,
             self.tasks,
         )
+        self.actions = Actions(spec.session_id, spec.tools, transport.send, tool_backend)
         self.voice = AvatarVoice(speaker, face, spec.voice)
         self.transcript = TranscriptWriter(transcript)
         self.heard = HeardWords(clock.now, transport.send, [self.transcript.word_heard], self.tasks)
@@ -190,6 +184,7 @@ class CallSession:
         self.stages: tuple[Stage, ...] = (
             self.hearing,
             self.thinking,
+            self.actions,
             self.voice,
             self.heard,
             self.transcript,
@@ -423,7 +418,7 @@ class CallSession:
                         notes,
                         record=False,
                         into=record,
-                        run_tool=self._tool_runner(reply) if self.spec.tools else None,
+                        run_tool=self._actions_for(reply) if self.spec.tools else None,
                     )
                     await self._say(reply, chunks)
                     if reply.timings is not None:
@@ -437,43 +432,11 @@ class CallSession:
 
         return answer
 
-    def _tool_runner(self, reply: Reply) -> Callable[[ToolCall], Awaitable[ToolOutcome]]:
-        async def run(call: ToolCall) -> ToolOutcome:
-            tool = next(t for t in self.spec.tools if t.name == call.name)
-            try:
-                checked = ToolCall(call.id, call.name, check_arguments(tool, call.arguments))
-            except InvalidArguments as exc:
-                # Never forwarded: the model hears why and tells the caller it could not do it.
-                record = ToolRecord(call, ToolOutcome(error=f"invalid arguments: {exc}"))
-                reply.tools.append(record)
-            else:
-                # On the reply before it runs: a barge-in mid-call still leaves it on record.
-                record = ToolRecord(checked)
-                reply.tools.append(record)
-                record.outcome = await self._run_tool(reply, tool, checked)
-            self.transport.send(
-                {"type": messages.EVENT_TOOL, **record.call_json(), **record.result_json()}
-            )
-            return record.outcome
+    def _actions_for(self, reply: Reply) -> RunTool:
+        async def say(text: str) -> None:
+            await self._say_sentence(reply, text)
 
-        return run
-
-    async def _run_tool(self, reply: Reply, tool: ToolSpec, call: ToolCall) -> ToolOutcome:
-        if tool.type == "client_event":
-            started = time.perf_counter()
-            self.transport.send(messages.client_event(tool.name, call.arguments))
-            elapsed = round((time.perf_counter() - started) * 1000, 1)
-            return ToolOutcome(result={"status": "event_sent"}, duration_ms=elapsed)
-        if self._tool_backend is None:
-            return ToolOutcome(error="no backend is connected to this session", duration_ms=0.0)
-        # A short filler while the backend works, so the caller is not left in silence.
-        filler = asyncio.ensure_future(self._say_sentence(reply, FILLER))
-        try:
-            return await self._tool_backend.call(
-                self.spec.session_id, tool.name, call.arguments, tool.timeout_s
-            )
-        finally:
-            await asyncio.wait({filler})
+        return self.actions.runner(reply.tools, say)
 
     async def _say(self, reply: Reply, chunks: AsyncIterator[str]) -> None:
         timings = reply.timings
