@@ -15,7 +15,7 @@ from opencharacters.dialogue.tools import ToolSpec
 from opencharacters.pipeline import session as session_module
 from opencharacters.pipeline.frames import Interruption, InterruptionCause
 from opencharacters.speech.listener import UserTurn
-from tests.support.pipeline import make_call, tool_call_markup
+from tests.support.pipeline import Pause, Wait, make_call, run_frames, tool_call_markup
 from tests.support.virtual_time import virtual_time
 
 pytestmark = pytest.mark.unit
@@ -229,3 +229,17 @@ async def test_max_duration_cuts_the_answer_for_the_goodbye(
     assert cut and answer.startswith(cut[0][1]), "the answer in progress keeps what was heard"
     assert said[-1][1].startswith("I'm sorry, we're out of time")
     assert call.transport.of_type("opencharacters.interrupted") == [], "not the caller's doing"
+
+
+@virtual_time
+async def test_frames_in_frames_out_a_paused_caller_is_answered_from_the_speculation() -> None:
+    call = await run_frames(
+        [Pause("What time is it"), Wait(0.2), turn("What time is it")],
+        {"What time is it": "It is noon."},
+    )
+    assert call.model.calls == ["What time is it"]
+    assert call.transport.captions("user") == "What time is it"
+    assert call.transport.captions() == "It is noon."
+    (timings,) = call.transport.of_type("opencharacters.turn")
+    assert timings["speculated"] is True and timings["turn"] == 2
+    assert call.transport.states() == ["listening", "thinking", "speaking", "listening"]

@@ -24,6 +24,7 @@ from opencharacters.engine_settings import EngineSettings
 from opencharacters.pipeline.call import CallSpec, Ending, Outcome
 from opencharacters.pipeline.session import CallSession
 from opencharacters.speech.audio import AudioChunk
+from opencharacters.speech.listener import PartialTranscript, SpeechStarted, UserTurn
 from opencharacters.speech.tts import PhonemeTiming, SpeechSegment, Voice
 
 RATE = 16_000
@@ -304,6 +305,47 @@ def make_call(
     return Call(session, model, transport, transcript, face, speaker)
 
 
+@dataclass(frozen=True)
+class Wait:
+    """Lets the call run this long (virtual seconds under tests/support/virtual_time.py)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The caller fell silent mid-turn with these words recognised so far."""
+
+    text: str
+
+
+Frame = SpeechStarted | PartialTranscript | UserTurn | Wait | Pause
+
+
+async def run_frames(
+    frames: Sequence[Frame],
+    replies: dict[str, str],
+    *,
+    start_script: str | None = None,
+    tools: tuple[ToolSpec, ...] = (),
+) -> Call:
+    """Frames in, as the hearing stage hands them on; the call runs until the avatar's turn
+    is over and is then ended. What came out is on the returned call: `transport.sent` (the
+    data channel), `transcript`, `face`, the session's history and metrics."""
+    call = await make_call(replies, start_script=start_script, tools=tools).start()
+    await call.until_listening()
+    for frame in frames:
+        if isinstance(frame, Wait):
+            await asyncio.sleep(frame.seconds)
+        elif isinstance(frame, Pause):
+            await call.session.hear(PartialTranscript(frame.text, call.clock.now()), True)
+        else:
+            await call.session.hear(frame, False)
+    await call.until_listening()
+    await call.stop()
+    return call
+
+
 def _no_detector(start_s: float) -> Any:
     raise AssertionError("stage tests hand the session its caller's frames directly")
 
@@ -314,4 +356,14 @@ def tool_call_markup(name: str, arguments: dict[str, Any]) -> str:
     return f"<call>{json.dumps({'name': name, 'arguments': arguments})}</call>"
 
 
-__all__ = ["Call", "FakeModel", "FakeTranscript", "ToolCall", "make_call", "tool_call_markup"]
+__all__ = [
+    "Call",
+    "FakeModel",
+    "FakeTranscript",
+    "Pause",
+    "ToolCall",
+    "Wait",
+    "make_call",
+    "run_frames",
+    "tool_call_markup",
+]

@@ -259,7 +259,7 @@ class CallSession:
         await self.thinking.start(models.dialogue, models.embedder)
         self.heard.start()
         self.tasks.spawn(
-            self.hearing.run(self.transport.caller_audio(), models.recognizer, self._heard),
+            self.hearing.run(self.transport.caller_audio(), models.recognizer, self.hear),
             "listen",
         )
         self.tasks.spawn(self._limit_duration(), "max-duration")
@@ -287,7 +287,8 @@ class CallSession:
 
     # ----- the caller's side -------------------------------------------------------------------
 
-    async def _heard(self, event: ListenerEvent, paused: bool) -> None:
+    async def hear(self, event: ListenerEvent, paused: bool) -> None:
+        """What the hearing stage heard; `paused`: the caller is silent mid-turn."""
         if isinstance(event, SpeechStarted):
             self.caller_started_speaking(event.time_s)
         elif isinstance(event, UserTurn):
