@@ -204,6 +204,24 @@ def test_edges_are_accepted(server: Server, avatar_id: str) -> None:
             http.delete(f"/v1/realtime_sessions/{response.json()['id']}")
 
 
+def test_a_whole_number_float_max_duration_from_the_python_sdk(
+    client: RunwayML, avatar_id: str
+) -> None:
+    created = client.realtime_sessions.create(
+        model="gwm1_avatars",
+        avatar={"type": "custom", "avatar_id": avatar_id},
+        max_duration=60.0,  # type: ignore[arg-type]  # what untyped Python code passes
+    )
+    assert client.avatar_conversations.retrieve(created.id).max_duration == 60
+    client.realtime_sessions.delete(created.id)
+    with pytest.raises(runwayml.BadRequestError, match="maxDuration"):
+        client.realtime_sessions.create(
+            model="gwm1_avatars",
+            avatar={"type": "custom", "avatar_id": avatar_id},
+            max_duration=60.5,  # type: ignore[arg-type]
+        )
+
+
 def test_sessions_need_a_ready_avatar(server: Server) -> None:
     with api(server) as http:
         broken = ready_avatar(http, referenceImage=data_uri(b"nope", "image/png"))

@@ -72,20 +72,8 @@ async def _run_call(
         ready_timeout_s=ready_timeout_s,
         on_waiting=QueueReport().update,
     ) as call:
-        if not as_json:
-            click.echo(f"session {call.session_id}: connected", err=True)
-        # Let the greeting finish: the avatar says what it does first (thinking when it has a
-        # start script, listening when not); speaking over it would interrupt it.
-        if call.state() is None:
-            await call.wait_for(lambda m: m.get("type") == "opencharacters.state", 60)
-        if call.state() in ("thinking", "speaking"):
-            await call.wait_until_listening(60)
-        for sound in sounds:
-            await call.say(sound.samples, sound.sample_rate)
-            await call.wait_for_state("speaking", 60)
-            await call.wait_until_listening(120)
-        await asyncio.sleep(0.3)
-    session = await call.session()
+        failure = await _converse(call, sounds, as_json)
+    session = await call.last_known_session() or {}
     received = call.received
     transcript = [
         {"role": role, "turn": turn, "text": text}
@@ -103,10 +91,35 @@ async def _run_call(
         "videoSize": received.video_size,
         "seconds": round(time.monotonic() - started, 2),
     }
+    if failure is not None:
+        result["error"] = failure
     if save is not None:
         await _save(call, save)
         result["saved"] = str(save)
     return result
+
+
+async def _converse(call: Caller, sounds: list[Any], as_json: bool) -> str | None:
+    """The greeting, then each clip and the avatar's answer to it. Returns why the call ended
+    early (the server gone, an answer that never came), for the result: what was received up
+    to then is still reported and saved."""
+    try:
+        if not as_json:
+            click.echo(f"session {call.session_id}: connected", err=True)
+        # Let the greeting finish: the avatar says what it does first (thinking when it has a
+        # start script, listening when not); speaking over it would interrupt it.
+        if call.state() is None:
+            await call.wait_for(
+                lambda m: m.get("type") == "opencharacters.state", 60, what="the avatar's state"
+            )
+        if call.state() in ("thinking", "speaking"):
+            await call.wait_until_listening(60)
+        for sound in sounds:
+            await call.say_and_wait_for_answer(sound.samples, sound.sample_rate)
+        await asyncio.sleep(0.3)
+    except CallError as exc:
+        return str(exc)
+    return None
 
 
 async def _save(call: Caller, path: Path) -> None:
@@ -204,6 +217,8 @@ def call(
     if as_json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
+        if "error" in result:
+            sys.exit(1)
         return
     for entry in result["transcript"]:
         _print_line(entry["role"], entry["text"].strip())
@@ -212,6 +227,11 @@ def call(
             f"turn {turn['turn']}: first audio {turn['firstAudioS']} s after the caller stopped "
             f"(end of turn {turn['endOfTurnWaitS']} s, first clause {turn['firstClauseS']} s)"
         )
+    if "error" in result:
+        if save is not None:
+            click.echo(f"saved {save}")
+        click.echo(f"session {result['sessionId']}: {result['error']}", err=True)
+        sys.exit(1)
     click.echo(
         f"session {result['sessionId']}: {result['status']}, {result['duration']} s, "
         f"video {result['videoSize']} at {result['videoFps']} fps"

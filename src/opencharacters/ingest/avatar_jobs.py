@@ -10,10 +10,11 @@ from sqlalchemy import select
 from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.background import BackgroundJobs
-from opencharacters.ingest.fetch import FetchError, fetch_https
+from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.ingest.images import ImageRejected, process_reference_image
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
+from opencharacters.store.resource_events import avatar_changed
 from opencharacters.store.tables import Avatar
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class AvatarProcessor:
                 source,
                 max_bytes=self.settings.fetch_max_bytes,
                 timeout_s=self.settings.fetch_timeout_s,
-                allow_private=self.settings.fetch_allow_private,
+                policy=policy_from_settings(self.settings),
                 ca_bundle=self.settings.fetch_ca_bundle,
             )
             return data
@@ -147,6 +148,7 @@ class AvatarProcessor:
                     row.reference_preview_blob = keys["reference_preview"]
                     if old and old != keys["reference_preview"]:
                         self.blobs.delete(old)
+                avatar_changed(db, row)
                 return
             assert keys is not None
             replaced = [
@@ -164,6 +166,7 @@ class AvatarProcessor:
             row.face = dict(face or {})
             row.status = "READY"
             row.failure_reason = None
+            avatar_changed(db, row)
         # Older images (and the staged source of a data: URI) go once the new ones are in.
         # Uploads are the caller's and expire on their own.
         for old_key in replaced:

@@ -18,15 +18,16 @@ from opencharacters.domain.errors import (
     BadRequest,
     Conflict,
     NotFound,
-    TooManyRequests,
     Unauthorized,
 )
 from opencharacters.domain.requests import SessionCreate
 from opencharacters.domain.responses import session_json
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
 from opencharacters.store.avatars import ready_avatar
+from opencharacters.store.limits import check_session_limits, server_defaults
+from opencharacters.store.locks import lock_organization
 from opencharacters.store.queue import active_sessions, queue_place
-from opencharacters.store.sessions import count_active, create_session, mark_consumed, set_status
+from opencharacters.store.sessions import create_session, mark_consumed, set_status
 from opencharacters.store.tables import Avatar, RealtimeSession
 
 router = APIRouter(tags=["realtime sessions"])
@@ -46,15 +47,13 @@ def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
             f"{key}: external LiveKit/ElevenLabs integrations are not supported by this server "
             "yet; omit it to use the built-in WebRTC transport"
         )
+    if body.avatar.type == "runway-preset":
+        svc.presets.ensure(body.avatar.presetId)
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "sessions")
-        limit = svc.settings.max_concurrent_sessions_per_org
-        if count_active(db, caller.org_id) >= limit:
-            raise TooManyRequests(
-                f"This organization already has {limit} active sessions (the limit); "
-                "end one or retry later.",
-                headers={"Retry-After": "5"},
-            )
+        # Check and insert as one step: concurrent creations for this organization wait here.
+        lock_organization(db, caller.org_id)
+        check_session_limits(db, caller.org_id, server_defaults(svc.settings))
         session = create_session(
             db,
             org_id=caller.org_id,

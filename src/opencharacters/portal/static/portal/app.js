@@ -10,6 +10,7 @@ import * as voices from "./voices.js";
 import * as documents from "./documents.js";
 import * as usage from "./usage.js";
 import * as keys from "./keys.js";
+import * as webhooks from "./webhooks.js";
 
 const routes = {
   characters: (main, [id]) => (id ? characters.editor(main, id) : characters.gallery(main)),
@@ -19,6 +20,7 @@ const routes = {
   documents: (main) => documents.page(main),
   usage: (main) => usage.page(main),
   keys: (main) => keys.page(main),
+  webhooks: (main) => webhooks.page(main),
 };
 
 const main = document.getElementById("main");
