@@ -24,6 +24,7 @@ from opencharacters.api.routers import (
     conversations,
     documents,
     files,
+    organization,
     portal,
     sdk,
     sessions,
@@ -31,6 +32,7 @@ from opencharacters.api.routers import (
     uploads,
     voice_presets,
     voices,
+    webhooks,
     whip,
 )
 from opencharacters.blobs.signing import UrlSigner
@@ -46,6 +48,7 @@ from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import fail_interrupted
+from opencharacters.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ def build_services(settings: Settings) -> Services:
         live=LiveCalls(settings, db, blobs, scheduler, knowledge),
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
         knowledge=knowledge,
+        webhooks=WebhookDispatcher(settings, db),
         presets=PresetAvatars(settings, db, blobs),
     )
 
@@ -110,6 +114,7 @@ def announce_access(svc: Services) -> None:
     lines = [
         f"OpenCharacters {__version__} at {settings.resolved_public_url}",
         f"  API base URL: {settings.resolved_public_url}  (RUNWAYML_BASE_URL)",
+        f"  Developer portal: {settings.resolved_public_url}/portal/",
         f"  Authenticate with {how}:",
     ]
     if key:
@@ -133,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc.task_runner.resume_unfinished()
         svc.voice_processor.resume_unfinished()
         svc.scheduler.start()
+        svc.webhooks.start()
         if settings.preload_engines:
             svc.live.engines.warm()
         try:
@@ -144,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await svc.task_runner.stop()
             await svc.voice_processor.stop()
             await svc.knowledge.stop()
+            await svc.webhooks.stop()
             svc.db.dispose()
 
     app = FastAPI(
@@ -172,6 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         whip,
         backends,
         api_keys,
+        organization,
+        webhooks,
         sdk,
         portal,
     ):

@@ -18,6 +18,7 @@ from opencharacters.ingest.voice_jobs import VoiceProcessor
 from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
+from opencharacters.webhooks.dispatcher import WebhookDispatcher
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Services:
     voice_processor: VoiceProcessor
     knowledge: KnowledgeBase
     """Avatars' knowledge indexes; the live worker calls knowledge.search on each turn."""
+    webhooks: WebhookDispatcher
     presets: PresetAvatars
     """The nine preset characters, made READY avatars on first use."""
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -337,6 +338,17 @@ Tool = Annotated[ClientEventTool | BackendRpcTool, Field(discriminator="type")]
 # --- realtime sessions ---------------------------------------------------------------------
 
 
+def _whole_float_as_int(value: Any) -> Any:
+    # JSON has one number type: Python's SDK sends `60.0` for a float 60, and Runway takes it.
+    # Strings, booleans and fractions stay refused by the strict check that follows.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int), Field(strict=True)]
+
+
 class PresetAvatarRef(Strict):
     type: Literal["runway-preset"]
     presetId: Literal[
@@ -363,7 +375,7 @@ AvatarRef = Annotated[PresetAvatarRef | CustomAvatarRef, Field(discriminator="ty
 class SessionCreate(Strict):
     model: Literal["gwm1_avatars"]
     avatar: AvatarRef
-    maxDuration: Annotated[int, Field(ge=10, le=1800, strict=True)] = 300
+    maxDuration: Annotated[WholeNumber, Field(ge=10, le=1800)] = 300
     personality: Personality | None = None
     startScript: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
     tools: Annotated[list[Tool], Field(max_length=20)] = []

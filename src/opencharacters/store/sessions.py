@@ -17,6 +17,7 @@ from opencharacters.domain.session_states import (
     transition,
 )
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.store.session_events import session_changed
 from opencharacters.store.tables import Avatar, Conversation, RealtimeSession
 
 S = SessionStatus
@@ -112,6 +113,7 @@ def set_status(
         conversation.duration = session.duration
         conversation.failure = session.failure
         conversation.failure_code = session.failure_code
+    session_changed(db, session, conversation)
 
 
 def make_ready(db: Session, session: RealtimeSession, ttl_s: int) -> None:
@@ -213,11 +215,19 @@ def cancel_for_avatar(db: Session, avatar_id: str) -> int:
 
 
 def mark_consumed(db: Session, session: RealtimeSession) -> str:
-    """Consumes the session key once; returns the token for the media connection."""
+    """Consumes the session key once; returns the token for the media connection, or "" when
+    another request consumed it first or the session left READY meanwhile.
+
+    One conditional UPDATE decides: concurrent consumers queue on the row's lock (the database's
+    write lock on SQLite) and only the first still finds it READY and unconsumed."""
     token = secrets.token_urlsafe(32)
     result = db.execute(
         update(RealtimeSession)
-        .where(RealtimeSession.id == session.id, RealtimeSession.consumed_at.is_(None))
+        .where(
+            RealtimeSession.id == session.id,
+            RealtimeSession.status == S.READY,
+            RealtimeSession.consumed_at.is_(None),
+        )
         .values(consumed_at=utcnow(), connect_token=token)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
