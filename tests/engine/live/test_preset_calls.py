@@ -48,8 +48,8 @@ async def test_a_preset_greets_and_answers_in_character(
         heard = call.received.transcript("user")
     assert 3 in answers, (heard, answers)
     assert "diego" in words(answers[3]), f"the coach should say his name: {answers[3]!r}"
-    wait_status(api, call.session_id, {"COMPLETED"})
-    record = conversation(api, call.session_id)
+    await asyncio.to_thread(wait_status, api, call.session_id, {"COMPLETED"})
+    record = await asyncio.to_thread(conversation, api, call.session_id)
     assert record["avatar"]["type"] == "runway-preset"
     assert record["avatar"]["presetId"] == "tennis-coach"
     assert record["transcript"][0]["content"] == coach.start_script
@@ -69,6 +69,7 @@ async def test_a_sessions_start_script_overrides_the_presets(
         await call.wait_until_listening(60)
         assert call.received.transcript("assistant") == {1: opening}
     await asyncio.to_thread(wait_status, api, call.session_id, {"COMPLETED"})
-    listed = api.get("/v1/avatar_conversations", params={"limit": 10}).json()["data"]
+    page = await asyncio.to_thread(api.get, "/v1/avatar_conversations", params={"limit": 10})
+    listed = page.json()["data"]
     item = next(c for c in listed if c["id"] == call.session_id)
     assert item["avatar"] == {"type": "runway-preset", "presetId": cat.id, "name": "Mochi"}
