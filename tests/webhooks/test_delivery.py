@@ -165,6 +165,8 @@ def test_private_addresses_are_refused_unless_allowed(
     ("body", "mentions"),
     [
         ({"url": "ftp://example.org/x"}, "url: must start with https:// or http://"),
+        ({"url": "http://["}, "url: is not a valid URL"),
+        ({"url": "https://exa mple.org/"}, "url: is not a valid URL"),
         ({"url": "https://example.org", "eventTypes": ["session.bogus"]}, "eventTypes[0]"),
         ({"url": "https://example.org", "secret": "nope"}, "secret: must be whsec_"),
         ({"url": "https://example.org", "colour": "red"}, "colour"),
