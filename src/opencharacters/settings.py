@@ -90,6 +90,29 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_burst: int = Field(default=100, ge=1)
     max_concurrent_sessions_per_org: int = Field(default=10, ge=1)
+    """The default for organizations without their own limit (`opencharacters orgs limits`);
+    the next three are unlimited unless set, here or per organization."""
+    max_sessions_per_day_per_org: int | None = Field(default=None, ge=0)
+    max_session_minutes_per_month_per_org: int | None = Field(default=None, ge=0)
+    max_avatar_videos_per_day_per_org: int | None = Field(default=None, ge=0)
+    max_api_keys_per_org: int = Field(default=100, ge=1)
+    """Active (unrevoked) API keys one organization may hold."""
+    auth_failures_per_minute: int = Field(default=30, ge=1)
+    """Requests with an unknown API key or a wrong session key or media token, per client
+    address; past it (and a burst of as many) the address gets 429 until its allowance refills."""
+
+    # Webhooks (extension): delivery from the outbox.
+    webhook_allow_private: bool = False
+    """Deliver to loopback and private addresses (a receiver on this machine or the LAN)."""
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_retry_base_s: float = Field(default=5.0, gt=0)
+    """Back-off: the n-th retry waits base * 2^(n-1), at most webhook_retry_max_s."""
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0)
+    webhook_poll_s: float = Field(default=1.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1, le=100)
+    webhook_retention_days: int = Field(default=30, ge=1)
+    """Delivered and given-up events (and their log) are forgotten after this many days."""
 
     engines: EngineSettings = Field(default_factory=EngineSettings)
 

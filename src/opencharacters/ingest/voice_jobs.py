@@ -33,6 +33,7 @@ from opencharacters.speech.voice_cloning import (
 )
 from opencharacters.speech.voice_designs import VoiceDesign
 from opencharacters.speech.voice_prompts import RENDERED_ACCENTS, parse_prompt
+from opencharacters.store.resource_events import voice_changed
 from opencharacters.store.tables import Voice
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ class VoiceProcessor(JobRunner):
             row.status = "FAILED"
             row.failure_reason = reason
             row.updated_at = utcnow()
+            voice_changed(db, row)
             staged = row.sample_blob
             row.sample_blob = None
         self._drop_staged(staged)
@@ -169,6 +171,7 @@ class VoiceProcessor(JobRunner):
             row.preview_blob = preview_key
             row.preview_duration_s = round(duration, 3)
             row.updated_at = utcnow()
+            voice_changed(db, row)
             staged = row.sample_blob
             row.sample_blob = None
         self._drop_staged(staged)
