@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -202,6 +204,24 @@ def test_edges_are_accepted(server: Server, avatar_id: str) -> None:
             http.delete(f"/v1/realtime_sessions/{response.json()['id']}")
 
 
+def test_a_whole_number_float_max_duration_from_the_python_sdk(
+    client: RunwayML, avatar_id: str
+) -> None:
+    created = client.realtime_sessions.create(
+        model="gwm1_avatars",
+        avatar={"type": "custom", "avatar_id": avatar_id},
+        max_duration=60.0,  # type: ignore[arg-type]  # what untyped Python code passes
+    )
+    assert client.avatar_conversations.retrieve(created.id).max_duration == 60
+    client.realtime_sessions.delete(created.id)
+    with pytest.raises(runwayml.BadRequestError, match="maxDuration"):
+        client.realtime_sessions.create(
+            model="gwm1_avatars",
+            avatar={"type": "custom", "avatar_id": avatar_id},
+            max_duration=60.5,  # type: ignore[arg-type]
+        )
+
+
 def test_sessions_need_a_ready_avatar(server: Server) -> None:
     with api(server) as http:
         broken = ready_avatar(http, referenceImage=data_uri(b"nope", "image/png"))
@@ -262,6 +282,46 @@ def test_capacity_queues_sessions(make_server: Any) -> None:
         wait_for(lambda: status_of(http, third), lambda s: s.get("queued") is True)
         http.delete(f"/v1/realtime_sessions/{third}")
         assert status_of(http, third)["status"] == "CANCELLED"
+
+
+def test_waiting_sessions_know_their_place_and_the_org_lists_its_active_sessions(
+    make_server: Any,
+) -> None:
+    small = make_server(OPENCHARACTERS_SESSION_CAPACITY="1")
+    with api(small) as http:
+        avatar = ready_avatar(http)
+        ids = [
+            http.post("/v1/realtime_sessions", json=session_body(avatar["id"])).json()["id"]
+            for _ in range(3)
+        ]
+        wait_for(lambda: status_of(http, ids[0]), lambda s: s["status"] == "READY")
+        second = wait_for(lambda: status_of(http, ids[1]), lambda s: s.get("queued") is True)
+        third = wait_for(lambda: status_of(http, ids[2]), lambda s: s.get("queued") is True)
+        assert (second["queuePosition"], second["sessionsAhead"]) == (1, 1)
+        assert (third["queuePosition"], third["sessionsAhead"]) == (2, 2)
+        listed = http.get("/v1/realtime_sessions")
+        assert listed.status_code == 200, listed.text
+        rows = listed.json()["data"]
+        assert [row["id"] for row in rows] == ids[::-1]  # newest first
+        assert [row["status"] for row in rows] == ["NOT_READY", "NOT_READY", "READY"]
+        assert all("sessionKey" not in row for row in rows)  # credentials only from GET {id}
+        assert rows[2]["avatar"] == {"id": avatar["id"], "name": avatar["name"]}
+        assert rows[0]["queuePosition"] == 2
+        for session_id in ids:
+            assert http.delete(f"/v1/realtime_sessions/{session_id}").status_code == 204
+        assert http.get("/v1/realtime_sessions").json() == {"data": []}
+        busy = http.post("/v1/realtime_sessions", json=session_body(avatar["id"])).json()["id"]
+        # Another organization sees none of them.
+        key = subprocess.run(
+            [sys.executable, "-m", "opencharacters", "keys", "create", "--org", "other"],
+            env=small.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-1]
+        with api(small, key) as other:
+            assert other.get("/v1/realtime_sessions").json() == {"data": []}
+        http.delete(f"/v1/realtime_sessions/{busy}")
 
 
 def test_unconsumed_sessions_expire_and_restarts_fail_active_ones(make_server: Any) -> None:

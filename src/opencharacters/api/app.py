@@ -18,11 +18,13 @@ from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.api.routers import (
     api_keys,
+    avatar_presets,
     avatars,
     backends,
     conversations,
     documents,
     files,
+    organization,
     portal,
     sdk,
     sessions,
@@ -30,6 +32,7 @@ from opencharacters.api.routers import (
     uploads,
     voice_presets,
     voices,
+    webhooks,
     whip,
 )
 from opencharacters.blobs.signing import UrlSigner
@@ -40,10 +43,12 @@ from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.ingest.voice_jobs import VoiceProcessor
+from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import fail_interrupted
+from opencharacters.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +82,8 @@ def build_services(settings: Settings) -> Services:
         live=LiveCalls(settings, db, blobs, scheduler, knowledge),
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
         knowledge=knowledge,
+        webhooks=WebhookDispatcher(settings, db),
+        presets=PresetAvatars(settings, db, blobs),
     )
 
 
@@ -107,6 +114,7 @@ def announce_access(svc: Services) -> None:
     lines = [
         f"OpenCharacters {__version__} at {settings.resolved_public_url}",
         f"  API base URL: {settings.resolved_public_url}  (RUNWAYML_BASE_URL)",
+        f"  Developer portal: {settings.resolved_public_url}/portal/",
         f"  Authenticate with {how}:",
     ]
     if key:
@@ -130,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc.task_runner.resume_unfinished()
         svc.voice_processor.resume_unfinished()
         svc.scheduler.start()
+        svc.webhooks.start()
         if settings.preload_engines:
             svc.live.engines.warm()
         try:
@@ -141,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await svc.task_runner.stop()
             await svc.voice_processor.stop()
             await svc.knowledge.stop()
+            await svc.webhooks.stop()
             svc.db.dispose()
 
     app = FastAPI(
@@ -157,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (
         avatars,
+        avatar_presets,
         documents,
         sessions,
         conversations,
@@ -168,6 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         whip,
         backends,
         api_keys,
+        organization,
+        webhooks,
         sdk,
         portal,
     ):

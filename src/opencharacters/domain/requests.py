@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -189,9 +190,49 @@ DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 DocumentContent = Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
 
 
+def check_file_uri(value: str) -> str:
+    """A knowledge file: a `runway://` upload URI (13..5000) or a `data:` URI of any type."""
+    if value.startswith("runway://"):
+        if not 13 <= len(value) <= 5000:
+            raise ValueError("a runway:// URI must be 13 to 5000 characters long")
+    elif value.startswith("data:"):
+        if len(value) > MAX_DATA_URI_CHARS:
+            raise ValueError(
+                f"a data URI may be at most {MAX_DATA_URI_CHARS} characters long (got {len(value)})"
+            )
+    else:
+        raise ValueError(
+            "must be a runway:// upload URI (POST /v1/uploads) or a data: URI "
+            "of a .txt, .md, .pdf or .docx file"
+        )
+    return value
+
+
 class DocumentCreate(Strict):
+    """`content` (Runway's text document) or, as an extension, `file`: the text is extracted
+    and the document's type is "file"."""
+
     name: DocumentName
-    content: DocumentContent
+    content: DocumentContent | None = None
+    file: str | None = None
+    fileName: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    """Extension: the file's name (its extension tells .md from .txt for data: URIs)."""
+
+    @field_validator("file")
+    @classmethod
+    def _file_uri(cls, value: str | None) -> str | None:
+        return None if value is None else check_file_uri(value)
+
+    @model_validator(mode="after")
+    def _content_or_file(self) -> DocumentCreate:
+        if (self.content is None) == (self.file is None):
+            raise ValueError(
+                "give either content (the text) or file (a runway:// upload or data: URI "
+                "of a .txt, .md, .pdf or .docx file), not both"
+                if self.content is not None
+                else "content is required (or give file: a runway:// upload or data: URI)"
+            )
+        return self
 
 
 class DocumentUpdate(Strict):
@@ -297,6 +338,17 @@ Tool = Annotated[ClientEventTool | BackendRpcTool, Field(discriminator="type")]
 # --- realtime sessions ---------------------------------------------------------------------
 
 
+def _whole_float_as_int(value: Any) -> Any:
+    # JSON has one number type: Python's SDK sends `60.0` for a float 60, and Runway takes it.
+    # Strings, booleans and fractions stay refused by the strict check that follows.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int), Field(strict=True)]
+
+
 class PresetAvatarRef(Strict):
     type: Literal["runway-preset"]
     presetId: Literal[
@@ -323,7 +375,7 @@ AvatarRef = Annotated[PresetAvatarRef | CustomAvatarRef, Field(discriminator="ty
 class SessionCreate(Strict):
     model: Literal["gwm1_avatars"]
     avatar: AvatarRef
-    maxDuration: Annotated[int, Field(ge=10, le=1800, strict=True)] = 300
+    maxDuration: Annotated[WholeNumber, Field(ge=10, le=1800)] = 300
     personality: Personality | None = None
     startScript: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
     tools: Annotated[list[Tool], Field(max_length=20)] = []

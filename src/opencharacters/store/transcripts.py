@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from opencharacters.store.session_events import recording_ready
 from opencharacters.store.tables import Conversation, TranscriptEntry
 
 MAX_ENTRIES = 1000
@@ -53,4 +54,8 @@ def append_entry(
 def set_recording(db: Session, conversation_id: str, blob_key: str) -> None:
     conversation = db.get(Conversation, conversation_id)
     if conversation is not None:
+        already = conversation.recording_blob is not None
         conversation.recording_blob = blob_key
+        if not already and conversation.status != "in_progress":
+            # Stored after the call ended: the session's end already reported the transcript.
+            recording_ready(db, conversation)

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opencharacters.api.auth import Caller, api_caller, bearer, bearer_token
@@ -17,15 +18,17 @@ from opencharacters.domain.errors import (
     BadRequest,
     Conflict,
     NotFound,
-    TooManyRequests,
     Unauthorized,
 )
 from opencharacters.domain.requests import SessionCreate
 from opencharacters.domain.responses import session_json
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
 from opencharacters.store.avatars import ready_avatar
-from opencharacters.store.sessions import count_active, create_session, mark_consumed, set_status
-from opencharacters.store.tables import RealtimeSession
+from opencharacters.store.limits import check_session_limits, server_defaults
+from opencharacters.store.locks import lock_organization
+from opencharacters.store.queue import active_sessions, queue_place
+from opencharacters.store.sessions import create_session, mark_consumed, set_status
+from opencharacters.store.tables import Avatar, RealtimeSession
 
 router = APIRouter(tags=["realtime sessions"])
 
@@ -44,15 +47,13 @@ def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
             f"{key}: external LiveKit/ElevenLabs integrations are not supported by this server "
             "yet; omit it to use the built-in WebRTC transport"
         )
+    if body.avatar.type == "runway-preset":
+        svc.presets.ensure(body.avatar.presetId)
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "sessions")
-        limit = svc.settings.max_concurrent_sessions_per_org
-        if count_active(db, caller.org_id) >= limit:
-            raise TooManyRequests(
-                f"This organization already has {limit} active sessions (the limit); "
-                "end one or retry later.",
-                headers={"Retry-After": "5"},
-            )
+        # Check and insert as one step: concurrent creations for this organization wait here.
+        lock_organization(db, caller.org_id)
+        check_session_limits(db, caller.org_id, server_defaults(svc.settings))
         session = create_session(
             db,
             org_id=caller.org_id,
@@ -74,9 +75,50 @@ async def create_realtime_session(
     return {"id": session_id}
 
 
+def _with_queue_place(db: Session, session: RealtimeSession) -> dict[str, Any]:
+    body = session_json(session)
+    if session.status == SessionStatus.NOT_READY:
+        # OpenCharacters extension (docs/api.md): how far back in the wait for a slot.
+        place = queue_place(db, session)
+        body["queuePosition"] = place.position
+        body["sessionsAhead"] = place.ahead
+    return body
+
+
 def _retrieve(svc: Services, caller: Caller, session_id: str) -> dict[str, Any]:
     with svc.db.session() as db:
-        return session_json(_get(db, caller.org_id, session_id))
+        return _with_queue_place(db, _get(db, caller.org_id, session_id))
+
+
+def _list_active(svc: Services, caller: Caller) -> dict[str, Any]:
+    with svc.db.session() as db:
+        sessions = active_sessions(db, caller.org_id)
+        ids = {s.avatar_id for s in sessions}
+        names = (
+            {a.id: a.name for a in db.scalars(select(Avatar).where(Avatar.id.in_(ids)))}
+            if ids
+            else {}
+        )
+        data = []
+        for session in sessions:
+            body = _with_queue_place(db, session)
+            body.pop("sessionKey", None)  # credentials only from the session's own GET
+            body["avatar"] = {"id": session.avatar_id, "name": names.get(session.avatar_id)}
+            data.append(body)
+        return {"data": data}
+
+
+@router.get(
+    "/v1/realtime_sessions",
+    summary="List the organization's active sessions (OpenCharacters extension)",
+    description="Sessions waiting for, holding or using a call slot (NOT_READY, READY, "
+    "RUNNING), newest first; waiting ones carry queuePosition and sessionsAhead. Never "
+    "includes sessionKey.",
+)
+async def list_active_realtime_sessions(
+    caller: Caller = Depends(api_caller), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    return await asyncio.to_thread(_list_active, svc, caller)
 
 
 @router.get("/v1/realtime_sessions/{id}", summary="Retrieve a realtime session")
