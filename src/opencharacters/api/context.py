@@ -15,6 +15,7 @@ from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.ingest.voice_jobs import VoiceProcessor
+from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.webhooks.dispatcher import WebhookDispatcher
@@ -27,6 +28,8 @@ class Services:
     blobs: BlobStore
     signer: UrlSigner
     rate_limiter: RateLimiter
+    auth_failures: RateLimiter
+    """Failed authentications per client address."""
     scheduler: SessionScheduler
     avatar_processor: AvatarProcessor
     task_runner: TaskRunner
@@ -35,6 +38,8 @@ class Services:
     knowledge: KnowledgeBase
     """Avatars' knowledge indexes; the live worker calls knowledge.search on each turn."""
     webhooks: WebhookDispatcher
+    presets: PresetAvatars
+    """The nine preset characters, made READY avatars on first use."""
 
     def blob_url(self, key: str | None) -> str | None:
         return self.signer.blob_url(key) if key else None

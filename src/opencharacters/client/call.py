@@ -153,6 +153,7 @@ class Caller:
         session_options: dict[str, Any] | None = None,
         keep_frames: bool = False,
         ready_timeout_s: float = 30.0,
+        on_waiting: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -160,6 +161,8 @@ class Caller:
         self.session_options = session_options or {}
         self.keep_frames = keep_frames
         self.ready_timeout_s = ready_timeout_s
+        self.on_waiting = on_waiting
+        """Called with the session at each poll while it is NOT_READY (queued for a slot)."""
         self.session_id: str | None = None
         self.microphone = Microphone()
         self.received = Received()
@@ -233,8 +236,18 @@ class Caller:
                 return str(session["sessionKey"])
             if status in ("COMPLETED", "FAILED", "CANCELLED"):
                 raise CallError(f"the session ended before it was ready: {session}")
+            if self.on_waiting is not None:
+                self.on_waiting(session)
             if time.monotonic() > deadline:
-                raise CallError("the session did not become READY in time")
+                ahead = session.get("sessionsAhead")
+                where = (
+                    f"still queued behind {ahead} session{'' if ahead == 1 else 's'}"
+                    if ahead
+                    else "not READY"
+                )
+                raise CallError(
+                    f"the session was {where} after {self.ready_timeout_s:g} s; it was cancelled"
+                )
             await asyncio.sleep(0.1)
 
     async def _connect(self, url: str, token: str) -> None:
@@ -408,11 +421,19 @@ class Caller:
         since = len(self.received.messages)
         sent = self.say(samples, sample_rate)
         clip_s = len(samples) / sample_rate
-        speaking = await self.wait_for_state_since("speaking", since, clip_s + timeout_s)
+        try:
+            speaking = await self.wait_for_state_since("speaking", since, clip_s + timeout_s)
+        except CallTimeout:
+            raise CallTimeout(
+                f"the avatar did not answer within {timeout_s:g} s of the clip's end"
+            ) from None
         await self.wait_for_state_since("listening", speaking + 1, clip_s + 2 * timeout_s)
-        await sent
+        while not sent.done():  # the rest of the clip's silence; the server may die meanwhile
+            self.watch.raise_if_lost()
+            await asyncio.wait({sent}, timeout=0.25)
 
     def send_end_call(self) -> None:
+        self.watch.expect_end()  # the server closing the call now is the answer, not a loss
         if self.channel is not None and self.channel.readyState == "open":
             self.channel.send(json.dumps({"type": "END_CALL"}))
 
@@ -423,6 +444,8 @@ class Caller:
             return
         http, self._http = self._http, None
         try:
+            if self.session_id is not None and self._location is None:
+                await self._cancel_session(http)
             self.send_end_call()
             await asyncio.sleep(0.2)
             if self._location and self._token:
@@ -477,6 +500,16 @@ class Caller:
             return await asyncio.wait_for(self.session(), HANG_UP_TIMEOUT_S)
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return None
+
+    async def _cancel_session(self, http: aiohttp.ClientSession) -> None:
+        """A session created but never joined (still queued, or READY when the caller gave up or
+        was interrupted) would hold a call slot until its credentials expire: cancel it."""
+        url = f"{self.base_url}/v1/realtime_sessions/{self.session_id}"
+        try:
+            async with http.delete(url, headers=self._headers()) as response:
+                await response.read()
+        except aiohttp.ClientError as exc:
+            log.warning("could not cancel session %s (%s)", self.session_id, exc)
 
     async def session(self) -> dict[str, Any]:
         http = self._http or aiohttp.ClientSession()

@@ -90,7 +90,14 @@ class AvatarProcessor:
             reason = str(exc)
             if isinstance(exc, FetchError):
                 reason = f"Could not download the reference image: {reason}."
-            await asyncio.to_thread(self._finish, avatar, generation, None, None, reason)
+            preview = exc.preview_jpeg if isinstance(exc, ImageRejected) else None
+            keys = None
+            if preview is not None:
+                # The picture that failed stays visible (cards, the face-points editor).
+                prefix = f"{avatar_blob_prefix(avatar.organization_id, avatar.id)}/{generation}"
+                keys = {"reference_preview": f"{prefix}/reference-preview.jpg"}
+                await asyncio.to_thread(self.blobs.put_bytes, keys["reference_preview"], preview)
+            await asyncio.to_thread(self._finish, avatar, generation, keys, None, reason)
             return
         except Exception:
             log.exception("processing avatar %s failed", avatar_id)
@@ -133,11 +140,17 @@ class AvatarProcessor:
                     self.blobs.delete(key)
                 return
             row.updated_at = utcnow()
-            if keys is None:
+            if failure is not None:
                 row.status = "FAILED"
                 row.failure_reason = failure
+                if keys and "reference_preview" in keys:
+                    old = row.reference_preview_blob
+                    row.reference_preview_blob = keys["reference_preview"]
+                    if old and old != keys["reference_preview"]:
+                        self.blobs.delete(old)
                 avatar_changed(db, row)
                 return
+            assert keys is not None
             replaced = [
                 row.reference_blob,
                 row.reference_preview_blob,

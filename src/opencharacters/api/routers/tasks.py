@@ -75,6 +75,8 @@ def _speech_spec(
 
 
 def _create(svc: Services, caller: Caller, body: AvatarVideoCreate) -> str:
+    if body.avatar.type == "runway-preset":
+        svc.presets.ensure(body.avatar.presetId)
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "videos")
         # Check and insert as one step: concurrent creations for this organization wait here.
