@@ -58,6 +58,7 @@ def serve(
     import uvicorn
 
     from opencharacters.api.app import create_app
+    from opencharacters.api.preflight import StartupProblem
 
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
@@ -66,7 +67,10 @@ def serve(
     if ssl_certfile is not None and settings.public_url is None:
         https_url = "https://" + settings.resolved_public_url.removeprefix("http://")
         settings = load_settings(**given, public_url=https_url)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StartupProblem as problem:
+        raise click.ClickException(str(problem)) from None
     uvicorn.run(
         app,
         host=settings.host,

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     max_sessions_per_day_per_org: int | None = Field(default=None, ge=0)
     max_session_minutes_per_month_per_org: int | None = Field(default=None, ge=0)
     max_avatar_videos_per_day_per_org: int | None = Field(default=None, ge=0)
+    max_api_keys_per_org: int = Field(default=100, ge=1)
+    """Active (unrevoked) API keys one organization may hold."""
+    auth_failures_per_minute: int = Field(default=30, ge=1)
+    """Requests with an unknown API key or a wrong session key or media token, per client
+    address; past it (and a burst of as many) the address gets 429 until its allowance refills."""
 
     # Webhooks (extension): delivery from the outbox.
     webhook_allow_private: bool = False

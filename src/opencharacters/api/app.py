@@ -12,10 +12,14 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from opencharacters import __version__
+from opencharacters.api.bodies import BodyGate
 from opencharacters.api.context import Services
 from opencharacters.api.cors import BrowserCors
 from opencharacters.api.errors import install_error_handlers
+from opencharacters.api.failures import FailureAnswers
+from opencharacters.api.preflight import check_storage
 from opencharacters.api.ratelimit import RateLimiter
+from opencharacters.api.route_index import RouteIndex
 from opencharacters.api.routers import (
     api_keys,
     avatar_presets,
@@ -76,6 +80,9 @@ def build_services(settings: Settings) -> Services:
             settings.signed_url_ttl_s,
         ),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        auth_failures=RateLimiter(
+            settings.auth_failures_per_minute, settings.auth_failures_per_minute
+        ),
         scheduler=scheduler,
         avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
@@ -123,7 +130,9 @@ def announce_access(svc: Services) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """Raises StartupProblem (one line for the operator) when the data directory is unusable."""
     settings = settings or Settings()
+    check_storage(settings)
     svc = build_services(settings)
 
     @asynccontextmanager
@@ -165,26 +174,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     install_error_handlers(app)
-    for module in (
-        avatars,
-        avatar_presets,
-        documents,
-        sessions,
-        conversations,
-        uploads,
-        files,
-        voice_presets,
-        voices,
-        tasks,
-        whip,
-        backends,
-        api_keys,
-        organization,
-        webhooks,
-        sdk,
-        portal,
-    ):
-        app.include_router(module.router)
+    routers = [
+        module.router
+        for module in (
+            avatars,
+            avatar_presets,
+            documents,
+            sessions,
+            conversations,
+            uploads,
+            files,
+            voice_presets,
+            voices,
+            tasks,
+            whip,
+            backends,
+            api_keys,
+            organization,
+            webhooks,
+            sdk,
+            portal,
+        )
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.route_index = RouteIndex(route for router in routers for route in router.routes)
+    # Outermost last: CORS headers on every answer, then failures answered (500/507) without
+    # dropping the connection, then the body gate (authentication before any body is read).
+    app.add_middleware(BodyGate)
+    app.add_middleware(FailureAnswers)
     app.add_middleware(BrowserCors)
 
     @app.get("/health", tags=["meta"], summary="Liveness")

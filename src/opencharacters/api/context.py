@@ -28,6 +28,8 @@ class Services:
     blobs: BlobStore
     signer: UrlSigner
     rate_limiter: RateLimiter
+    auth_failures: RateLimiter
+    """Failed authentications per client address."""
     scheduler: SessionScheduler
     avatar_processor: AvatarProcessor
     task_runner: TaskRunner

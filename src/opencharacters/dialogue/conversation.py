@@ -12,7 +12,7 @@ from opencharacters.dialogue.backend import ActionChooser, DialogueModel, Prepar
 from opencharacters.dialogue.chunker import SpeakableChunker, chunk_text
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.prompt import Note, build_messages, system_prompt, with_knowledge
-from opencharacters.dialogue.questions import asks_question
+from opencharacters.dialogue.questions import asks_question, question_part
 from opencharacters.dialogue.routing import ActionRouter
 from opencharacters.dialogue.tools import (
     CALL_CLOSE,
@@ -192,7 +192,11 @@ class Conversation:
                     out.produced.append(line)
                     yield line
             if question and not informative:
-                # The same generation as a turn without actions, the passages included.
+                # The same generation as a turn without actions, the passages included, on
+                # the words that ask (the request beside them is done).
+                asked = question_part(user_text)
+                if asked != user_text:
+                    messages = build_messages(self.system_prompt, messages[1:-1], asked, passages)
                 async for spoken in self._speak(
                     messages, (), out, speech_only=True, factual=bool(passages)
                 ):

@@ -93,13 +93,14 @@ def set_status(
     session.status = transition(session.status, target)
     session.updated_at = now
     session.queued = False
-    if target is not S.READY:
-        session.session_key = None
+    # The session key stays after READY (it can no longer be consumed: consumed_at and the
+    # status say so), so that consume can check it before saying what became of the session.
     if target is S.RUNNING:
         session.started_at = now
     if target in (S.COMPLETED, S.CANCELLED, S.FAILED):
         session.ended_at = now
-        session.connect_token = None
+        # The media token stays, like the session key: a late offer with it is told the
+        # session's state (409), one without it learns nothing (401).
         if session.started_at is not None:
             session.duration = call_duration(session.started_at, now, session.max_duration)
     if target is S.FAILED:

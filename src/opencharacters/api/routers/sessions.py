@@ -6,12 +6,18 @@ import asyncio
 import hmac
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opencharacters.api.auth import Caller, api_caller, bearer, bearer_token
+from opencharacters.api.auth import (
+    Caller,
+    api_caller,
+    bearer,
+    client_address,
+    refuse_blocked_address,
+)
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
 from opencharacters.domain.errors import (
@@ -148,17 +154,30 @@ async def cancel_realtime_session(
     return Response(status_code=204)
 
 
-def _consume(svc: Services, session_id: str, key: str) -> dict[str, Any]:
+SESSION_KEY_NEEDED = (
+    "Missing session key: send 'Authorization: Bearer <sessionKey>' with the sessionKey that "
+    "GET /v1/realtime_sessions/{id} shows while the session is READY."
+)
+
+
+def _consume(svc: Services, session_id: str, key: str, address: str) -> dict[str, Any]:
+    refuse_blocked_address(svc, address)
     with svc.db.session() as db:
         session = db.get(RealtimeSession, session_id)
         if session is None:
             raise NotFound(f"Realtime session {session_id} not found.")
-        if session.status != SessionStatus.READY or session.session_key is None:
+        # The key first: without it, nothing about the session (its status) is revealed.
+        expected = session.session_key
+        if expected is None or not hmac.compare_digest(expected.encode(), key.encode()):
+            svc.auth_failures.acquire(address)
+            raise Unauthorized(
+                "Invalid session key for this session: send the sessionKey of this session "
+                "(not an API key)."
+            )
+        if session.status != SessionStatus.READY:
             raise Conflict(
                 f"The session is {session.status}; credentials can be consumed only while READY."
             )
-        if not hmac.compare_digest(session.session_key.encode(), key.encode()):
-            raise Unauthorized("Invalid session key for this session.")
         token = mark_consumed(db, session)
         if not token:
             raise Conflict("These session credentials were already consumed; create a new session.")
@@ -177,9 +196,12 @@ def _consume(svc: Services, session_id: str, key: str) -> dict[str, Any]:
 )
 async def consume_realtime_session(
     id: IdPath,
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     session_id = check_id(id, "id")
-    key = bearer_token(credentials)
-    return await asyncio.to_thread(_consume, svc, session_id, key)
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized(SESSION_KEY_NEEDED)
+    address = client_address(request.scope)
+    return await asyncio.to_thread(_consume, svc, session_id, credentials.credentials, address)
