@@ -131,7 +131,7 @@ async def pull(track: Any) -> None:
         await track.recv()
 
 
-async def wait_state(worker: SessionWorker, state: str, timeout_s: float = 60) -> None:
+async def wait_state(worker: SessionWorker, state: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while worker.session.state != state:
         if time.monotonic() > deadline:

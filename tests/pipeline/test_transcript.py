@@ -10,7 +10,7 @@ import pytest
 
 from opencharacters.dialogue.tools import ToolCall, ToolOutcome, ToolRecord
 from opencharacters.pipeline.frames import WordHeard
-from opencharacters.pipeline.transcript import TranscriptWriter
+from opencharacters.pipeline.transcript import REVISION_INTERVAL_S, TranscriptWriter
 from tests.support.pipeline import FakeTranscript
 from tests.support.virtual_time import virtual_time
 
@@ -57,7 +57,7 @@ def heard(writer: TranscriptWriter, turn: int, *words: str) -> None:
 
 
 @virtual_time
-async def test_words_are_written_as_heard_and_coalesced_while_a_write_runs() -> None:
+async def test_words_are_written_as_heard_at_most_one_revision_per_interval() -> None:
     sink = SlowTranscript()
     writer = TranscriptWriter(sink)
     heard(writer, 1, "One")
@@ -67,9 +67,13 @@ async def test_words_are_written_as_heard_and_coalesced_while_a_write_runs() -> 
     assert sink.said() == []  # the first write is still running
     await asyncio.sleep(0.2)
     assert sink.said() == [("assistant", "One", False)]
-    await asyncio.sleep(0.3)
-    assert sink.said() == [("assistant", "One two three", False)]
+    # The next revision waits for the interval after that write, then takes everything heard.
+    heard(writer, 1, " four")
+    await asyncio.sleep(REVISION_INTERVAL_S + 0.3)
+    assert sink.said() == [("assistant", "One two three four", False)]
     assert sink.writes == 2
+    await asyncio.sleep(2)
+    assert sink.writes == 2, "nothing new heard: nothing written"
 
 
 @virtual_time

@@ -6,7 +6,8 @@ from opencharacters.assets import ensure_asset
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.asr import SpeechRecognizer, WhisperRecognizer
 from opencharacters.speech.asr_openai import OpenAIRecognizer
-from opencharacters.speech.tts import PresetSynthesizer
+from opencharacters.speech.tts import PresetSynthesizer, SegmentSynthesizer
+from opencharacters.speech.tts_openai import OpenAISpeechSynthesizer
 from opencharacters.speech.turns import TurnDetector
 from opencharacters.speech.vad import SileroVad
 
@@ -28,7 +29,15 @@ def load_recognizer(settings: EngineSettings) -> SpeechRecognizer:
 
 
 def load_synthesizer(settings: EngineSettings) -> PresetSynthesizer:
+    """The embedded synthesizer: Piper joe (and the user's Piper voices) + the presets."""
     return PresetSynthesizer(ensure_asset("piper-en_US-joe-medium", settings), settings.tts)
+
+
+def load_speech_synthesizer(settings: EngineSettings) -> SegmentSynthesizer:
+    """The configured speech stage: embedded, or an OpenAI-compatible server (tts.backend)."""
+    if settings.tts.backend == "openai":
+        return OpenAISpeechSynthesizer(settings.tts)
+    return load_synthesizer(settings)
 
 
 def shared_synthesizer(settings: EngineSettings) -> PresetSynthesizer:

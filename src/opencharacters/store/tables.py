@@ -244,6 +244,9 @@ class Voice(Base):
     # What was read or measured (attributes, measurements, fit rounds) and what the builder uses.
     analysis: Mapped[dict[str, Any] | None]
     design: Mapped[dict[str, Any] | None]
+    # The model the voice is made from (engines.tts.piper_voices name, or a speech server's
+    # voice): None = the default (Piper joe). Copied into the design when it is made.
+    base_model: Mapped[str | None] = mapped_column(String(64))
     fallback_preset: Mapped[str | None] = mapped_column(String(32))
     preview_blob: Mapped[str | None] = mapped_column(String(255))
     preview_duration_s: Mapped[float | None]
