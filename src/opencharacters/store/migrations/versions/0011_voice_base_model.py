@@ -1,7 +1,7 @@
 """custom voices name the model they are made from
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-04 08:10:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
