@@ -110,7 +110,13 @@ class Transcript:
         self.entries.append([role, content])
 
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
         self.entries.append([role, content])
         return len(self.entries) - 1

@@ -33,10 +33,16 @@ class SlowTranscript(FakeTranscript):
         self.busy = False
 
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
         await self._slow()
-        return await super().open_entry(role, content, at_s, tools=tools)
+        return await super().open_entry(role, content, at_s, interrupted=interrupted, tools=tools)
 
     async def revise(
         self,
@@ -66,11 +72,11 @@ async def test_words_are_written_as_heard_at_most_one_revision_per_interval() ->
     await asyncio.sleep(0.1)
     assert sink.said() == []  # the first write is still running
     await asyncio.sleep(0.2)
-    assert sink.said() == [("assistant", "One", False)]
+    assert sink.said() == [("assistant", "One", True)], "cut, until it is settled"
     # The next revision waits for the interval after that write, then takes everything heard.
     heard(writer, 1, " four")
     await asyncio.sleep(REVISION_INTERVAL_S + 0.3)
-    assert sink.said() == [("assistant", "One two three four", False)]
+    assert sink.said() == [("assistant", "One two three four", True)]
     assert sink.writes == 2
     await asyncio.sleep(2)
     assert sink.writes == 2, "nothing new heard: nothing written"
@@ -113,7 +119,13 @@ async def test_turns_are_recorded_in_the_order_they_were_heard() -> None:
 
 class FullTranscript(FakeTranscript):
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
         return None  # the transcript is at its cap
 

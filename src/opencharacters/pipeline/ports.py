@@ -130,7 +130,13 @@ class TranscriptSink(Protocol):
     ) -> None: ...
 
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
         """Writes an entry that later `revise` calls complete; returns its handle (None: the
         transcript is full and nothing was written)."""

@@ -3,8 +3,9 @@
 The caller's turns are written when they end. The avatar's turns are written as they are heard:
 the entry is opened with the first word the caller hears and revised as more words are heard
 (one write at a time, at most one per REVISION_INTERVAL_S), then settled with exactly
-the words heard and whether the turn was cut. A process killed mid-answer leaves the answer on
-record up to the last revision, at most REVISION_INTERVAL_S behind the sound."""
+the words heard and whether the turn was cut. Until it is settled the entry says it was cut
+(`interrupted`), so a process killed mid-answer leaves the answer on record as cut, up to the
+last revision: at most REVISION_INTERVAL_S behind the sound."""
 
 from __future__ import annotations
 
@@ -75,11 +76,11 @@ class TranscriptWriter:
                             return
                         if entry.handle is None:
                             entry.handle = await self._sink.open_entry(
-                                "assistant", text, entry.start_s
+                                "assistant", text, entry.start_s, interrupted=True
                             )
                             entry.full = entry.handle is None
                         else:
-                            await self._sink.revise(entry.handle, text)
+                            await self._sink.revise(entry.handle, text, interrupted=True)
                 except Exception:  # the settled record is written again at the turn's end
                     log.exception("writing the avatar's words as they are heard failed")
                 written = text
