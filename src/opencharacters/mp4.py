@@ -26,6 +26,11 @@ _AVCOL_RANGE_MPEG = 1
 """Limited range (16-235)."""
 AAC_FRAME = 1024
 """Samples per AAC frame (the encoder's fixed frame size)."""
+FRAGMENTED = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "1000000",
+    "flush_packets": "1",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +62,18 @@ class Mp4Writer:
         audio_rate: int,
         video: H264Settings | None = None,
         faststart: bool = True,
+        fragmented: bool = False,
     ) -> None:
         if width % 2 or height % 2 or width <= 0 or height <= 0:
             raise ValueError(f"H.264 4:2:0 needs an even frame size, got {width}x{height}")
         settings = video or H264Settings()
         self.width, self.height, self.fps, self.audio_rate = width, height, fps, audio_rate
-        self.path, self._faststart = path, faststart
-        self._container: Any = av.open(str(path), "w", format="mp4")
+        self.path, self._faststart = path, faststart and not fragmented
+        # Fragmented: a moof+mdat about every second, flushed as it is written, so a process
+        # killed mid-call leaves a file playable up to its last second (remux_progressive then
+        # makes the ordinary moov-first MP4 of it).
+        options = FRAGMENTED if fragmented else {}
+        self._container: Any = av.open(str(path), "w", format="mp4", options=options)
         try:
             stream: Any = self._container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -151,6 +161,34 @@ class Mp4Writer:
     def discard(self) -> None:
         """Close without flushing the encoders (the file is to be deleted)."""
         self._container.close()
+
+
+def remux_progressive(source: Path, target: Path) -> float:
+    """Copies the audio and video packets of `source` (a fragmented MP4, possibly cut short by a
+    crash: the demuxer stops at the last whole fragment) into an ordinary MP4 at `target`,
+    index first. No re-encoding: ~15 ms per 5 s of call. Returns the duration in seconds;
+    raises ValueError if `source` holds no media."""
+    packets = 0
+    with av.open(str(source)) as reader, av.open(str(target), "w", format="mp4") as writer:
+        streams = {
+            stream.index: writer.add_stream_from_template(stream)
+            for stream in reader.streams
+            if stream.type in ("video", "audio")
+        }
+        if not streams:
+            raise ValueError(f"{source} has no audio or video")
+        for packet in reader.demux(*reader.streams):
+            if packet.stream.index not in streams or packet.dts is None or packet.size == 0:
+                continue
+            packet.stream = streams[packet.stream.index]
+            writer.mux(packet)
+            packets += 1
+    if packets == 0:
+        target.unlink(missing_ok=True)
+        raise ValueError(f"{source} holds no complete fragment")
+    move_index_to_front(target)
+    with av.open(str(target)) as check:
+        return float(check.duration or 0) / 1_000_000
 
 
 # What FFmpeg's `movflags=+faststart` does, but in Python: PyAV runs av_write_trailer (where

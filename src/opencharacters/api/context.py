@@ -10,13 +10,14 @@ from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
-from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.ingest.voice_jobs import VoiceProcessor
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
+from opencharacters.worker.gateway import WorkerGateway
+from opencharacters.worker.recovery import RecordingRecovery
 
 
 @dataclass
@@ -29,10 +30,12 @@ class Services:
     scheduler: SessionScheduler
     avatar_processor: AvatarProcessor
     task_runner: TaskRunner
-    live: LiveCalls
+    workers: WorkerGateway
+    """The media workers that run the calls: signalling and call control are forwarded there."""
+    recovery: RecordingRecovery
     voice_processor: VoiceProcessor
     knowledge: KnowledgeBase
-    """Avatars' knowledge indexes; the live worker calls knowledge.search on each turn."""
+    """Avatars' knowledge indexes (built here; each media worker searches its own copy)."""
 
     def blob_url(self, key: str | None) -> str | None:
         return self.signer.blob_url(key) if key else None

@@ -3,7 +3,10 @@
 `consume` hands out `{url, token}`; the client POSTs its offer to `url` with
 `Authorization: Bearer <token>` and `Content-Type: application/sdp`, and gets `201 Created`
 with the answer and a `Location` it may DELETE to hang up. No trickle ICE: the offer must already
-hold its candidates (browsers: wait for ICE gathering to complete before sending)."""
+hold its candidates (browsers: wait for ICE gathering to complete before sending).
+
+The call runs in the media worker holding the session: the offer and the hang-up are forwarded
+there (worker/gateway.py) and its answer returned as is."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from opencharacters.domain.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from opencharacters.engine.live.calls import MAX_OFFER_BYTES
+from opencharacters.worker.admission import MAX_OFFER_BYTES, check_offer_text
 
 router = APIRouter(tags=["realtime sessions"])
 
@@ -66,7 +69,8 @@ async def whip_offer(
     body = await request.body()
     if len(body) > MAX_OFFER_BYTES:
         raise PayloadTooLarge(f"body: the SDP offer is over {MAX_OFFER_BYTES} bytes")
-    answer = await svc.live.offer(session_id, token, body.decode("utf-8", errors="replace"))
+    check_offer_text(body.decode("utf-8", errors="replace"))
+    answer = await svc.workers.offer(session_id, token, body)
     location = svc.settings.resolved_public_url + resource_path(session_id)
     return Response(
         content=answer,
@@ -87,7 +91,7 @@ async def whip_hang_up(
     svc: Services = Depends(services),
 ) -> Response:
     session_id = check_id(id, "id")
-    await svc.live.hang_up(session_id, _token(credentials))
+    await svc.workers.hang_up(session_id, _token(credentials))
     return Response(status_code=200)
 
 
