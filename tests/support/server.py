@@ -149,6 +149,13 @@ class MediaWorker:
             time.sleep(0.1)
         raise RuntimeError(f"worker did not register:\n{self.log()}")
 
+    def wait_for_log(self, text: str, timeout_s: float = 180) -> None:
+        deadline = time.monotonic() + timeout_s
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker never logged {text!r}:\n{self.log()}")
+            time.sleep(0.2)
+
     def kill(self) -> None:
         """kill -9: no goodbye, no clean-up."""
         assert self.process is not None

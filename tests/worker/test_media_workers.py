@@ -194,6 +194,8 @@ async def test_two_one_slot_workers_take_one_call_each(
 ) -> None:
     one = start_worker(api_server, workers, "one")
     two = start_worker(api_server, workers, "two")
+    for worker in (one, two):  # models load in each worker (slow on a busy 2-core box)
+        await asyncio.to_thread(worker.wait_for_log, "engines loaded")
     first = create_avatar(api, name="Bo", startScript="Bo here, hello from the bakery.")
     second = create_avatar(api, name="Cy", startScript="Cy speaking, welcome to the garage.")
     async with (
