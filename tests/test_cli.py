@@ -64,6 +64,7 @@ def test_first_start_creates_and_prints_a_key_once(tmp_path: Path) -> None:
     key = printed_key(output)
     assert key and key.startswith("oc_"), output
     assert base in output
+    assert f"Developer portal: {base}/portal/" in output, output
     _, again = serve_until_ready(tmp_path)
     assert printed_key(again) is None
     assert "existing key" in again

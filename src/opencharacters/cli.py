@@ -66,6 +66,7 @@ def serve(
     import uvicorn
 
     from opencharacters.api.app import create_app
+    from opencharacters.api.preflight import StartupProblem
 
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
@@ -80,7 +81,10 @@ def serve(
     if ssl_certfile is not None and settings.public_url is None:
         https_url = "https://" + settings.resolved_public_url.removeprefix("http://")
         settings = load_settings(**given, public_url=https_url)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StartupProblem as problem:
+        raise click.ClickException(str(problem)) from None
     uvicorn.run(
         app,
         host=settings.host,
@@ -218,6 +222,90 @@ def keys_revoke(data_dir: Path | None, key_id: str) -> None:
     if revoked is None:
         raise click.ClickException(f"no single key matches {key_id!r}")
     click.echo(f"Revoked key {revoked}.")
+
+
+@main.group()
+def orgs() -> None:
+    """Organizations and their limits (works while the server runs)."""
+
+
+LIMIT_OPTIONS = {
+    "max_concurrent_sessions": "Sessions active at once",
+    "max_sessions_per_day": "Sessions created in any 24 hours",
+    "max_session_minutes_per_month": "Minutes of calls per UTC calendar month",
+    "max_avatar_videos_per_day": "Avatar videos made or queued in any 24 hours",
+}
+
+
+def _limit_value(value: str, option: str) -> int | None:
+    """'default' -> None (the server's setting applies); a whole number -> that limit."""
+    if value == "default":
+        return None
+    if not value.isdigit():
+        raise click.BadParameter(
+            f"{value!r} is neither a whole number nor 'default'", param_hint=option
+        )
+    return int(value)
+
+
+@orgs.command("list")
+@data_dir_option
+def orgs_list(data_dir: Path | None) -> None:
+    """List organizations and their own limits ('-' means the server default)."""
+    from sqlalchemy import select
+
+    from opencharacters.store.tables import Organization
+
+    database = _database(data_dir)
+    with database.session() as db:
+        rows = list(db.scalars(select(Organization).order_by(Organization.name)))
+    database.dispose()
+    header = "  ".join(f"{name.upper():>30}" for name in LIMIT_OPTIONS)
+    click.echo(f"{'ORGANIZATION':20}  {header}")
+    for org in rows:
+        values = "  ".join(
+            f"{'-' if getattr(org, name) is None else getattr(org, name):>30}"
+            for name in LIMIT_OPTIONS
+        )
+        click.echo(f"{org.name:20}  {values}")
+
+
+@orgs.command("limits")
+@data_dir_option
+@click.argument("org")
+@click.option("--max-concurrent-sessions", help=LIMIT_OPTIONS["max_concurrent_sessions"])
+@click.option("--max-sessions-per-day", help=LIMIT_OPTIONS["max_sessions_per_day"])
+@click.option(
+    "--max-session-minutes-per-month", help=LIMIT_OPTIONS["max_session_minutes_per_month"]
+)
+@click.option("--max-avatar-videos-per-day", help=LIMIT_OPTIONS["max_avatar_videos_per_day"])
+def orgs_limits(data_dir: Path | None, org: str, **given: str | None) -> None:
+    """Show or set ORG's limits: a whole number, or 'default' for the server's setting
+    (OPENCHARACTERS_MAX_*_PER_ORG; unset means unlimited). The organization is made if new."""
+    from opencharacters.store.accounts import get_or_create_org
+    from opencharacters.store.limits import LIMIT_NAMES, effective_limits, server_defaults
+
+    changes = {
+        name: _limit_value(value, f"--{name.replace('_', '-')}")
+        for name, value in given.items()
+        if value is not None
+    }
+    settings = load_settings(data_dir=data_dir)
+    database = _database(data_dir)
+    with database.session() as db:
+        row = get_or_create_org(db, org)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        db.flush()
+        own = {name: getattr(row, name) for name in LIMIT_OPTIONS}
+        limits = effective_limits(row, server_defaults(settings))
+    database.dispose()
+    click.echo(f"Limits of organization {org!r}:")
+    for name, wire in LIMIT_NAMES.items():
+        value = getattr(limits, name)
+        shown = "unlimited" if value is None else str(value)
+        source = "server default" if own[name] is None else "set for this organization"
+        click.echo(f"  {wire:28} {shown:>10}  ({source})")
 
 
 main.add_command(models)

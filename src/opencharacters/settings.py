@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
@@ -48,6 +49,12 @@ class Settings(BaseSettings):
 
     # Fetching reference images and audio from https:// URLs.
     fetch_allow_private: bool = False
+    """Development only: fetch from any address, loopback and private networks included."""
+    fetch_allow_networks: list[str] = Field(default_factory=list)
+    """Non-public networks fetches may reach anyway, e.g. '["10.20.0.0/16"]' for an internal
+    image host. Everything else must be a public address."""
+    fetch_ports: str = "443,8443"
+    """Ports fetches may connect to, comma-separated, or '*' for any."""
     fetch_ca_bundle: Path | None = None
     fetch_timeout_s: float = Field(default=15.0, gt=0)
     fetch_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
@@ -92,8 +99,47 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     rate_limit_burst: int = Field(default=100, ge=1)
     max_concurrent_sessions_per_org: int = Field(default=10, ge=1)
+    """The default for organizations without their own limit (`opencharacters orgs limits`);
+    the next three are unlimited unless set, here or per organization."""
+    max_sessions_per_day_per_org: int | None = Field(default=None, ge=0)
+    max_session_minutes_per_month_per_org: int | None = Field(default=None, ge=0)
+    max_avatar_videos_per_day_per_org: int | None = Field(default=None, ge=0)
+    max_api_keys_per_org: int = Field(default=100, ge=1)
+    """Active (unrevoked) API keys one organization may hold."""
+    auth_failures_per_minute: int = Field(default=30, ge=1)
+    """Requests with an unknown API key or a wrong session key or media token, per client
+    address; past it (and a burst of as many) the address gets 429 until its allowance refills."""
+
+    # Webhooks (extension): delivery from the outbox.
+    webhook_allow_private: bool = False
+    """Deliver to loopback and private addresses (a receiver on this machine or the LAN)."""
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_retry_base_s: float = Field(default=5.0, gt=0)
+    """Back-off: the n-th retry waits base * 2^(n-1), at most webhook_retry_max_s."""
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0)
+    webhook_poll_s: float = Field(default=1.0, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1, le=100)
+    webhook_retention_days: int = Field(default=30, ge=1)
+    """Delivered and given-up events (and their log) are forgotten after this many days."""
 
     engines: EngineSettings = Field(default_factory=EngineSettings)
+
+    @field_validator("fetch_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network.strip(), strict=False)  # ValueError names the bad one
+        return value
+
+    @field_validator("fetch_ports")
+    @classmethod
+    def _ports(cls, value: str) -> str:
+        if value.strip() != "*":
+            ports = [part.strip() for part in value.split(",") if part.strip()]
+            if not ports or not all(p.isdigit() and 0 < int(p) < 65536 for p in ports):
+                raise ValueError(f"must be '*' or comma-separated ports 1..65535 (got {value!r})")
+        return value
 
     @field_validator("public_url")
     @classmethod

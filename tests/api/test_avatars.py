@@ -281,6 +281,9 @@ def test_faceless_images_fail_unless_face_points_are_given(server: Server) -> No
         assert faceless["status"] == "FAILED"
         assert "No face was found" in faceless["failureReason"]
         assert "facePoints" in faceless["failureReason"]
+        # The picture that failed is still shown (cards, the face-points editor): its preview.
+        preview = httpx.get(faceless["referenceImageUri"])
+        assert preview.status_code == 200 and preview.headers["content-type"] == "image/jpeg"
         # The extension field fixes it, on create or by a later PATCH of the same avatar.
         fixed = http.patch(f"/v1/avatars/{faceless['id']}", json={"facePoints": points})
         assert fixed.status_code == 200 and fixed.json()["status"] == "PROCESSING"

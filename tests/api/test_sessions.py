@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -94,6 +96,22 @@ def test_consume_refuses_wrong_keys_and_unknown_sessions(server: Server, avatar_
     assert missing.status_code == 404
     no_auth = httpx.post(f"{server.base_url}/v1/realtime_sessions/{session_id}/consume")
     assert no_auth.status_code == 401
+    assert error_of(no_auth).startswith("Missing session key: send 'Authorization: Bearer")
+
+
+def test_consume_checks_the_key_before_telling_the_status(server: Server, avatar_id: str) -> None:
+    """A guessed key learns nothing: 401 whatever became of the session; the right key is told
+    why it cannot be used."""
+    with api(server) as http:
+        session_id = http.post("/v1/realtime_sessions", json=session_body(avatar_id)).json()["id"]
+        ready = wait_for(lambda: status_of(http, session_id), lambda s: s["status"] == "READY")
+        assert http.delete(f"/v1/realtime_sessions/{session_id}").status_code == 204
+    for guess in ("guess-1", "guess-2", ready["sessionKey"][:-1]):
+        wrong = consume(server, session_id, guess)
+        assert wrong.status_code == 401, wrong.text
+        assert "CANCELLED" not in wrong.text and "Invalid session key" in error_of(wrong)
+    right = consume(server, session_id, ready["sessionKey"])
+    assert right.status_code == 409 and "CANCELLED" in error_of(right)
 
 
 def test_consume_answers_cors_preflight_but_api_key_paths_do_not(server: Server) -> None:
@@ -202,6 +220,24 @@ def test_edges_are_accepted(server: Server, avatar_id: str) -> None:
             http.delete(f"/v1/realtime_sessions/{response.json()['id']}")
 
 
+def test_a_whole_number_float_max_duration_from_the_python_sdk(
+    client: RunwayML, avatar_id: str
+) -> None:
+    created = client.realtime_sessions.create(
+        model="gwm1_avatars",
+        avatar={"type": "custom", "avatar_id": avatar_id},
+        max_duration=60.0,  # type: ignore[arg-type]  # what untyped Python code passes
+    )
+    assert client.avatar_conversations.retrieve(created.id).max_duration == 60
+    client.realtime_sessions.delete(created.id)
+    with pytest.raises(runwayml.BadRequestError, match="maxDuration"):
+        client.realtime_sessions.create(
+            model="gwm1_avatars",
+            avatar={"type": "custom", "avatar_id": avatar_id},
+            max_duration=60.5,  # type: ignore[arg-type]
+        )
+
+
 def test_sessions_need_a_ready_avatar(server: Server) -> None:
     with api(server) as http:
         broken = ready_avatar(http, referenceImage=data_uri(b"nope", "image/png"))
@@ -262,6 +298,46 @@ def test_capacity_queues_sessions(make_server: Any) -> None:
         wait_for(lambda: status_of(http, third), lambda s: s.get("queued") is True)
         http.delete(f"/v1/realtime_sessions/{third}")
         assert status_of(http, third)["status"] == "CANCELLED"
+
+
+def test_waiting_sessions_know_their_place_and_the_org_lists_its_active_sessions(
+    make_server: Any,
+) -> None:
+    small = make_server(OPENCHARACTERS_SESSION_CAPACITY="1")
+    with api(small) as http:
+        avatar = ready_avatar(http)
+        ids = [
+            http.post("/v1/realtime_sessions", json=session_body(avatar["id"])).json()["id"]
+            for _ in range(3)
+        ]
+        wait_for(lambda: status_of(http, ids[0]), lambda s: s["status"] == "READY")
+        second = wait_for(lambda: status_of(http, ids[1]), lambda s: s.get("queued") is True)
+        third = wait_for(lambda: status_of(http, ids[2]), lambda s: s.get("queued") is True)
+        assert (second["queuePosition"], second["sessionsAhead"]) == (1, 1)
+        assert (third["queuePosition"], third["sessionsAhead"]) == (2, 2)
+        listed = http.get("/v1/realtime_sessions")
+        assert listed.status_code == 200, listed.text
+        rows = listed.json()["data"]
+        assert [row["id"] for row in rows] == ids[::-1]  # newest first
+        assert [row["status"] for row in rows] == ["NOT_READY", "NOT_READY", "READY"]
+        assert all("sessionKey" not in row for row in rows)  # credentials only from GET {id}
+        assert rows[2]["avatar"] == {"id": avatar["id"], "name": avatar["name"]}
+        assert rows[0]["queuePosition"] == 2
+        for session_id in ids:
+            assert http.delete(f"/v1/realtime_sessions/{session_id}").status_code == 204
+        assert http.get("/v1/realtime_sessions").json() == {"data": []}
+        busy = http.post("/v1/realtime_sessions", json=session_body(avatar["id"])).json()["id"]
+        # Another organization sees none of them.
+        key = subprocess.run(
+            [sys.executable, "-m", "opencharacters", "keys", "create", "--org", "other"],
+            env=small.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-1]
+        with api(small, key) as other:
+            assert other.get("/v1/realtime_sessions").json() == {"data": []}
+        http.delete(f"/v1/realtime_sessions/{busy}")
 
 
 def test_unconsumed_sessions_expire_and_restarts_fail_active_ones(make_server: Any) -> None:

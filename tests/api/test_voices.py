@@ -117,6 +117,16 @@ def test_preview_returns_a_signed_url_and_duration(client: RunwayML, server: Ser
     assert other.url.split("?")[0] != preview.url.split("?")[0]
     tampered = httpx.get(preview.url.replace("signature=", "signature=0"))
     assert tampered.status_code == 403
+    # Extension: what the description was read as, for the portal to show.
+    with api(server) as http:
+        read = http.post(
+            "/v1/voices/preview",
+            json={
+                "prompt": "A bright, fast, high-pitched young woman's voice",
+                "model": "eleven_ttv_v3",
+            },
+        ).json()
+    assert read["attributes"]["gender"] == "female" and read["attributes"]["pace"] != "medium"
 
 
 def test_cloned_voice_from_a_data_uri(server: Server, speech_wav: bytes) -> None:
@@ -178,6 +188,8 @@ def music(seconds: float, rate: int = 16_000) -> np.ndarray:
     ],
     ids=["silence", "music", "9.9s", "300.5s", "300.5s-mp3"],
 )
+# A length outside 10 s-5 min is known as soon as the bytes are: refused at once with a 400
+# (a data: URI or an upload); what only listening tells (silence, music) FAILS later.
 def test_unusable_samples_fail_with_a_reason(
     server: Server, samples: np.ndarray, reason: str
 ) -> None:
@@ -195,6 +207,14 @@ def test_unusable_samples_fail_with_a_reason(
             files = {"file": ("long.wav", wav(samples, 16_000))}
             httpx.post(upload["uploadUrl"], data=upload["fields"], files=files)
             uri = upload["runwayUri"]
+        if "10 s to 5 min" in reason:
+            refused = http.post(
+                "/v1/voices", json={"name": "Bad", "from": {"type": "audio", "audio": uri}}
+            )
+            assert refused.status_code == 400, refused.text
+            assert error_of(refused).startswith("from.audio: The audio is "), refused.text
+            assert reason in error_of(refused)
+            return
         voice_id = create(http, name="Bad", **{"from": {"type": "audio", "audio": uri}})
         body = settle(http, voice_id)
     assert body["status"] == "FAILED"
@@ -219,20 +239,20 @@ def test_too_little_speech_fails(server: Server, speech_wav: bytes) -> None:
     assert "at least 5 s" in body["failureReason"], body["failureReason"]
 
 
-def test_undecodable_sample_fails(server: Server) -> None:
+def test_undecodable_sample_is_refused(server: Server) -> None:
     with api(server) as http:
-        voice_id = create(
-            http,
-            name="Garbage",
-            **{
+        refused = http.post(
+            "/v1/voices",
+            json={
+                "name": "Garbage",
                 "from": {
                     "type": "audio",
                     "audio": data_uri(b"not audio at all" * 100, "audio/mpeg"),
-                }
+                },
             },
         )
-        body = settle(http, voice_id)
-    assert body["status"] == "FAILED" and "could not be decoded" in body["failureReason"]
+    assert refused.status_code == 400, refused.text
+    assert "from.audio" in error_of(refused) and "could not be decoded" in error_of(refused)
 
 
 def _body(name: Any = "V", **extra: Any) -> dict[str, Any]:

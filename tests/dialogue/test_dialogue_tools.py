@@ -61,6 +61,8 @@ ORDER = ToolSpec.from_json(
     }
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_parameters_become_json_schemas() -> None:
     schema = ORDER.arguments_schema()
@@ -124,6 +126,14 @@ class ScriptedModel:
 
     async def prepare(self, system_prompt: str) -> Any:
         return type("Persona", (), {"system_prompt": system_prompt})()
+
+    def action_chooser(self) -> None:
+        return None  # actions come in the reply stream, as a server model's do
+
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        raise AssertionError("not used by conversations")
 
     async def stream(
         self,
@@ -197,3 +207,86 @@ async def test_barge_in_after_an_action_keeps_the_call_in_the_history() -> None:
     _ = [c async for c in conversation.reply("Show me the hat", run_tool=run)]
     conversation.keep_heard("")
     assert conversation.history[-1]["content"] == f"<call>{json.dumps(call)}</call>"
+
+
+EXHIBIT = ToolSpec.from_json(
+    {
+        "type": "client_event",
+        "name": "show_exhibit",
+        "description": "Show an exhibit on the caller's screen",
+        "parameters": [
+            {"type": "string", "name": "exhibit", "description": "which", "enum": ["meridian"]}
+        ],
+    }
+)
+HOURS = "The museum opens at ten on Sundays; a ticket costs twelve euros."
+QUESTION = "What time does the museum open on Sundays, and how much is a ticket?"
+
+
+def _exhibit_call() -> str:
+    return (
+        f"<call>{json.dumps({'name': 'show_exhibit', 'arguments': {'exhibit': 'meridian'}})}</call>"
+    )
+
+
+async def _sent(tool_call: ToolCall) -> ToolOutcome:
+    return ToolOutcome(result={"status": "event_sent"}, duration_ms=1.0)
+
+
+async def test_an_action_never_replaces_the_answer_to_a_question() -> None:
+    model = ScriptedModel(
+        _exhibit_call(), "We open at ten on Sundays, and a ticket is twelve euros."
+    )
+    conversation = Conversation(model, "You are Mia.", DialogueSettings(), tools=[EXHIBIT])
+    ran: list[ToolCall] = []
+
+    async def run(tool_call: ToolCall) -> ToolOutcome:
+        ran.append(tool_call)
+        return await _sent(tool_call)
+
+    spoken = " ".join([c async for c in conversation.reply(QUESTION, [HOURS], run_tool=run)])
+    assert [c.name for c in ran] == ["show_exhibit"]  # it may act...
+    assert spoken == "We open at ten on Sundays, and a ticket is twelve euros."  # ...and answers
+    assert "Done" not in spoken
+    answer_prompt = model.prompts[1][-1]["content"]
+    assert HOURS in answer_prompt and QUESTION in answer_prompt  # answered from the knowledge
+    assert model.tools_seen[1] == ()  # the answer cannot call again
+    assert conversation.history[-1] == {
+        "role": "assistant",
+        "content": f"{_exhibit_call()} We open at ten on Sundays, and a ticket is twelve euros.",
+    }
+
+
+async def test_a_request_is_acknowledged_and_a_failed_action_still_answers() -> None:
+    model = ScriptedModel(_exhibit_call(), _exhibit_call(), "We open at ten on Sundays.")
+    conversation = Conversation(model, "You are Mia.", DialogueSettings(), tools=[EXHIBIT])
+    request = [c async for c in conversation.reply("Please show me the meridian.", run_tool=_sent)]
+    assert request == ["Done, there you go."] and len(model.prompts) == 1
+
+    async def failing(tool_call: ToolCall) -> ToolOutcome:
+        return ToolOutcome(error="timed out")
+
+    spoken = [c async for c in conversation.reply(QUESTION, [HOURS], run_tool=failing)]
+    assert " ".join(spoken) == "Sorry, I couldn't do that right now. We open at ten on Sundays."
+
+
+async def test_a_model_phrasing_outcomes_is_asked_to_answer_the_question() -> None:
+    model = ScriptedModel(_exhibit_call(), "Here is the Meridian; we open at ten on Sundays.")
+    settings = DialogueSettings(tool_replies="model")
+    conversation = Conversation(model, "You are Mia.", settings, tools=[EXHIBIT])
+    spoken = [c async for c in conversation.reply(QUESTION, [HOURS], run_tool=_sent)]
+    assert " ".join(spoken) == "Here is the Meridian; we open at ten on Sundays."
+    follow_up = model.prompts[1][-1]["content"]
+    assert HOURS in follow_up and f"The caller said: {QUESTION}" in follow_up
+    assert "Answer the caller's question" in follow_up
+
+
+async def test_after_a_request_and_a_question_only_the_question_is_put_to_the_model() -> None:
+    model = ScriptedModel(_exhibit_call(), "A ticket is twelve euros.")
+    conversation = Conversation(model, "You are Mia.", DialogueSettings(), tools=[EXHIBIT])
+    words = "Show me the meridian, and how much is a ticket?"
+    spoken = [c async for c in conversation.reply(words, [HOURS], run_tool=_sent)]
+    assert spoken == ["A ticket is twelve euros."]
+    asked = model.prompts[1][-1]["content"]
+    assert asked.endswith("Caller says: how much is a ticket?") and HOURS in asked
+    assert conversation.history[0] == {"role": "user", "content": words}  # kept as said

@@ -140,9 +140,20 @@ def test_max_duration_edges(value: int, valid: bool) -> None:
     (ok if valid else bad)(SessionCreate, session(maxDuration=value))
 
 
-def test_max_duration_must_be_an_integer() -> None:
+def test_max_duration_must_be_a_whole_number() -> None:
     bad(SessionCreate, session(maxDuration=30.5))
     bad(SessionCreate, session(maxDuration="30"))
+    bad(SessionCreate, session(maxDuration=True))
+    bad(SessionCreate, session(maxDuration=1800.0 + 1))
+    # JSON has one number type: Python clients send a float 60 as `60.0`.
+    assert SessionCreate.model_validate(session(maxDuration=60.0)).maxDuration == 60
+    assert (
+        SessionCreate.model_validate_json(
+            '{"model": "gwm1_avatars", "avatar": {"type": "custom", "avatarId": '
+            '"00000000-0000-4000-8000-000000000000"}, "maxDuration": 60.0}'
+        ).maxDuration
+        == 60
+    )
 
 
 def test_session_override_limits() -> None:

@@ -71,6 +71,16 @@ class Portal:
             "console",
             lambda m: m.type == "error" and self.errors.append(f"console: {m.text} {m.location}"),
         )
+        # A request the page gave up on shows in the console as net::ERR_ABORTED, which
+        # Playwright's console events do not carry. GETs are left out: the browser itself
+        # cancels media range requests and the portal's polls when a page is left.
+        page.on(
+            "requestfailed",
+            lambda r: (
+                r.method != "GET"
+                and self.errors.append(f"request failed: {r.method} {r.url} {r.failure}")
+            ),
+        )
         page.set_default_timeout(30_000)
 
     def wait(self, expression: str, what: str, timeout_s: float = 60) -> None:
@@ -215,7 +225,11 @@ def test_the_portal_from_sign_in_to_the_recorded_conversation(
         )
         assert (video["w"], video["h"]) == (1088, 704) and not video["paused"], video
         assert video["frames"] >= 2, video
+        # The button says what it does; the state shows on the stage.
+        assert page.inner_text("#mic") == "Turn microphone on"
         page.click("#mic")
+        portal.wait("document.querySelector('#mic').textContent === 'Mute microphone'", "mic on")
+        assert page.inner_text("#mic-state") == "Microphone live"
         portal.wait(
             "document.querySelector('#transcript li[data-role=user] .text')?.textContent",
             "the caller's words",
@@ -229,9 +243,22 @@ def test_the_portal_from_sign_in_to_the_recorded_conversation(
             timeout_s=120,
         )
         lap("answer")
+        # A declared tool (show_planet) and a factual question: the answer comes from the
+        # knowledge document, whether or not the action also fired (never only "Done").
+        answer = page.evaluate(
+            "[...document.querySelectorAll('#transcript li[data-role=assistant] .text')]"
+            ".pop().textContent"
+        )
+        assert "jupiter" in answer.lower() and "there you go" not in answer.lower(), answer
         portal.shot("test-call")
         page.click("#hang-up")
         portal.wait("document.querySelector('main').dataset.callStatus === 'ended'", "hung up")
+        # Back to the still image, not a black frame.
+        assert page.evaluate("document.getElementById('avatar-video').srcObject") is None
+        portal.wait(
+            "/after \\d+ s|min/.test(document.getElementById('call-status').textContent)",
+            "duration",
+        )
         session_id = page.evaluate("document.querySelector('main').dataset.sessionId")
 
         # The conversation, with its transcript and recording.

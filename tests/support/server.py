@@ -108,6 +108,13 @@ class Server:
                 self.process.wait()
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as when a machine loses power."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
     def restart(self) -> None:
         self.stop()
         self.start()

@@ -12,17 +12,23 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from opencharacters import __version__
+from opencharacters.api.bodies import BodyGate
 from opencharacters.api.context import Services
 from opencharacters.api.cors import BrowserCors
 from opencharacters.api.errors import install_error_handlers
+from opencharacters.api.failures import FailureAnswers
+from opencharacters.api.preflight import check_storage
 from opencharacters.api.ratelimit import RateLimiter
+from opencharacters.api.route_index import RouteIndex
 from opencharacters.api.routers import (
     api_keys,
+    avatar_presets,
     avatars,
     backends,
     conversations,
     documents,
     files,
+    organization,
     portal,
     sdk,
     sessions,
@@ -30,6 +36,7 @@ from opencharacters.api.routers import (
     uploads,
     voice_presets,
     voices,
+    webhooks,
     whip,
 )
 from opencharacters.blobs.signing import UrlSigner
@@ -39,10 +46,12 @@ from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.ingest.voice_jobs import VoiceProcessor
+from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import fail_interrupted
+from opencharacters.webhooks.dispatcher import WebhookDispatcher
 from opencharacters.worker.gateway import WorkerGateway
 from opencharacters.worker.recovery import RecordingRecovery
 from opencharacters.worker.supervisor import WorkerSupervisor
@@ -74,6 +83,9 @@ def build_services(settings: Settings) -> Services:
             settings.signed_url_ttl_s,
         ),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        auth_failures=RateLimiter(
+            settings.auth_failures_per_minute, settings.auth_failures_per_minute
+        ),
         scheduler=scheduler,
         avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
@@ -81,6 +93,8 @@ def build_services(settings: Settings) -> Services:
         recovery=recovery,
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
         knowledge=knowledge,
+        webhooks=WebhookDispatcher(settings, db),
+        presets=PresetAvatars(settings, db, blobs),
     )
 
 
@@ -111,6 +125,7 @@ def announce_access(svc: Services) -> None:
     lines = [
         f"OpenCharacters {__version__} at {settings.resolved_public_url}",
         f"  API base URL: {settings.resolved_public_url}  (RUNWAYML_BASE_URL)",
+        f"  Developer portal: {settings.resolved_public_url}/portal/",
         f"  Authenticate with {how}:",
     ]
     if key:
@@ -119,7 +134,9 @@ def announce_access(svc: Services) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """Raises StartupProblem (one line for the operator) when the data directory is unusable."""
     settings = settings or Settings()
+    check_storage(settings)
     svc = build_services(settings)
 
     @asynccontextmanager
@@ -139,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         supervisor = WorkerSupervisor(settings, svc.db, settings.media_workers)
         await supervisor.start()
         svc.scheduler.start()
+        svc.webhooks.start()
         try:
             yield
         finally:
@@ -149,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await svc.task_runner.stop()
             await svc.voice_processor.stop()
             await svc.knowledge.stop()
+            await svc.webhooks.stop()
             svc.db.dispose()
 
     app = FastAPI(
@@ -163,23 +182,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     install_error_handlers(app)
-    for module in (
-        avatars,
-        documents,
-        sessions,
-        conversations,
-        uploads,
-        files,
-        voice_presets,
-        voices,
-        tasks,
-        whip,
-        backends,
-        api_keys,
-        sdk,
-        portal,
-    ):
-        app.include_router(module.router)
+    routers = [
+        module.router
+        for module in (
+            avatars,
+            avatar_presets,
+            documents,
+            sessions,
+            conversations,
+            uploads,
+            files,
+            voice_presets,
+            voices,
+            tasks,
+            whip,
+            backends,
+            api_keys,
+            organization,
+            webhooks,
+            sdk,
+            portal,
+        )
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.route_index = RouteIndex(route for router in routers for route in router.routes)
+    # Outermost last: CORS headers on every answer, then failures answered (500/507) without
+    # dropping the connection, then the body gate (authentication before any body is read).
+    app.add_middleware(BodyGate)
+    app.add_middleware(FailureAnswers)
     app.add_middleware(BrowserCors)
 
     @app.get("/health", tags=["meta"], summary="Liveness")

@@ -14,8 +14,10 @@ from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
 from opencharacters.ingest.voice_jobs import VoiceProcessor
+from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
+from opencharacters.webhooks.dispatcher import WebhookDispatcher
 from opencharacters.worker.gateway import WorkerGateway
 from opencharacters.worker.recovery import RecordingRecovery
 
@@ -27,6 +29,8 @@ class Services:
     blobs: BlobStore
     signer: UrlSigner
     rate_limiter: RateLimiter
+    auth_failures: RateLimiter
+    """Failed authentications per client address."""
     scheduler: SessionScheduler
     avatar_processor: AvatarProcessor
     task_runner: TaskRunner
@@ -36,6 +40,9 @@ class Services:
     voice_processor: VoiceProcessor
     knowledge: KnowledgeBase
     """Avatars' knowledge indexes (built here; each media worker searches its own copy)."""
+    webhooks: WebhookDispatcher
+    presets: PresetAvatars
+    """The nine preset characters, made READY avatars on first use."""
 
     def blob_url(self, key: str | None) -> str | None:
         return self.signer.blob_url(key) if key else None

@@ -29,17 +29,24 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
+# Re-exported: callers catch these as `opencharacters.client.call.CallError` etc.
+from opencharacters.client.errors import CallError as CallError
+from opencharacters.client.errors import CallTimeout as CallTimeout
+from opencharacters.client.errors import PeerGone as PeerGone
+from opencharacters.client.peer_watch import PeerWatch
 from opencharacters.speech.audio import Samples, float_to_int16, resample
 
 log = logging.getLogger(__name__)
 
 MIC_RATE = 48_000
+HANG_UP_TIMEOUT_S = 3.0
+PROBE_TIMEOUT_S = 2.0
 MIC_FRAME = 960
 RUNWAY_VERSION = "2024-11-06"
 
 
-class CallError(Exception):
-    pass
+def _is_state(message: dict[str, Any], state: str) -> bool:
+    return message.get("type") == "opencharacters.state" and message.get("state") == state
 
 
 class Microphone(MediaStreamTrack):
@@ -142,9 +149,11 @@ class Caller:
         api_key: str,
         avatar_id: str,
         *,
+        media_timeout_s: float = 15.0,
         session_options: dict[str, Any] | None = None,
         keep_frames: bool = False,
         ready_timeout_s: float = 30.0,
+        on_waiting: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -152,6 +161,8 @@ class Caller:
         self.session_options = session_options or {}
         self.keep_frames = keep_frames
         self.ready_timeout_s = ready_timeout_s
+        self.on_waiting = on_waiting
+        """Called with the session at each poll while it is NOT_READY (queued for a slot)."""
         self.session_id: str | None = None
         self.microphone = Microphone()
         self.received = Received()
@@ -165,6 +176,7 @@ class Caller:
         self._message_waiters = []
         self.connected_at: float | None = None
         self.first_frame_at: float | None = None
+        self.watch = PeerWatch(self._probe, self._fail_waiters, media_timeout_s=media_timeout_s)
 
     async def __aenter__(self) -> Caller:
         await self.start()
@@ -178,11 +190,14 @@ class Caller:
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         assert self._http is not None
-        async with self._http.request(method, self.base_url + path, **kwargs) as response:
-            text = await response.text()
-            if response.status >= 400:
-                raise CallError(f"{method} {path} -> {response.status}: {text[:300]}")
-            return json.loads(text) if text else None
+        try:
+            async with self._http.request(method, self.base_url + path, **kwargs) as response:
+                text = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise CallError(f"{method} {path}: cannot reach {self.base_url} ({exc!r})") from None
+        if response.status >= 400:
+            raise CallError(f"{method} {path} -> {response.status}: {text[:300]}")
+        return json.loads(text) if text else None
 
     async def start(self) -> None:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
@@ -221,8 +236,18 @@ class Caller:
                 return str(session["sessionKey"])
             if status in ("COMPLETED", "FAILED", "CANCELLED"):
                 raise CallError(f"the session ended before it was ready: {session}")
+            if self.on_waiting is not None:
+                self.on_waiting(session)
             if time.monotonic() > deadline:
-                raise CallError("the session did not become READY in time")
+                ahead = session.get("sessionsAhead")
+                where = (
+                    f"still queued behind {ahead} session{'' if ahead == 1 else 's'}"
+                    if ahead
+                    else "not READY"
+                )
+                raise CallError(
+                    f"the session was {where} after {self.ready_timeout_s:g} s; it was cancelled"
+                )
             await asyncio.sleep(0.1)
 
     async def _connect(self, url: str, token: str) -> None:
@@ -242,6 +267,10 @@ class Caller:
             if peer.connectionState == "connected":
                 self.connected_at = time.monotonic()
                 connected.set()
+            elif peer.connectionState in ("failed", "closed"):
+                self.watch.signal(f"the media connection {peer.connectionState}")
+
+        self.channel.on("close", lambda: self.watch.signal("the data channel closed"))
 
         await peer.setLocalDescription(await peer.createOffer())
         assert peer.localDescription is not None and self._http is not None
@@ -257,8 +286,12 @@ class Caller:
         self._token = token
         self._location = location
         await peer.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        await asyncio.wait_for(connected.wait(), timeout=20)
-        await asyncio.wait_for(channel_open.wait(), timeout=20)
+        for what, ready in (("media connection", connected), ("data channel", channel_open)):
+            try:
+                await asyncio.wait_for(ready.wait(), timeout=20)
+            except TimeoutError:
+                raise CallTimeout(f"the {what} did not open within 20 s") from None
+        self.watch.start()
 
     def _on_track(self, track: Any) -> None:
         reader = self._read_audio if track.kind == "audio" else self._read_video
@@ -269,7 +302,9 @@ class Caller:
             try:
                 frame = await track.recv()
             except MediaStreamError:
+                self.watch.signal("the server ended the audio track")
                 return
+            self.watch.media_arrived()
             pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels)).mean(axis=1)
             samples = (pcm / 32768.0).astype(np.float32)
             if frame.sample_rate != MIC_RATE:
@@ -282,7 +317,9 @@ class Caller:
             try:
                 frame = await track.recv()
             except MediaStreamError:
+                self.watch.signal("the server ended the video track")
                 return
+            self.watch.media_arrived()
             now = time.monotonic()
             if self.first_frame_at is None:
                 self.first_frame_at = now
@@ -308,27 +345,56 @@ class Caller:
                 self._message_waiters.remove((predicate, future))
 
     async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 60.0
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout_s: float = 60.0,
+        *,
+        what: str = "the awaited message",
     ) -> float:
-        """Waits for a data-channel message; returns its arrival time (monotonic)."""
+        """Waits for a data-channel message; returns its arrival time (monotonic).
+        Raises `PeerGone` as soon as the server is found gone, `CallTimeout` after `timeout_s`."""
+        self.watch.raise_if_lost()
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._message_waiters.append((predicate, future))
-        return await asyncio.wait_for(future, timeout_s)
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise CallTimeout(f"{what} did not come within {timeout_s:g} s") from None
+        finally:
+            if (predicate, future) in self._message_waiters:
+                self._message_waiters.remove((predicate, future))
+
+    def _fail_waiters(self, error: CallError) -> None:
+        for _, future in self._message_waiters:
+            if not future.done():
+                future.set_exception(error)
+
+    def _state_index(self, state: str, since: int) -> int | None:
+        messages = self.received.messages
+        for index in range(since, len(messages)):
+            if _is_state(messages[index][1], state):
+                return index
+        return None
+
+    async def wait_for_state_since(self, state: str, since: int, timeout_s: float = 60.0) -> int:
+        """Waits until the avatar entered `state` in message `since` or later (an index into
+        `received.messages`); returns that message's index."""
+        index = self._state_index(state, since)
+        if index is None:
+            what = f"the avatar's '{state}' state"
+            await self.wait_for(lambda m: _is_state(m, state), timeout_s, what=what)
+            index = self._state_index(state, since)
+            assert index is not None
+        return index
 
     async def wait_for_state(
         self, state: str, timeout_s: float = 60.0, *, seen_ok: bool = False
     ) -> float:
         """Waits for the avatar to enter `state`; with `seen_ok`, a state it already entered
         counts (e.g. a greeting that started while another call was connecting)."""
-
-        def wanted(message: dict[str, Any]) -> bool:
-            return message.get("type") == "opencharacters.state" and message.get("state") == state
-
-        if seen_ok:
-            for at, message in self.received.messages:
-                if wanted(message):
-                    return at
-        return await self.wait_for(wanted, timeout_s)
+        since = 0 if seen_ok else len(self.received.messages)
+        index = await self.wait_for_state_since(state, since, timeout_s)
+        return self.received.messages[index][0]
 
     def state(self) -> str | None:
         for _, message in reversed(self.received.messages):
@@ -344,7 +410,30 @@ class Caller:
     def say(self, samples: Samples, sample_rate: int) -> asyncio.Future[float]:
         return self.microphone.say(samples, sample_rate)
 
+    async def say_and_wait_for_answer(
+        self, samples: Samples, sample_rate: int, timeout_s: float = 60.0
+    ) -> None:
+        """Says a clip, then waits until the avatar has answered it and listens again.
+
+        The answer counts from the moment the clip starts: the avatar answers when the words
+        end, not the file, so a clip with a long silence after its words is often answered
+        (even finished) before its last sample is sent. `timeout_s` runs from the clip's end."""
+        since = len(self.received.messages)
+        sent = self.say(samples, sample_rate)
+        clip_s = len(samples) / sample_rate
+        try:
+            speaking = await self.wait_for_state_since("speaking", since, clip_s + timeout_s)
+        except CallTimeout:
+            raise CallTimeout(
+                f"the avatar did not answer within {timeout_s:g} s of the clip's end"
+            ) from None
+        await self.wait_for_state_since("listening", speaking + 1, clip_s + 2 * timeout_s)
+        while not sent.done():  # the rest of the clip's silence; the server may die meanwhile
+            self.watch.raise_if_lost()
+            await asyncio.wait({sent}, timeout=0.25)
+
     def send_end_call(self) -> None:
+        self.watch.expect_end()  # the server closing the call now is the answer, not a loss
         if self.channel is not None and self.channel.readyState == "open":
             self.channel.send(json.dumps({"type": "END_CALL"}))
 
@@ -355,24 +444,72 @@ class Caller:
             return
         http, self._http = self._http, None
         try:
+            if self.session_id is not None and self._location is None:
+                await self._cancel_session(http)
             self.send_end_call()
             await asyncio.sleep(0.2)
             if self._location and self._token:
                 location, self._location = self._location, None
                 try:
                     async with http.delete(
-                        location, headers={"Authorization": f"Bearer {self._token}"}
+                        location,
+                        headers={"Authorization": f"Bearer {self._token}"},
+                        timeout=aiohttp.ClientTimeout(total=HANG_UP_TIMEOUT_S),
                     ) as response:
                         await response.read()
-                except aiohttp.ClientError as exc:
-                    log.info("hang-up request failed (%s); closing the peer anyway", exc)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    log.info("hang-up request failed (%r); closing the peer anyway", exc)
         finally:
+            await self.watch.stop()
             if self.peer is not None:
-                await self.peer.close()
+                try:
+                    await asyncio.wait_for(self.peer.close(), HANG_UP_TIMEOUT_S)
+                except TimeoutError:
+                    log.info("the peer connection did not close in time")
             for reader in self._readers:
                 reader.cancel()
             await asyncio.gather(*self._readers, return_exceptions=True)
             await http.close()
+
+    async def _probe(self) -> str | None:
+        """For the peer watch: why the call is over, as the API tells it, or None."""
+        http = self._http
+        if http is None:
+            return None
+        try:
+            async with http.get(
+                f"{self.base_url}/v1/realtime_sessions/{self.session_id}",
+                headers=self._headers(),
+                timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S),
+            ) as response:
+                session = await response.json() if response.status == 200 else {}
+        except aiohttp.ClientConnectionError:
+            return f"the server at {self.base_url} refuses connections"
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None  # slow or odd, not conclusively gone: the media timeout decides
+        status = session.get("status")
+        if status not in ("COMPLETED", "FAILED", "CANCELLED"):
+            return None
+        failure = session.get("failure")
+        return f"the session ended {status}" + (f" ({failure})" if failure else "")
+
+    async def last_known_session(self) -> dict[str, Any] | None:
+        """The session as the server reports it now, or None when the server cannot be
+        reached within a few seconds (after the server died mid-call)."""
+        try:
+            return await asyncio.wait_for(self.session(), HANG_UP_TIMEOUT_S)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+
+    async def _cancel_session(self, http: aiohttp.ClientSession) -> None:
+        """A session created but never joined (still queued, or READY when the caller gave up or
+        was interrupted) would hold a call slot until its credentials expire: cancel it."""
+        url = f"{self.base_url}/v1/realtime_sessions/{self.session_id}"
+        try:
+            async with http.delete(url, headers=self._headers()) as response:
+                await response.read()
+        except aiohttp.ClientError as exc:
+            log.warning("could not cancel session %s (%s)", self.session_id, exc)
 
     async def session(self) -> dict[str, Any]:
         http = self._http or aiohttp.ClientSession()

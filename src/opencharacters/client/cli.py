@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,29 @@ from typing import Any
 import click
 
 from opencharacters.client.call import Caller, CallError
+
+
+class QueueReport:
+    """Says where a waiting session stands, each time that changes (on stderr)."""
+
+    def __init__(self) -> None:
+        self._said: object = None
+
+    def update(self, session: dict[str, Any]) -> None:
+        ahead = session.get("sessionsAhead")
+        place = (session.get("queued"), ahead)
+        if place == self._said or not session.get("queued"):
+            return
+        self._said = place
+        if ahead is None:
+            click.echo(f"session {session['id']}: queued for a call slot", err=True)
+        else:
+            plural = "" if ahead == 1 else "s"
+            click.echo(
+                f"session {session['id']}: queued behind {ahead} session{plural} "
+                "(the server's call slots are busy)",
+                err=True,
+            )
 
 
 def _print_line(role: str, text: str) -> None:
@@ -27,28 +51,29 @@ async def _run_call(
     save: Path | None,
     options: dict[str, Any],
     as_json: bool,
+    ready_timeout_s: float = 30.0,
 ) -> dict[str, Any]:
     from opencharacters.animation.media import read_audio
 
     sounds = [read_audio(path) for path in clips]
     started = time.monotonic()
+    # SIGTERM ends the call like Ctrl-C does: the session this command created is cancelled
+    # (or hung up) on the way out instead of holding a call slot.
+    main = asyncio.current_task()
+    assert main is not None
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, main.cancel)
     async with Caller(
-        base_url, api_key, avatar_id, session_options=options, keep_frames=save is not None
+        base_url,
+        api_key,
+        avatar_id,
+        session_options=options,
+        keep_frames=save is not None,
+        ready_timeout_s=ready_timeout_s,
+        on_waiting=QueueReport().update,
     ) as call:
-        if not as_json:
-            click.echo(f"session {call.session_id}: connected", err=True)
-        # Let the greeting finish: the avatar says what it does first (thinking when it has a
-        # start script, listening when not); speaking over it would interrupt it.
-        if call.state() is None:
-            await call.wait_for(lambda m: m.get("type") == "opencharacters.state", 60)
-        if call.state() in ("thinking", "speaking"):
-            await call.wait_until_listening(60)
-        for sound in sounds:
-            await call.say(sound.samples, sound.sample_rate)
-            await call.wait_for_state("speaking", 60)
-            await call.wait_until_listening(120)
-        await asyncio.sleep(0.3)
-    session = await call.session()
+        failure = await _converse(call, sounds, as_json)
+    session = await call.last_known_session() or {}
     received = call.received
     transcript = [
         {"role": role, "turn": turn, "text": text}
@@ -66,10 +91,35 @@ async def _run_call(
         "videoSize": received.video_size,
         "seconds": round(time.monotonic() - started, 2),
     }
+    if failure is not None:
+        result["error"] = failure
     if save is not None:
         await _save(call, save)
         result["saved"] = str(save)
     return result
+
+
+async def _converse(call: Caller, sounds: list[Any], as_json: bool) -> str | None:
+    """The greeting, then each clip and the avatar's answer to it. Returns why the call ended
+    early (the server gone, an answer that never came), for the result: what was received up
+    to then is still reported and saved."""
+    try:
+        if not as_json:
+            click.echo(f"session {call.session_id}: connected", err=True)
+        # Let the greeting finish: the avatar says what it does first (thinking when it has a
+        # start script, listening when not); speaking over it would interrupt it.
+        if call.state() is None:
+            await call.wait_for(
+                lambda m: m.get("type") == "opencharacters.state", 60, what="the avatar's state"
+            )
+        if call.state() in ("thinking", "speaking"):
+            await call.wait_until_listening(60)
+        for sound in sounds:
+            await call.say_and_wait_for_answer(sound.samples, sound.sample_rate)
+        await asyncio.sleep(0.3)
+    except CallError as exc:
+        return str(exc)
+    return None
 
 
 async def _save(call: Caller, path: Path) -> None:
@@ -123,6 +173,13 @@ async def _save(call: Caller, path: Path) -> None:
 @click.option("--personality", help="Override the avatar's personality for this call")
 @click.option("--start-script", help="Override the avatar's opening line for this call")
 @click.option("--max-duration", type=int, help="Seconds (10-1800, default 300)")
+@click.option(
+    "--ready-timeout",
+    type=click.FloatRange(1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a call slot; the session is cancelled after that",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON result instead of text")
 def call(
     avatar_id: str,
@@ -133,6 +190,7 @@ def call(
     personality: str | None,
     start_script: str | None,
     max_duration: int | None,
+    ready_timeout: float,
     as_json: bool,
 ) -> None:
     """Call an avatar: create a session, connect over WebRTC, speak, print what is said."""
@@ -148,12 +206,19 @@ def call(
     if max_duration is not None:
         options["maxDuration"] = max_duration
     try:
-        result = asyncio.run(_run_call(base, key, avatar_id, list(clips), save, options, as_json))
+        result = asyncio.run(
+            _run_call(base, key, avatar_id, list(clips), save, options, as_json, ready_timeout)
+        )
     except CallError as exc:
         raise click.ClickException(str(exc)) from None
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+        click.echo("interrupted: the call was ended and its session cancelled", err=True)
+        sys.exit(130 if isinstance(exc, KeyboardInterrupt) else 143)
     if as_json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
+        if "error" in result:
+            sys.exit(1)
         return
     for entry in result["transcript"]:
         _print_line(entry["role"], entry["text"].strip())
@@ -162,6 +227,11 @@ def call(
             f"turn {turn['turn']}: first audio {turn['firstAudioS']} s after the caller stopped "
             f"(end of turn {turn['endOfTurnWaitS']} s, first clause {turn['firstClauseS']} s)"
         )
+    if "error" in result:
+        if save is not None:
+            click.echo(f"saved {save}")
+        click.echo(f"session {result['sessionId']}: {result['error']}", err=True)
+        sys.exit(1)
     click.echo(
         f"session {result['sessionId']}: {result['status']}, {result['duration']} s, "
         f"video {result['videoSize']} at {result['videoFps']} fps"

@@ -7,12 +7,12 @@ import json
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from opencharacters.dialogue.backend import DialogueModel, PreparedPersona
+from opencharacters.dialogue.backend import ActionChooser, DialogueModel, PreparedPersona
 from opencharacters.dialogue.chunker import SpeakableChunker, chunk_text
 from opencharacters.dialogue.messages import ChatMessage
-from opencharacters.dialogue.prompt import Note, build_messages, system_prompt
+from opencharacters.dialogue.prompt import Note, build_messages, system_prompt, with_knowledge
+from opencharacters.dialogue.questions import asks_question, question_part
 from opencharacters.dialogue.routing import ActionRouter
 from opencharacters.dialogue.tools import (
     CALL_CLOSE,
@@ -24,6 +24,9 @@ from opencharacters.dialogue.tools import (
     tools_prompt,
 )
 from opencharacters.engine_settings import DialogueSettings
+
+EVENT_SENT = {"status": "event_sent"}
+"""A client_event's result: the event left; nothing was learnt."""
 
 
 def count_sentences(text: str) -> int:
@@ -137,12 +140,12 @@ class Conversation:
             self.history.append({"role": "user", "content": user_text})
         out = into if into is not None else ReplyRecord()
         tools = self.tools if run_tool is not None else ()
-        chance = getattr(self._model, "call_probability", None)
+        chooser = self._model.action_chooser() if tools else None
         try:
             call = None
-            if tools and chance is not None:
+            if chooser is not None:
                 # The embedded model: act or talk is decided apart from the conversation.
-                call = await self._choose_action(user_text, tools, chance)
+                call = await self._choose_action(user_text, tools, chooser)
                 if call is None:
                     async for chunk in self._speak(
                         messages, (), out, speech_only=True, factual=bool(passages)
@@ -158,28 +161,63 @@ class Conversation:
             if call is not None and run_tool is not None:
                 out.call = _call_markup(call)
                 outcome = await run_tool(call)
-                if self._templated_tool_replies:
-                    for chunk in chunk_text([tool_reply(call, outcome)]):
-                        out.produced.append(chunk)
-                        yield chunk
-                else:
-                    last: ChatMessage = {
-                        "role": "user",
-                        "content": f"The caller said: {user_text}\n{_result_note(call, outcome)}",
-                    }
-                    follow_up = [*messages[:-1], last]
-                    async for chunk in self._speak(follow_up, (), out, speech_only=True):
-                        if isinstance(chunk, str):
-                            yield chunk
+                async for chunk in self._after_action(
+                    user_text, passages, messages, call, outcome, out
+                ):
+                    yield chunk
         finally:
             entry = out.history_entry()
             if record and entry is not None:
                 self.history.append(entry)
 
+    async def _after_action(
+        self,
+        user_text: str,
+        passages: Sequence[str | Note],
+        messages: Sequence[ChatMessage],
+        call: ToolCall,
+        outcome: ToolOutcome,
+        out: ReplyRecord,
+    ) -> AsyncGenerator[str, None]:
+        """What is said once an action ran. An action never replaces an answer: when the
+        words ask a question, the answer is spoken (from the knowledge passages, as on a turn
+        without actions) unless the action's own result is what was asked for ("where is my
+        order?" answered by the order's status). An acknowledgement ("Done, there you go.")
+        alone would leave the caller's question unanswered."""
+        question = asks_question(user_text)
+        informative = outcome.error is None and outcome.result not in (None, EVENT_SENT)
+        if self._templated_tool_replies:
+            if not question or informative or outcome.error:
+                for line in chunk_text([tool_reply(call, outcome)]):
+                    out.produced.append(line)
+                    yield line
+            if question and not informative:
+                # The same generation as a turn without actions, the passages included, on
+                # the words that ask (the request beside them is done).
+                asked = question_part(user_text)
+                if asked != user_text:
+                    messages = build_messages(self.system_prompt, messages[1:-1], asked, passages)
+                async for spoken in self._speak(
+                    messages, (), out, speech_only=True, factual=bool(passages)
+                ):
+                    if isinstance(spoken, str):
+                        yield spoken
+            return
+        answer = question and not informative
+        note = _result_note(call, outcome, answer_question=answer)
+        said = with_knowledge(user_text, passages if answer else (), lead="The caller said")
+        last: ChatMessage = {"role": "user", "content": f"{said}\n{note}"}
+        follow_up = [*messages[:-1], last]
+        async for spoken in self._speak(
+            follow_up, (), out, speech_only=True, factual=answer and bool(passages)
+        ):
+            if isinstance(spoken, str):
+                yield spoken
+
     async def _choose_action(
-        self, user_text: str, tools: Sequence[ToolSpec], chance: Any
+        self, user_text: str, tools: Sequence[ToolSpec], chooser: ActionChooser
     ) -> ToolCall | None:
-        probability = await chance(user_text, tools)
+        probability = await chooser.call_probability(user_text, tools)
         candidates = list(tools)
         closeness = 0.0
         if self._router is not None:
@@ -189,9 +227,7 @@ class Conversation:
         self.last_action_score = probability + closeness
         if self.last_action_score < self._settings.tool_call_threshold:
             return None
-        generate = self._model.generate_call  # type: ignore[attr-defined]
-        call: ToolCall | None = await generate(user_text, candidates)
-        return call
+        return await chooser.generate_call(user_text, candidates)
 
     async def _speak(
         self,
@@ -247,20 +283,20 @@ class Conversation:
             await stream.aclose()  # type: ignore[attr-defined]
 
 
-def _result_note(call: ToolCall, outcome: ToolOutcome) -> str:
+def _result_note(call: ToolCall, outcome: ToolOutcome, *, answer_question: bool = False) -> str:
     action = call.name.replace("_", " ")
     details = _plain(call.arguments)
     if outcome.error:
-        return (
-            f"You tried to {action} ({details}) but it did not work. In one short spoken "
-            "sentence, tell the caller you could not do it right now."
-        )
-    result = outcome.result
-    found = "" if result in (None, {"status": "event_sent"}) else f" and found: {_plain(result)}"
-    return (
-        f"You did {action} ({details}){found[:1500]}. In one short spoken sentence, tell the "
-        "caller what you did or found."
-    )
+        done = f"You tried to {action} ({details}) but it did not work."
+        ask = "tell the caller you could not do it right now"
+    else:
+        result = outcome.result
+        found = "" if result in (None, EVENT_SENT) else f" and found: {_plain(result)}"
+        done = f"You did {action} ({details}){found[:1500]}."
+        ask = "tell the caller what you did or found"
+    if answer_question:
+        return f"{done} Answer the caller's question in one or two short spoken sentences."
+    return f"{done} In one short spoken sentence, {ask}."
 
 
 def _call_markup(call: ToolCall) -> str:
@@ -273,7 +309,7 @@ def tool_reply(call: ToolCall, outcome: ToolOutcome) -> str:
     if outcome.error:
         return "Sorry, I couldn't do that right now."
     result = outcome.result
-    if result in (None, {"status": "event_sent"}):
+    if result in (None, EVENT_SENT):
         return "Done, there you go."
     return f"Here's what I found: {_plain(result)}."
 

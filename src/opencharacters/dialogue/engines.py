@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from opencharacters.assets import ensure_asset
+from pathlib import Path
+
+from opencharacters.assets import DIALOGUE_MODELS, ensure_asset
 from opencharacters.dialogue.backend import DialogueModel
 from opencharacters.dialogue.llama_backend import LlamaDialogueModel
 from opencharacters.dialogue.openai_backend import OpenAIChatModel
+from opencharacters.dialogue.split_model import SplitDialogueModel
 from opencharacters.engine_settings import EngineSettings
+
+
+def dialogue_model_path(settings: EngineSettings) -> Path:
+    """The GGUF the embedded backend talks with: `model_path`, else the packaged `model`."""
+    if settings.dialogue.model_path is not None:
+        return settings.dialogue.model_path
+    return ensure_asset(DIALOGUE_MODELS[settings.dialogue.model], settings)
 
 
 def load_dialogue_model(settings: EngineSettings) -> DialogueModel:
     if settings.dialogue.backend == "openai":
         return OpenAIChatModel(settings.dialogue)
-    path = settings.dialogue.model_path or ensure_asset(
-        "qwen2.5-coder-0.5b-instruct-q4_k_m", settings
+    talker = LlamaDialogueModel(dialogue_model_path(settings), settings.dialogue)
+    action_model = settings.dialogue.action_model
+    if action_model == "same" or (
+        settings.dialogue.model_path is None and action_model == settings.dialogue.model
+    ):
+        return talker
+    decider = LlamaDialogueModel(
+        ensure_asset(DIALOGUE_MODELS[action_model], settings), settings.dialogue
     )
-    return LlamaDialogueModel(path, settings.dialogue)
+    return SplitDialogueModel(talker, decider)

@@ -34,16 +34,19 @@ def system_prompt(personality: str) -> str:
     return f"{personality.strip()}\n\n{SPOKEN_RULES}"
 
 
-def with_knowledge(user_text: str, passages: Sequence[str | Note]) -> str:
-    """Passages are plain strings or retrieved passages, which name their document."""
+def with_knowledge(
+    user_text: str, passages: Sequence[str | Note], *, lead: str | None = None
+) -> str:
+    """Passages are plain strings or retrieved passages, which name their document. `lead`
+    introduces the caller's words (always, when given; before passages "Caller says")."""
     if not passages:
-        return user_text
+        return f"{lead}: {user_text}" if lead else user_text
     lines = [p if isinstance(p, str) else p.as_note() for p in passages]
     notes = "\n".join(f"- {line.strip()}" for line in lines)
     # Worded as facts to answer from: "notes you may use" let the 0.5B model guess instead.
     return (
         f"Facts:\n{notes}\n\nUsing these facts, answer the caller in one short sentence.\n"
-        f"Caller says: {user_text}"
+        f"{lead or 'Caller says'}: {user_text}"
     )
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -15,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from opencharacters.domain.text_length import Utf16Length, utf16_length
 from opencharacters.domain.voices import PRESET_IDS
 
 NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
@@ -62,10 +64,10 @@ VoiceRef = Annotated[PresetVoiceRef | CustomVoiceRef, Field(discriminator="type"
 def check_media_uri(value: str, *, media: str) -> str:
     """`https://` 13..2048, `runway://` 13..5000, `data:<media>/...` up to 5,242,880 chars."""
     if value.startswith("https://"):
-        if not 13 <= len(value) <= 2048:
+        if not 13 <= utf16_length(value) <= 2048:
             raise ValueError("an https:// URL must be 13 to 2048 characters long")
     elif value.startswith("runway://"):
-        if not 13 <= len(value) <= 5000:
+        if not 13 <= utf16_length(value) <= 5000:
             raise ValueError("a runway:// URI must be 13 to 5000 characters long")
     elif value.startswith(f"data:{media}/"):
         if len(value) > MAX_DATA_URI_CHARS:
@@ -122,9 +124,9 @@ class FacePoints(Strict):
         }
 
 
-AvatarName = Annotated[str, StringConstraints(min_length=1, max_length=50)]
-Personality = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
-AvatarStartScript = Annotated[str, StringConstraints(max_length=2000)]
+AvatarName = Annotated[str, Utf16Length(1, 50)]
+Personality = Annotated[str, Utf16Length(1, 10_000)]
+AvatarStartScript = Annotated[str, Utf16Length(0, 2000)]
 
 
 class AvatarCreate(Strict):
@@ -185,13 +187,53 @@ class AvatarUpdate(Strict):
 
 # --- documents -----------------------------------------------------------------------------
 
-DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-DocumentContent = Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+DocumentName = Annotated[str, Utf16Length(1, 255)]
+DocumentContent = Annotated[str, Utf16Length(1, 200_000)]
+
+
+def check_file_uri(value: str) -> str:
+    """A knowledge file: a `runway://` upload URI (13..5000) or a `data:` URI of any type."""
+    if value.startswith("runway://"):
+        if not 13 <= len(value) <= 5000:
+            raise ValueError("a runway:// URI must be 13 to 5000 characters long")
+    elif value.startswith("data:"):
+        if len(value) > MAX_DATA_URI_CHARS:
+            raise ValueError(
+                f"a data URI may be at most {MAX_DATA_URI_CHARS} characters long (got {len(value)})"
+            )
+    else:
+        raise ValueError(
+            "must be a runway:// upload URI (POST /v1/uploads) or a data: URI "
+            "of a .txt, .md, .pdf or .docx file"
+        )
+    return value
 
 
 class DocumentCreate(Strict):
+    """`content` (Runway's text document) or, as an extension, `file`: the text is extracted
+    and the document's type is "file"."""
+
     name: DocumentName
-    content: DocumentContent
+    content: DocumentContent | None = None
+    file: str | None = None
+    fileName: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    """Extension: the file's name (its extension tells .md from .txt for data: URIs)."""
+
+    @field_validator("file")
+    @classmethod
+    def _file_uri(cls, value: str | None) -> str | None:
+        return None if value is None else check_file_uri(value)
+
+    @model_validator(mode="after")
+    def _content_or_file(self) -> DocumentCreate:
+        if (self.content is None) == (self.file is None):
+            raise ValueError(
+                "give either content (the text) or file (a runway:// upload or data: URI "
+                "of a .txt, .md, .pdf or .docx file), not both"
+                if self.content is not None
+                else "content is required (or give file: a runway:// upload or data: URI)"
+            )
+        return self
 
 
 class DocumentUpdate(Strict):
@@ -211,8 +253,8 @@ class DocumentUpdate(Strict):
 # --- tools (conversational actions) --------------------------------------------------------
 
 ToolName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NAME_PATTERN)]
-Description = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-EnumValue = Annotated[str, StringConstraints(max_length=64)]
+Description = Annotated[str, Utf16Length(1, 1024)]
+EnumValue = Annotated[str, Utf16Length(0, 64)]
 
 
 class _ParameterBase(Strict):
@@ -297,6 +339,17 @@ Tool = Annotated[ClientEventTool | BackendRpcTool, Field(discriminator="type")]
 # --- realtime sessions ---------------------------------------------------------------------
 
 
+def _whole_float_as_int(value: Any) -> Any:
+    # JSON has one number type: Python's SDK sends `60.0` for a float 60, and Runway takes it.
+    # Strings, booleans and fractions stay refused by the strict check that follows.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int), Field(strict=True)]
+
+
 class PresetAvatarRef(Strict):
     type: Literal["runway-preset"]
     presetId: Literal[
@@ -323,9 +376,9 @@ AvatarRef = Annotated[PresetAvatarRef | CustomAvatarRef, Field(discriminator="ty
 class SessionCreate(Strict):
     model: Literal["gwm1_avatars"]
     avatar: AvatarRef
-    maxDuration: Annotated[int, Field(ge=10, le=1800, strict=True)] = 300
+    maxDuration: Annotated[WholeNumber, Field(ge=10, le=1800)] = 300
     personality: Personality | None = None
-    startScript: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    startScript: Annotated[str, Utf16Length(1, 2000)] | None = None
     tools: Annotated[list[Tool], Field(max_length=20)] = []
     # Accepted so the error can say why they are refused (no LiveKit transport yet).
     integration: dict[str, Any] | None = None
@@ -342,7 +395,7 @@ class SessionCreate(Strict):
 
 
 class UploadCreate(Strict):
-    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    filename: Annotated[str, Utf16Length(1, 255)]
     type: Literal["ephemeral"] = "ephemeral"
 
 
@@ -371,7 +424,7 @@ class CustomSpeechVoice(Strict):
 
 class SpeechText(Strict):
     type: Literal["text"]
-    text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    text: Annotated[str, Utf16Length(1, 5000)]
     voice: Annotated[PresetSpeechVoice | CustomSpeechVoice, Field(discriminator="type")] | None = (
         None
     )
@@ -385,9 +438,9 @@ class AvatarVideoCreate(Strict):
 
 # --- custom voices ---------------------------------------------------------------------------
 
-VoiceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-VoiceDescription = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-VoicePrompt = Annotated[str, StringConstraints(min_length=20, max_length=1000)]
+VoiceName = Annotated[str, Utf16Length(1, 100)]
+VoiceDescription = Annotated[str, Utf16Length(1, 1024)]
+VoicePrompt = Annotated[str, Utf16Length(20, 1000)]
 VoiceDesignModel = Literal["eleven_ttv_v3", "eleven_multilingual_ttv_v2"]
 
 
@@ -407,10 +460,16 @@ class VoiceFromAudio(Strict):
         return check_media_uri(value, media="audio")
 
 
+VoiceBaseModel = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
 class VoiceCreate(Strict):
     name: VoiceName
     description: VoiceDescription | None = None
     from_: Annotated[VoiceFromText | VoiceFromAudio, Field(discriminator="type", alias="from")]
+    base_model: Annotated[VoiceBaseModel | None, Field(alias="baseModel")] = None
+    """OpenCharacters' own: the voice model the custom voice is made from (a name from the
+    server's engines.tts.piper_voices, or the speech server's voice); default Piper joe."""
 
 
 class VoiceUpdate(Strict):

@@ -8,6 +8,7 @@ from typing import Any
 from opencharacters.domain.session_states import SessionStatus
 from opencharacters.domain.timefmt import iso
 from opencharacters.domain.voices import PRESETS_BY_ID
+from opencharacters.presets.catalog import PRESETS_BY_AVATAR_ID
 from opencharacters.store.tables import (
     Avatar,
     Conversation,
@@ -117,6 +118,18 @@ def tool_summaries(tools: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def conversation_avatar(
     conversation: Conversation, avatar: Avatar | None, image_url: str | None, *, detail: bool
 ) -> dict[str, Any]:
+    preset = PRESETS_BY_AVATAR_ID.get(conversation.avatar_id)
+    if preset is not None:
+        # List items carry the display name (Runway's "Mina"); the detail's preset shape is
+        # {type, presetId}, to which name and imageUrl are added as extensions.
+        found: dict[str, Any] = {
+            "type": "runway-preset",
+            "presetId": preset.id,
+            "name": preset.name,
+        }
+        if detail:
+            found["imageUrl"] = image_url
+        return found
     body: dict[str, Any] = {
         "type": "custom",
         "id": conversation.avatar_id,
@@ -194,6 +207,8 @@ def custom_voice_json(voice: Voice, preview_url: str | None) -> dict[str, Any]:
         "createdAt": iso(voice.created_at),
         "status": voice.status,
     }
+    if voice.base_model is not None:
+        body["baseModel"] = voice.base_model  # ours; only present when it was given
     if voice.status == "READY":
         body["previewUrl"] = preview_url
     elif voice.status == "FAILED":

@@ -1,4 +1,5 @@
-"""Runs avatar-video tasks in the background: PENDING -> RUNNING -> SUCCEEDED | FAILED."""
+"""Runs avatar-video tasks in the background:
+PENDING -> (THROTTLED while another job holds the CPU) -> RUNNING -> SUCCEEDED | FAILED."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from sqlalchemy import select
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.avatar_videos import SpeechRejected, render_video
 from opencharacters.engine.background import JobRunner
-from opencharacters.ingest.fetch import FetchError, fetch_https
+from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.speech.voice_builder import design_from_json
 from opencharacters.store.tables import Avatar, Task
+from opencharacters.store.task_events import task_changed
 
 log = logging.getLogger(__name__)
-ACTIVE_TASK_STATES = ("PENDING", "RUNNING")
+ACTIVE_TASK_STATES = ("PENDING", "THROTTLED", "RUNNING")
 
 
 def task_blob_prefix(org_id: str, task_id: str) -> str:
@@ -32,8 +34,9 @@ class TaskRunner(JobRunner):
         with self.db.session() as db:
             return list(db.scalars(select(Task.id).where(Task.status.in_(ACTIVE_TASK_STATES))))
 
-    def _update(self, task_id: str, **fields: Any) -> bool:
-        """Applies fields unless the task was cancelled or deleted meanwhile."""
+    def _update(self, task_id: str, *, video_seconds: float | None = None, **fields: Any) -> bool:
+        """Applies fields unless the task was cancelled or deleted meanwhile; a finished task
+        is metered and reported to webhooks in the same transaction."""
         with self.db.session() as db:
             task = db.get(Task, task_id, with_for_update=True)
             if task is None or task.status not in ACTIVE_TASK_STATES:
@@ -41,6 +44,7 @@ class TaskRunner(JobRunner):
             for name, value in fields.items():
                 setattr(task, name, value)
             task.updated_at = utcnow()
+            task_changed(db, task, video_seconds)
             return True
 
     def _inputs(self, task_id: str) -> tuple[Task, bytes] | None:
@@ -56,6 +60,9 @@ class TaskRunner(JobRunner):
 
     async def _run(self, task_id: str) -> None:
         try:
+            if self._jobs.cpu_gate.locked():
+                # Another job holds the one CPU slot: say so while waiting for it.
+                await asyncio.to_thread(self._throttle, task_id)
             async with self._jobs.cpu_gate:
                 await self._render(task_id)
         except asyncio.CancelledError:
@@ -77,6 +84,13 @@ class TaskRunner(JobRunner):
                 failure_code="INTERNAL",
             )
 
+    def _throttle(self, task_id: str) -> None:
+        with self.db.session() as db:
+            task = db.get(Task, task_id, with_for_update=True)
+            if task is not None and task.status == "PENDING":
+                task.status = "THROTTLED"
+                task.updated_at = utcnow()
+
     async def _render(self, task_id: str) -> None:
         loaded = await asyncio.to_thread(self._inputs, task_id)
         if loaded is None:
@@ -92,7 +106,7 @@ class TaskRunner(JobRunner):
                     speech["url"],
                     max_bytes=self.settings.fetch_max_bytes,
                     timeout_s=self.settings.fetch_timeout_s,
-                    allow_private=self.settings.fetch_allow_private,
+                    policy=policy_from_settings(self.settings),
                     ca_bundle=self.settings.fetch_ca_bundle,
                 )
             else:
@@ -100,7 +114,7 @@ class TaskRunner(JobRunner):
         key = f"{task_blob_prefix(task.organization_id, task.id)}/video.mp4"
         with tempfile.TemporaryDirectory() as scratch:
             output = Path(scratch) / "video.mp4"
-            await asyncio.to_thread(
+            seconds = await asyncio.to_thread(
                 render_video,
                 rig_json,
                 output,
@@ -115,6 +129,11 @@ class TaskRunner(JobRunner):
             )
             await asyncio.to_thread(self.blobs.put_file, key, output)
         if not await asyncio.to_thread(
-            self._update, task_id, status="SUCCEEDED", progress=1.0, output_blob=key
+            self._update,
+            task_id,
+            status="SUCCEEDED",
+            progress=1.0,
+            output_blob=key,
+            video_seconds=seconds,
         ):
             self.blobs.delete(key)  # cancelled or deleted while rendering

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.background import BackgroundJobs
-from opencharacters.ingest.fetch import FetchError, fetch_https
+from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.ingest.images import ImageRejected, process_reference_image
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
+from opencharacters.store.resource_events import avatar_changed
 from opencharacters.store.tables import Avatar
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class AvatarProcessor:
                 source,
                 max_bytes=self.settings.fetch_max_bytes,
                 timeout_s=self.settings.fetch_timeout_s,
-                allow_private=self.settings.fetch_allow_private,
+                policy=policy_from_settings(self.settings),
                 ca_bundle=self.settings.fetch_ca_bundle,
             )
             return data
@@ -89,7 +90,14 @@ class AvatarProcessor:
             reason = str(exc)
             if isinstance(exc, FetchError):
                 reason = f"Could not download the reference image: {reason}."
-            await asyncio.to_thread(self._finish, avatar, generation, None, None, reason)
+            preview = exc.preview_jpeg if isinstance(exc, ImageRejected) else None
+            keys = None
+            if preview is not None:
+                # The picture that failed stays visible (cards, the face-points editor).
+                prefix = f"{avatar_blob_prefix(avatar.organization_id, avatar.id)}/{generation}"
+                keys = {"reference_preview": f"{prefix}/reference-preview.jpg"}
+                await asyncio.to_thread(self.blobs.put_bytes, keys["reference_preview"], preview)
+            await asyncio.to_thread(self._finish, avatar, generation, keys, None, reason)
             return
         except Exception:
             log.exception("processing avatar %s failed", avatar_id)
@@ -132,10 +140,17 @@ class AvatarProcessor:
                     self.blobs.delete(key)
                 return
             row.updated_at = utcnow()
-            if keys is None:
+            if failure is not None:
                 row.status = "FAILED"
                 row.failure_reason = failure
+                if keys and "reference_preview" in keys:
+                    old = row.reference_preview_blob
+                    row.reference_preview_blob = keys["reference_preview"]
+                    if old and old != keys["reference_preview"]:
+                        self.blobs.delete(old)
+                avatar_changed(db, row)
                 return
+            assert keys is not None
             replaced = [
                 row.reference_blob,
                 row.reference_preview_blob,
@@ -151,6 +166,7 @@ class AvatarProcessor:
             row.face = dict(face or {})
             row.status = "READY"
             row.failure_reason = None
+            avatar_changed(db, row)
         # Older images (and the staged source of a data: URI) go once the new ones are in.
         # Uploads are the caller's and expire on their own.
         for old_key in replaced:

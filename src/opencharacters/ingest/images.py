@@ -14,7 +14,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 
 class ImageRejected(Exception):
-    """The image cannot be used; the message becomes the avatar's failureReason."""
+    """The image cannot be used; the message becomes the avatar's failureReason.
+    `preview_jpeg`: a preview of the picture when it could be decoded, so that the owner sees
+    which picture failed (and can place face points on it) instead of an empty box."""
+
+    def __init__(self, message: str, preview_jpeg: bytes | None = None) -> None:
+        super().__init__(message)
+        self.preview_jpeg = preview_jpeg
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +109,13 @@ def process_reference_image(
         raise ImageRejected(
             "No face was found in the reference image. Use a picture with one face clearly "
             "visible, centred and well lit, or give facePoints (leftEye, rightEye, mouthLeft, "
-            "mouthRight in image pixels) for stylized faces a detector cannot find."
+            "mouthRight in image pixels) for stylized faces a detector cannot find.",
+            _preview(image, preview_max_side),
         ) from None
     except ValueError as exc:
-        raise ImageRejected(f"The face points do not fit this image: {exc}.") from None
+        raise ImageRejected(
+            f"The face points do not fit this image: {exc}.", _preview(image, preview_max_side)
+        ) from None
     if mode == "optimize":
         rgb = cv2.cvtColor(rig.image(), cv2.COLOR_BGR2RGB)
         processed = Image.fromarray(rgb)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.background import JobRunner
-from opencharacters.ingest.fetch import FetchError, fetch_https
+from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.settings import Settings
 from opencharacters.speech.previews import (
     CUSTOM_PREVIEW_CLONE_SENTENCE,
@@ -33,6 +34,7 @@ from opencharacters.speech.voice_cloning import (
 )
 from opencharacters.speech.voice_designs import VoiceDesign
 from opencharacters.speech.voice_prompts import RENDERED_ACCENTS, parse_prompt
+from opencharacters.store.resource_events import voice_changed
 from opencharacters.store.tables import Voice
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ class VoiceProcessor(JobRunner):
                 voice.sample_source,
                 max_bytes=MAX_SAMPLE_BYTES,
                 timeout_s=self.settings.fetch_timeout_s,
-                allow_private=self.settings.fetch_allow_private,
+                policy=policy_from_settings(self.settings),
                 ca_bundle=self.settings.fetch_ca_bundle,
             )
             return data
@@ -109,6 +111,7 @@ class VoiceProcessor(JobRunner):
                     design, analysis = await asyncio.to_thread(
                         design_from_prompt, voice.prompt or "", self.settings
                     )
+                    design = replace(design, base=voice.base_model)
                     preview, duration = await asyncio.to_thread(
                         render_design_preview, design, engines
                     )
@@ -116,6 +119,7 @@ class VoiceProcessor(JobRunner):
                 data = await self._sample_bytes(voice)
                 async with self._jobs.cpu_gate:
                     design, analysis = await asyncio.to_thread(self._clone, data)
+                    design = replace(design, base=voice.base_model)
                     preview, duration = await asyncio.to_thread(
                         render_design_preview, design, engines, CUSTOM_PREVIEW_CLONE_SENTENCE
                     )
@@ -145,6 +149,7 @@ class VoiceProcessor(JobRunner):
             row.status = "FAILED"
             row.failure_reason = reason
             row.updated_at = utcnow()
+            voice_changed(db, row)
             staged = row.sample_blob
             row.sample_blob = None
         self._drop_staged(staged)
@@ -169,6 +174,7 @@ class VoiceProcessor(JobRunner):
             row.preview_blob = preview_key
             row.preview_duration_s = round(duration, 3)
             row.updated_at = utcnow()
+            voice_changed(db, row)
             staged = row.sample_blob
             row.sample_blob = None
         self._drop_staged(staged)

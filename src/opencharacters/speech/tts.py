@@ -8,11 +8,10 @@ voice transforms keep WORLD's frame timing, so the timings hold for every preset
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -20,8 +19,15 @@ import numpy as np
 
 from opencharacters.engine_settings import TtsSettings
 from opencharacters.speech.audio import AudioChunk, Samples, resample
+from opencharacters.speech.piper_voices import (
+    CALIBRATION_TEXT,
+    BaseVoice,
+    PiperVoiceError,
+    calibrate,
+    load_piper,
+)
 from opencharacters.speech.visemes import viseme_for
-from opencharacters.speech.voice_designs import VOICE_DESIGNS, VoiceDesign
+from opencharacters.speech.voice_designs import SOURCE_MEDIAN_F0_HZ, VOICE_DESIGNS, VoiceDesign
 from opencharacters.speech.voice_transform import transform
 
 
@@ -59,6 +65,17 @@ class SpeechSynthesizer(Protocol):
     ) -> AsyncIterator[SpeechSegment]: ...
 
 
+class SegmentSynthesizer(SpeechSynthesizer, Protocol):
+    """What the live worker and avatar videos use: pieces of speech with their timings, in
+    order, from a worker thread (PresetSynthesizer, speech/tts_openai.py)."""
+
+    def segments(
+        self, text: str, voice_id: Voice
+    ) -> Iterator[tuple[Samples, tuple[PhonemeTiming, ...], float]]: ...
+
+    def synthesize_text(self, text: str, voice_id: Voice) -> Samples: ...
+
+
 def design_for(voice: Voice) -> VoiceDesign:
     if isinstance(voice, VoiceDesign):
         return voice
@@ -66,32 +83,6 @@ def design_for(voice: Voice) -> VoiceDesign:
         return VOICE_DESIGNS[voice]
     except KeyError:
         raise UnknownVoiceError(voice) from None
-
-
-def _load_piper(model_path: Path, threads: int) -> tuple[object, bool]:
-    """A PiperVoice whose ONNX session exposes alignments when the `onnx` package allows it,
-    with our thread count (piper's own loader uses every core)."""
-    import onnxruntime as ort
-    from piper import PiperConfig, PiperVoice
-
-    config = PiperConfig.from_dict(json.loads(Path(f"{model_path}.json").read_text()))
-    model: str | bytes = str(model_path)
-    aligned = False
-    try:
-        import onnx
-        from piper.patch_voice_with_alignment import add_alignment_output
-
-        proto = onnx.load(str(model_path))
-        add_alignment_output(proto)
-        model = proto.SerializeToString()
-        aligned = True
-    except (ImportError, ValueError):
-        pass  # timings fall back to an even spread, see _even_timings
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    return PiperVoice(session=session, config=config), aligned
 
 
 def _even_timings(phonemes: list[str], duration_s: float) -> tuple[PhonemeTiming, ...]:
@@ -107,13 +98,55 @@ def _even_timings(phonemes: list[str], duration_s: float) -> tuple[PhonemeTiming
     return tuple(out)
 
 
+_CALIBRATE = CALIBRATION_TEXT
+
+
 class PresetSynthesizer:
+    JOE = "joe"
+
     def __init__(self, model_path: Path, settings: TtsSettings) -> None:
         self._settings = settings
-        self._voice, self.has_alignments = _load_piper(model_path, settings.threads)
-        self._source_rate: int = self._voice.config.sample_rate  # type: ignore[attr-defined]
+        voice, aligned = load_piper(model_path, settings.threads)
+        rate = int(voice.config.sample_rate)
+        self._bases: dict[str, BaseVoice] = {
+            self.JOE: BaseVoice(self.JOE, voice, aligned, rate, SOURCE_MEDIAN_F0_HZ, 1.0)
+        }
+        self.has_alignments = aligned
         self.sample_rate = settings.output_sample_rate
         self._lock = threading.Lock()
+        self._loading = threading.Lock()
+        for preset, base in settings.preset_bases.items():
+            if preset not in VOICE_DESIGNS or (base not in settings.piper_voices):
+                raise PiperVoiceError(
+                    f"engines.tts.preset_bases: {preset!r} -> {base!r} needs a preset id and a "
+                    f"name from engines.tts.piper_voices ({', '.join(settings.piper_voices)})"
+                )
+
+    def base_voices(self) -> list[str]:
+        return [self.JOE, *self._settings.piper_voices]
+
+    def base_for(self, voice: Voice) -> BaseVoice:
+        """The Piper voice `voice` is made from (loaded and measured on first use: ~2 s)."""
+        if isinstance(voice, VoiceDesign):
+            name = voice.base or self.JOE
+        else:
+            name = self._settings.preset_bases.get(voice, self.JOE)
+        found = self._bases.get(name)
+        if found is not None:
+            return found
+        path = self._settings.piper_voices.get(name)
+        if path is None:
+            raise UnknownVoiceError(f"base voice {name!r} is not in engines.tts.piper_voices")
+        with self._loading:
+            if name not in self._bases:
+                loaded, aligned = load_piper(path, self._settings.threads)
+                rate = int(loaded.config.sample_rate)
+                joe = self._bases[self.JOE]
+                with self._lock:
+                    reference = [c.audio_float_array for c in joe.voice.synthesize(_CALIBRATE)]
+                f0, scale = calibrate(loaded, rate, (np.concatenate(reference), joe.sample_rate))
+                self._bases[name] = BaseVoice(name, loaded, aligned, rate, f0, scale)
+        return self._bases[name]
 
     def segments(
         self, text: str, voice_id: Voice
@@ -122,25 +155,29 @@ class PresetSynthesizer:
         from piper import SynthesisConfig
 
         design = design_for(voice_id)
+        base = self.base_for(voice_id)
+        if base.name != self.JOE:
+            # Designs give the vocal tract relative to joe's; this base starts from its own.
+            design = replace(design, formant_ratio=design.formant_ratio / base.formant_scale)
         config = SynthesisConfig(length_scale=design.length_scale, noise_w_scale=design.noise_w)
         started = time.perf_counter()
         with self._lock:
-            chunks = iter(
-                self._voice.synthesize(text, config, include_alignments=self.has_alignments)  # type: ignore[attr-defined]
-            )
+            chunks = iter(base.voice.synthesize(text, config, include_alignments=base.aligned))
         while True:
             with self._lock:
                 chunk = next(chunks, None)
             if chunk is None:
                 return
-            audio = transform(chunk.audio_float_array, self._source_rate, design)
-            audio = resample(audio, self._source_rate, self.sample_rate)
-            timings = self._timings(chunk, len(audio) / self.sample_rate)
+            audio = transform(chunk.audio_float_array, base.sample_rate, design, base.median_f0_hz)
+            audio = resample(audio, base.sample_rate, self.sample_rate)
+            timings = self._timings(chunk, len(audio) / self.sample_rate, base.sample_rate)
             spent = time.perf_counter() - started
             yield audio, timings, spent
             started = time.perf_counter()
 
-    def _timings(self, chunk: object, duration_s: float) -> tuple[PhonemeTiming, ...]:
+    def _timings(
+        self, chunk: object, duration_s: float, source_rate: int
+    ) -> tuple[PhonemeTiming, ...]:
         alignments = getattr(chunk, "phoneme_alignments", None)
         if not alignments:
             return _even_timings(list(getattr(chunk, "phonemes", [])), duration_s)
@@ -148,12 +185,10 @@ class PresetSynthesizer:
         position = 0
         previous = "sil"
         for alignment in alignments:
-            start = position / self._source_rate
+            start = position / source_rate
             position += int(alignment.num_samples)
             previous = viseme_for(alignment.phoneme, previous)
-            out.append(
-                PhonemeTiming(alignment.phoneme, previous, start, position / self._source_rate)
-            )
+            out.append(PhonemeTiming(alignment.phoneme, previous, start, position / source_rate))
         return tuple(out)
 
     def synthesize_text(self, text: str, voice_id: Voice) -> Samples:
@@ -164,6 +199,7 @@ class PresetSynthesizer:
         self, text_chunks: AsyncIterator[str], voice_id: Voice, start_time_s: float = 0.0
     ) -> AsyncIterator[SpeechSegment]:
         design_for(voice_id)  # fail before any audio, not halfway through
+        await asyncio.to_thread(self.base_for, voice_id)
         clock = start_time_s
         async for text in text_chunks:
             iterator = self.segments(text, voice_id)

@@ -85,6 +85,7 @@ def clamp_design(design: VoiceDesign) -> VoiceDesign:
         breathiness=round(_clamp(design.breathiness, (0.0, 0.6)), 3),
         length_scale=round(_clamp(design.length_scale, LENGTH_RANGE), 4),
         noise_w=round(_clamp(design.noise_w, (0.3, 1.2)), 3),
+        base=design.base,
     )
 
 

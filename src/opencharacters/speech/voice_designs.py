@@ -37,6 +37,9 @@ class VoiceDesign:
     """Piper's duration scale: <1 faster, >1 slower."""
     noise_w: float = 0.8
     """Piper's phoneme-duration variability: higher sounds looser, lower more deliberate."""
+    base: str | None = None
+    """The Piper voice it is made from: None = the packaged joe, else a name configured in
+    engines.tts.piper_voices (speech/piper_voices.py)."""
 
 
 VOICE_DESIGNS: dict[str, VoiceDesign] = {

@@ -20,12 +20,14 @@ _FRAME_PERIOD_MS = 5.0
 _Floats = npt.NDArray[np.float64]
 
 
-def source_pitch(audio: _Floats, sample_rate: int) -> tuple[_Floats, _Floats]:
+def source_pitch(
+    audio: _Floats, sample_rate: int, ceiling_hz: float = 300.0
+) -> tuple[_Floats, _Floats]:
     """F0 per 5 ms frame (0 = unvoiced) and the frame times."""
     n_frames = int(len(audio) / sample_rate * 1000 / _FRAME_PERIOD_MS) + 1
     times = np.arange(n_frames) * (_FRAME_PERIOD_MS / 1000)
     pitch = parselmouth.Sound(audio, sample_rate).to_pitch_ac(
-        time_step=_FRAME_PERIOD_MS / 1000, pitch_floor=60.0, pitch_ceiling=300.0
+        time_step=_FRAME_PERIOD_MS / 1000, pitch_floor=60.0, pitch_ceiling=ceiling_hz
     )
     track: _Floats = np.asarray(pitch.selected_array["frequency"], dtype=np.float64)
     f0: _Floats = np.interp(times, pitch.xs(), track, left=0.0, right=0.0)
@@ -56,17 +58,25 @@ def _tilt(n_bins: int, sample_rate: int, db_per_octave: float) -> _Floats:
     return np.asarray(10 ** (gain_db / 10), dtype=np.float64)  # the envelope is a power spectrum
 
 
-def transform(samples: Samples, sample_rate: int, design: VoiceDesign) -> Samples:
+def transform(
+    samples: Samples,
+    sample_rate: int,
+    design: VoiceDesign,
+    source_f0_hz: float = SOURCE_MEDIAN_F0_HZ,
+) -> Samples:
+    """`source_f0_hz`: the median pitch of the voice being transformed (joe's by default; a
+    user's Piper voice is measured, see speech/piper_voices.py)."""
     if design.f0_hz is None or len(samples) < sample_rate // 50:
         return samples
     audio = samples.astype(np.float64)
-    f0, times = source_pitch(audio, sample_rate)
+    # joe's ceiling of 300 Hz would cut the top of a higher base voice's intonation.
+    f0, times = source_pitch(audio, sample_rate, max(300.0, 2.0 * source_f0_hz))
     envelope = pyworld.cheaptrick(audio, f0, times, sample_rate)
     aperiodicity = pyworld.d4c(audio, f0, times, sample_rate)
 
     voiced = f0 > 0
     new_f0 = np.zeros_like(f0)
-    new_f0[voiced] = design.f0_hz * (f0[voiced] / SOURCE_MEDIAN_F0_HZ) ** design.pitch_range
+    new_f0[voiced] = design.f0_hz * (f0[voiced] / source_f0_hz) ** design.pitch_range
 
     if design.formant_ratio != 1.0:
         envelope = _warp_envelope(envelope, design.formant_ratio)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.presets.catalog import PRESET_ORGANIZATION_NAME
 from opencharacters.store.tables import ApiKey, Organization
 
 DEFAULT_ORG = "default"
@@ -38,6 +39,9 @@ class KeyInfo:
 
 
 def get_or_create_org(db: Session, name: str) -> Organization:
+    if name == PRESET_ORGANIZATION_NAME:
+        # Its avatars are the server's preset characters: no key may ever own them.
+        raise ValueError(f"the organization name {name!r} is reserved")
     org = db.scalar(select(Organization).where(Organization.name == name))
     if org is None:
         org = Organization(id=str(uuid.uuid4()), name=name, created_at=utcnow())

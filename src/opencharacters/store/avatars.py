@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from opencharacters.domain.errors import BadRequest, NotFound
 from opencharacters.domain.knowledge import MAX_AVATAR_KNOWLEDGE_TOKENS, count_tokens
+from opencharacters.presets.catalog import PRESET_CHARACTERS_BY_ID
 from opencharacters.store.tables import Avatar, AvatarDocument, Document
 
 
@@ -25,12 +26,14 @@ def get_avatar(db: Session, org_id: str, avatar_id: str, *, for_update: bool = F
 
 
 def ready_avatar(db: Session, org_id: str, ref: Any, purpose: str) -> Avatar:
-    """The READY custom avatar a request body's `avatar` names, or a 400 saying why not."""
-    if getattr(ref, "type", None) != "custom":
-        raise BadRequest(
-            "avatar: runway-preset avatars are not available on this server yet; "
-            'create your own avatar and pass {"type": "custom", "avatarId": ...}'
-        )
+    """The READY avatar a request body's `avatar` names, or a 400 saying why not. A preset's
+    row must have been made ready first (`PresetAvatars.ensure`)."""
+    if getattr(ref, "type", None) == "runway-preset":
+        preset = PRESET_CHARACTERS_BY_ID[ref.presetId]
+        row = db.get(Avatar, preset.avatar_id)
+        if row is None or row.status != "READY" or row.rig_blob is None:
+            raise BadRequest(f"avatar.presetId: the preset {ref.presetId} is not ready")
+        return row
     try:
         avatar = get_avatar(db, org_id, str(ref.avatarId))
     except NotFound:

@@ -12,6 +12,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from opencharacters.store.locks import sqlite_for_update
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -60,6 +62,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self._sessions, "do_orm_execute", sqlite_for_update)
 
     def migrate(self) -> None:
         migrate(self.engine)

@@ -17,6 +17,7 @@ from opencharacters.domain.session_states import (
     transition,
 )
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.store.session_events import session_changed
 from opencharacters.store.tables import Avatar, Conversation, RealtimeSession
 
 S = SessionStatus
@@ -24,6 +25,17 @@ S = SessionStatus
 
 def conversation_name(avatar_name: str, at: datetime) -> str:
     return f"{avatar_name} · {at:%b %d, %Y %H:%M} UTC"
+
+
+def call_duration(started_at: datetime, ended_at: datetime, max_duration: int) -> int:
+    """Whole seconds the call lasted, never more than its maxDuration.
+
+    RUNNING is stamped when the media connects, while the worker's maxDuration timer starts a
+    little later (once its pipeline is up) and the end is stamped after the goodbye is spoken;
+    measured against the stamps, a call the worker stopped at its limit came out a second or two
+    over (90 s reported as 92). The limit is what the worker enforces, so it bounds the figure."""
+    seconds = max(0, round((ended_at - started_at).total_seconds()))
+    return min(seconds, max_duration)
 
 
 def create_session(
@@ -81,15 +93,16 @@ def set_status(
     session.status = transition(session.status, target)
     session.updated_at = now
     session.queued = False
-    if target is not S.READY:
-        session.session_key = None
+    # The session key stays after READY (it can no longer be consumed: consumed_at and the
+    # status say so), so that consume can check it before saying what became of the session.
     if target is S.RUNNING:
         session.started_at = now
     if target in (S.COMPLETED, S.CANCELLED, S.FAILED):
         session.ended_at = now
-        session.connect_token = None
+        # The media token stays, like the session key: a late offer with it is told the
+        # session's state (409), one without it learns nothing (401).
         if session.started_at is not None:
-            session.duration = max(0, round((now - session.started_at).total_seconds()))
+            session.duration = call_duration(session.started_at, now, session.max_duration)
     if target is S.FAILED:
         session.failure = failure or "The session failed."
         session.failure_code = failure_code or "INTERNAL"
@@ -101,6 +114,7 @@ def set_status(
         conversation.duration = session.duration
         conversation.failure = session.failure
         conversation.failure_code = session.failure_code
+    session_changed(db, session, conversation)
 
 
 def make_ready(db: Session, session: RealtimeSession, ttl_s: int) -> None:
@@ -183,11 +197,19 @@ def cancel_for_avatar(db: Session, avatar_id: str) -> int:
 
 
 def mark_consumed(db: Session, session: RealtimeSession) -> str:
-    """Consumes the session key once; returns the token for the media connection."""
+    """Consumes the session key once; returns the token for the media connection, or "" when
+    another request consumed it first or the session left READY meanwhile.
+
+    One conditional UPDATE decides: concurrent consumers queue on the row's lock (the database's
+    write lock on SQLite) and only the first still finds it READY and unconsumed."""
     token = secrets.token_urlsafe(32)
     result = db.execute(
         update(RealtimeSession)
-        .where(RealtimeSession.id == session.id, RealtimeSession.consumed_at.is_(None))
+        .where(
+            RealtimeSession.id == session.id,
+            RealtimeSession.status == S.READY,
+            RealtimeSession.consumed_at.is_(None),
+        )
         .values(consumed_at=utcnow(), connect_token=token)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -43,6 +44,11 @@ class Organization(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime]
+    # Limits set by the operator (`opencharacters orgs limits`); None means the server default.
+    max_concurrent_sessions: Mapped[int | None]
+    max_sessions_per_day: Mapped[int | None]
+    max_session_minutes_per_month: Mapped[int | None]
+    max_avatar_videos_per_day: Mapped[int | None]
 
 
 class ApiKey(Base):
@@ -261,6 +267,9 @@ class Voice(Base):
     # What was read or measured (attributes, measurements, fit rounds) and what the builder uses.
     analysis: Mapped[dict[str, Any] | None]
     design: Mapped[dict[str, Any] | None]
+    # The model the voice is made from (engines.tts.piper_voices name, or a speech server's
+    # voice): None = the default (Piper joe). Copied into the design when it is made.
+    base_model: Mapped[str | None] = mapped_column(String(64))
     fallback_preset: Mapped[str | None] = mapped_column(String(32))
     preview_blob: Mapped[str | None] = mapped_column(String(255))
     preview_duration_s: Mapped[float | None]
@@ -269,3 +278,108 @@ class Voice(Base):
     deleted_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_voices_org_created", "organization_id", "created_at", "id"),)
+
+
+class UsageRecord(Base):
+    """Metered use, one row per finished thing (a session's seconds, a video, a voice), kept
+    when the thing itself is deleted. Unique per (model, subject) so metering twice is harmless."""
+
+    __tablename__ = "usage_records"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str] = mapped_column(String(36))
+    amount: Mapped[float]
+    occurred_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("model", "subject_id"),
+        Index("ix_usage_records_org_occurred", "organization_id", "occurred_at"),
+    )
+
+
+class WebhookEndpoint(Base):
+    """Extension: where an organization wants its events delivered."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(String(200))
+    # Event types to deliver; an empty list means every type.
+    event_types: Mapped[list[Any]]
+    secret: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookEvent(Base):
+    """An event, written in the same transaction as the change it reports. The integer id
+    orders events; `ordering_key` (a session's id, an avatar's…) groups those that must
+    arrive in order."""
+
+    __tablename__ = "webhook_events"
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(64))
+    ordering_key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """The outbox: one row per (event, endpoint), claimed by one process at a time with a lease."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("webhook_events.seq", ondelete="CASCADE"),
+        index=True,
+    )
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    ordering_key: Mapped[str] = mapped_column(String(64))
+    # PENDING (waiting or retrying) -> SUCCEEDED | FAILED (attempts exhausted or endpoint gone).
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    lease_token: Mapped[str | None] = mapped_column(String(36))
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_order", "endpoint_id", "ordering_key", "event_seq"),
+    )
+
+
+class WebhookAttempt(Base):
+    """The delivery log: every try, with what the receiver answered and how fast."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime]
+    status_code: Mapped[int | None]
+    response_ms: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)

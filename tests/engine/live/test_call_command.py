@@ -35,7 +35,10 @@ def test_the_call_command_talks_and_saves_the_reply(
     tmp_path: Path,
 ) -> None:
     question = tmp_path / "question.wav"
-    write_wav(question, *say("What is your name?"))
+    words, rate = say("What is your name?")
+    # Ten seconds of silence after the words, as a recorded clip often has: the avatar answers
+    # (and usually finishes) before the clip ends, which the command must still count.
+    write_wav(question, np.concatenate([words, np.zeros(rate * 10, dtype=np.float32)]), rate)
     saved = tmp_path / "reply.mp4"
     env = {
         **os.environ,

@@ -15,6 +15,7 @@ from opencharacters.api.params import Cursor, IdPath, check_id, limit_query
 from opencharacters.domain.errors import Conflict, NotFound
 from opencharacters.domain.responses import conversation_json, conversation_list_item_json
 from opencharacters.domain.timefmt import parse_query_datetime
+from opencharacters.presets.catalog import PRESET_ORGANIZATION_ID
 from opencharacters.store.pagination import paginate
 from opencharacters.store.tables import Avatar, Conversation, TranscriptEntry
 
@@ -73,7 +74,8 @@ def _list(
             a.id: a
             for a in db.scalars(
                 select(Avatar).where(
-                    Avatar.id.in_(avatar_ids), Avatar.organization_id == caller.org_id
+                    Avatar.id.in_(avatar_ids),
+                    Avatar.organization_id.in_([caller.org_id, PRESET_ORGANIZATION_ID]),
                 )
             )
         }
@@ -88,7 +90,10 @@ def _retrieve(
     with svc.db.session() as db:
         conversation = _get(db, caller.org_id, conversation_id, avatar_id)
         avatar = db.get(Avatar, conversation.avatar_id)
-        if avatar is not None and avatar.organization_id != caller.org_id:
+        if avatar is not None and avatar.organization_id not in (
+            caller.org_id,
+            PRESET_ORGANIZATION_ID,
+        ):
             avatar = None
         transcript = list(
             db.scalars(

@@ -14,15 +14,20 @@ from opencharacters.api.auth import Caller, api_caller
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import Cursor, IdPath, check_id, limit_query
 from opencharacters.dialogue.knowledge.index import SourceDocument
-from opencharacters.domain.errors import NotFound
+from opencharacters.domain.errors import BadRequest, NotFound
+from opencharacters.domain.knowledge import MAX_AVATAR_KNOWLEDGE_TOKENS, count_tokens
 from opencharacters.domain.requests import DocumentCreate, DocumentUpdate
 from opencharacters.domain.responses import document_json
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.ingest.documents import DocumentRejected, extract_text
+from opencharacters.ingest.sources import completed_upload, decode_data_uri
 from opencharacters.store.avatars import check_document_update_limit
 from opencharacters.store.pagination import paginate
 from opencharacters.store.tables import Avatar, AvatarDocument, Document
 
 router = APIRouter(tags=["documents"])
+MAX_DOCUMENT_CHARS = 200_000
+"""The same cap as a text document's `content`."""
 
 
 def _get(db: Session, org_id: str, document_id: str) -> Document:
@@ -52,15 +57,52 @@ def _render(db: Session, svc: Services, document: Document) -> dict[str, Any]:
     return document_json(document, used_by, with_content=True)
 
 
+def _file_bytes(
+    svc: Services, caller: Caller, body: DocumentCreate
+) -> tuple[bytes, str | None, str | None]:
+    """The file's bytes, name and media type, from an upload or a data: URI."""
+    uri = body.file or ""
+    if uri.startswith("runway://"):
+        with svc.db.session() as db:
+            upload = completed_upload(db, caller.org_id, uri, "file")
+            key, filename, media = upload.blob_key, upload.filename, upload.content_type
+        assert key is not None
+        return svc.blobs.get_bytes(key), body.fileName or filename, media
+    data, media = decode_data_uri(uri, "file")
+    return data, body.fileName, media
+
+
+def _file_text(svc: Services, caller: Caller, body: DocumentCreate) -> str:
+    data, filename, media = _file_bytes(svc, caller, body)
+    try:
+        text = extract_text(data, filename=filename, media_type=media).text
+    except DocumentRejected as exc:
+        raise BadRequest(f"file: {exc}") from None
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise BadRequest(
+            f"file: its text is {len(text):,} characters; a document may hold at most "
+            f"{MAX_DOCUMENT_CHARS:,}"
+        )
+    tokens = count_tokens(text)
+    if tokens > MAX_AVATAR_KNOWLEDGE_TOKENS:
+        raise BadRequest(
+            f"file: its text holds {tokens:,} tokens; an avatar can have at most "
+            f"{MAX_AVATAR_KNOWLEDGE_TOKENS:,} tokens of knowledge, so split the file"
+        )
+    return text
+
+
 def _create(svc: Services, caller: Caller, body: DocumentCreate) -> dict[str, Any]:
+    content = body.content if body.file is None else _file_text(svc, caller, body)
+    assert content is not None
     now = utcnow()
     with svc.db.session() as db:
         document = Document(
             id=str(uuid.uuid4()),
             organization_id=caller.org_id,
             name=body.name,
-            type="text",
-            content=body.content,
+            type="text" if body.file is None else "file",
+            content=content,
             created_at=now,
             updated_at=now,
         )
@@ -74,7 +116,7 @@ async def create_document(
     body: DocumentCreate, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     rendered = await asyncio.to_thread(_create, svc, caller, body)
-    svc.knowledge.warm([SourceDocument(rendered["id"], body.name, body.content)])
+    svc.knowledge.warm([SourceDocument(rendered["id"], body.name, rendered["content"])])
     return rendered
 
 

@@ -6,26 +6,35 @@ import asyncio
 import hmac
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opencharacters.api.auth import Caller, api_caller, bearer, bearer_token
+from opencharacters.api.auth import (
+    Caller,
+    api_caller,
+    bearer,
+    client_address,
+    refuse_blocked_address,
+)
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
 from opencharacters.domain.errors import (
     BadRequest,
     Conflict,
     NotFound,
-    TooManyRequests,
     Unauthorized,
 )
 from opencharacters.domain.requests import SessionCreate
 from opencharacters.domain.responses import session_json
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
 from opencharacters.store.avatars import ready_avatar
-from opencharacters.store.sessions import count_active, create_session, mark_consumed, set_status
-from opencharacters.store.tables import RealtimeSession
+from opencharacters.store.limits import check_session_limits, server_defaults
+from opencharacters.store.locks import lock_organization
+from opencharacters.store.queue import active_sessions, queue_place
+from opencharacters.store.sessions import create_session, mark_consumed, set_status
+from opencharacters.store.tables import Avatar, RealtimeSession
 
 router = APIRouter(tags=["realtime sessions"])
 
@@ -44,15 +53,13 @@ def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
             f"{key}: external LiveKit/ElevenLabs integrations are not supported by this server "
             "yet; omit it to use the built-in WebRTC transport"
         )
+    if body.avatar.type == "runway-preset":
+        svc.presets.ensure(body.avatar.presetId)
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "sessions")
-        limit = svc.settings.max_concurrent_sessions_per_org
-        if count_active(db, caller.org_id) >= limit:
-            raise TooManyRequests(
-                f"This organization already has {limit} active sessions (the limit); "
-                "end one or retry later.",
-                headers={"Retry-After": "5"},
-            )
+        # Check and insert as one step: concurrent creations for this organization wait here.
+        lock_organization(db, caller.org_id)
+        check_session_limits(db, caller.org_id, server_defaults(svc.settings))
         session = create_session(
             db,
             org_id=caller.org_id,
@@ -74,9 +81,50 @@ async def create_realtime_session(
     return {"id": session_id}
 
 
+def _with_queue_place(db: Session, session: RealtimeSession) -> dict[str, Any]:
+    body = session_json(session)
+    if session.status == SessionStatus.NOT_READY:
+        # OpenCharacters extension (docs/api.md): how far back in the wait for a slot.
+        place = queue_place(db, session)
+        body["queuePosition"] = place.position
+        body["sessionsAhead"] = place.ahead
+    return body
+
+
 def _retrieve(svc: Services, caller: Caller, session_id: str) -> dict[str, Any]:
     with svc.db.session() as db:
-        return session_json(_get(db, caller.org_id, session_id))
+        return _with_queue_place(db, _get(db, caller.org_id, session_id))
+
+
+def _list_active(svc: Services, caller: Caller) -> dict[str, Any]:
+    with svc.db.session() as db:
+        sessions = active_sessions(db, caller.org_id)
+        ids = {s.avatar_id for s in sessions}
+        names = (
+            {a.id: a.name for a in db.scalars(select(Avatar).where(Avatar.id.in_(ids)))}
+            if ids
+            else {}
+        )
+        data = []
+        for session in sessions:
+            body = _with_queue_place(db, session)
+            body.pop("sessionKey", None)  # credentials only from the session's own GET
+            body["avatar"] = {"id": session.avatar_id, "name": names.get(session.avatar_id)}
+            data.append(body)
+        return {"data": data}
+
+
+@router.get(
+    "/v1/realtime_sessions",
+    summary="List the organization's active sessions (OpenCharacters extension)",
+    description="Sessions waiting for, holding or using a call slot (NOT_READY, READY, "
+    "RUNNING), newest first; waiting ones carry queuePosition and sessionsAhead. Never "
+    "includes sessionKey.",
+)
+async def list_active_realtime_sessions(
+    caller: Caller = Depends(api_caller), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    return await asyncio.to_thread(_list_active, svc, caller)
 
 
 @router.get("/v1/realtime_sessions/{id}", summary="Retrieve a realtime session")
@@ -109,17 +157,30 @@ async def cancel_realtime_session(
     return Response(status_code=204)
 
 
-def _consume(svc: Services, session_id: str, key: str) -> dict[str, Any]:
+SESSION_KEY_NEEDED = (
+    "Missing session key: send 'Authorization: Bearer <sessionKey>' with the sessionKey that "
+    "GET /v1/realtime_sessions/{id} shows while the session is READY."
+)
+
+
+def _consume(svc: Services, session_id: str, key: str, address: str) -> dict[str, Any]:
+    refuse_blocked_address(svc, address)
     with svc.db.session() as db:
         session = db.get(RealtimeSession, session_id)
         if session is None:
             raise NotFound(f"Realtime session {session_id} not found.")
-        if session.status != SessionStatus.READY or session.session_key is None:
+        # The key first: without it, nothing about the session (its status) is revealed.
+        expected = session.session_key
+        if expected is None or not hmac.compare_digest(expected.encode(), key.encode()):
+            svc.auth_failures.acquire(address)
+            raise Unauthorized(
+                "Invalid session key for this session: send the sessionKey of this session "
+                "(not an API key)."
+            )
+        if session.status != SessionStatus.READY:
             raise Conflict(
                 f"The session is {session.status}; credentials can be consumed only while READY."
             )
-        if not hmac.compare_digest(session.session_key.encode(), key.encode()):
-            raise Unauthorized("Invalid session key for this session.")
         token = mark_consumed(db, session)
         if not token:
             raise Conflict("These session credentials were already consumed; create a new session.")
@@ -138,9 +199,12 @@ def _consume(svc: Services, session_id: str, key: str) -> dict[str, Any]:
 )
 async def consume_realtime_session(
     id: IdPath,
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     session_id = check_id(id, "id")
-    key = bearer_token(credentials)
-    return await asyncio.to_thread(_consume, svc, session_id, key)
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized(SESSION_KEY_NEEDED)
+    address = client_address(request.scope)
+    return await asyncio.to_thread(_consume, svc, session_id, credentials.credentials, address)

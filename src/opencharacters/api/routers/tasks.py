@@ -23,6 +23,8 @@ from opencharacters.engine.task_runner import ACTIVE_TASK_STATES, task_blob_pref
 from opencharacters.ingest.sources import completed_upload, decode_data_uri
 from opencharacters.speech.voice_builder import design_to_json
 from opencharacters.store.avatars import ready_avatar
+from opencharacters.store.limits import check_video_limits, server_defaults
+from opencharacters.store.locks import lock_organization
 from opencharacters.store.tables import Task
 from opencharacters.store.voices import resolve_voice, usable_custom_voice
 
@@ -73,8 +75,13 @@ def _speech_spec(
 
 
 def _create(svc: Services, caller: Caller, body: AvatarVideoCreate) -> str:
+    if body.avatar.type == "runway-preset":
+        svc.presets.ensure(body.avatar.presetId)
     with svc.db.session() as db:
         avatar = ready_avatar(db, caller.org_id, body.avatar, "videos")
+        # Check and insert as one step: concurrent creations for this organization wait here.
+        lock_organization(db, caller.org_id)
+        check_video_limits(db, caller.org_id, server_defaults(svc.settings))
         now = utcnow()
         task_id = str(uuid.uuid4())
         spec = {

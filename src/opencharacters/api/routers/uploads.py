@@ -17,11 +17,12 @@ from starlette.datastructures import UploadFile
 from opencharacters.api.auth import Caller, api_caller
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
-from opencharacters.domain.errors import ApiError, BadRequest, Forbidden, NotFound, PayloadTooLarge
+from opencharacters.domain.errors import ApiError, BadRequest, Forbidden, PayloadTooLarge
 from opencharacters.domain.requests import UploadCreate
 from opencharacters.domain.timefmt import iso, utcnow
 from opencharacters.ingest.sources import runway_uri
 from opencharacters.store.tables import Upload
+from opencharacters.store.uploads import claim_upload, record_upload_file, release_claim
 
 router = APIRouter(tags=["uploads"])
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -74,19 +75,16 @@ def _store(
     svc: Services, upload_id: str, source: Path, size: int, content_type: str | None
 ) -> None:
     with svc.db.session() as db:
-        upload = db.get(Upload, upload_id, with_for_update=True)
-        if upload is None:
-            raise NotFound(f"Upload {upload_id} not found.")
-        if upload.completed_at is not None:
-            raise Forbidden("This upload already received its file; start a new upload.")
-        if upload.expires_at <= utcnow():
-            raise Forbidden("This upload has expired; start a new upload.")
+        upload = claim_upload(db, upload_id, utcnow())
         key = f"uploads/{upload.organization_id}/{upload.id}/{upload.filename}"
+    try:
         svc.blobs.put_file(key, source)
-        upload.blob_key = key
-        upload.size = size
-        upload.content_type = content_type
-        upload.completed_at = utcnow()
+        with svc.db.session() as db:
+            record_upload_file(db, upload_id, blob_key=key, size=size, content_type=content_type)
+    except BaseException:
+        with svc.db.session() as db:
+            release_claim(db, upload_id)
+        raise
 
 
 @router.post(

@@ -28,7 +28,12 @@ from opencharacters.ingest.sources import completed_upload, decode_data_uri
 from opencharacters.ingest.voice_jobs import design_from_prompt, voice_blob_prefix
 from opencharacters.speech.previews import CUSTOM_PREVIEW_SENTENCE, render_design_preview
 from opencharacters.speech.voice_builder import design_to_json
-from opencharacters.speech.voice_cloning import MAX_SAMPLE_BYTES
+from opencharacters.speech.voice_cloning import (
+    MAX_SAMPLE_BYTES,
+    CloneRejected,
+    check_duration,
+    decode_sample,
+)
 from opencharacters.store.pagination import paginate
 from opencharacters.store.tables import Voice
 from opencharacters.store.voices import get_voice
@@ -48,6 +53,16 @@ def _too_big(size: int) -> BadRequest:
     )
 
 
+def _check_sample(data: bytes) -> None:
+    """A sample whose length is outside 10 s-5 min is refused at once (a 400), not accepted
+    and then FAILED: the bytes are here already (uploads and data: URIs)."""
+    try:
+        samples, rate = decode_sample(data)
+        check_duration(samples, rate)
+    except CloneRejected as exc:
+        raise BadRequest(f"from.audio: {exc}") from None
+
+
 def _stage_sample(svc: Services, db: Any, voice: Voice, source: VoiceFromAudio) -> None:
     uri = source.audio
     if uri.startswith("https://"):
@@ -57,17 +72,32 @@ def _stage_sample(svc: Services, db: Any, voice: Voice, source: VoiceFromAudio) 
         upload = completed_upload(db, voice.organization_id, uri, "from.audio")
         if upload.size is not None and upload.size > MAX_SAMPLE_BYTES:
             raise _too_big(upload.size)
+        if upload.blob_key is not None:  # completed_upload guarantees it; the type does not
+            _check_sample(svc.blobs.get_bytes(upload.blob_key))
         voice.sample_blob = upload.blob_key
         return
     data, _ = decode_data_uri(uri, "from.audio")
     if len(data) > MAX_SAMPLE_BYTES:
         raise _too_big(len(data))
+    _check_sample(data)
     key = f"{voice_blob_prefix(voice.organization_id, voice.id)}/sample"
     svc.blobs.put_bytes(key, data)
     voice.sample_blob = key
 
 
+def _check_base_model(svc: Services, name: str | None) -> None:
+    tts = svc.settings.engines.tts
+    if name is None or tts.backend == "openai":
+        return  # a speech server's voices are its own to name
+    known = ["joe", *tts.piper_voices]
+    if name not in known:
+        raise BadRequest(
+            f"baseModel: unknown voice model {name!r}; this server has: {', '.join(known)}"
+        )
+
+
 def _create(svc: Services, caller: Caller, body: VoiceCreate) -> str:
+    _check_base_model(svc, body.base_model)
     now = utcnow()
     source = body.from_
     voice = Voice(
@@ -77,6 +107,7 @@ def _create(svc: Services, caller: Caller, body: VoiceCreate) -> str:
         description=body.description,
         status="PROCESSING",
         source_type=source.type,
+        base_model=None if body.base_model == "joe" else body.base_model,
         created_at=now,
         updated_at=now,
     )
@@ -125,7 +156,7 @@ async def list_voices(
 
 
 def _preview_sync(svc: Services, caller: Caller, prompt: str) -> dict[str, Any]:
-    design, _ = design_from_prompt(prompt, svc.settings)
+    design, analysis = design_from_prompt(prompt, svc.settings)
     recipe = json.dumps(
         {"design": design_to_json(design), "sentence": CUSTOM_PREVIEW_SENTENCE}, sort_keys=True
     )
@@ -141,6 +172,9 @@ def _preview_sync(svc: Services, caller: Caller, prompt: str) -> dict[str, Any]:
     return {
         "url": svc.signer.blob_url(key, PREVIEW_TTL_S),
         "durationSecs": round(duration, 3),
+        # Extension: what the description was read as (gender, age, pitch, pace, ...).
+        "attributes": analysis["attributes"],
+        **({"note": analysis["note"]} if "note" in analysis else {}),
     }
 
 

@@ -21,7 +21,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
-from opencharacters.dialogue.tools import ToolRecord, parse_tools
+from opencharacters.dialogue.tools import parse_tools
 from opencharacters.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
 from opencharacters.domain.session_states import TERMINAL, SessionStatus, can_transition
 from opencharacters.domain.timefmt import utcnow
@@ -29,6 +29,7 @@ from opencharacters.engine.live import codecs
 from opencharacters.engine.live.backends import BackendLinks
 from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.engines import EngineLoader
+from opencharacters.engine.live.transcript import StoreTranscript
 from opencharacters.engine.live.worker import (
     CallSpec,
     Ending,
@@ -38,7 +39,7 @@ from opencharacters.engine.live.worker import (
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, RealtimeSession
-from opencharacters.store.transcripts import append_entry, set_recording
+from opencharacters.store.transcripts import set_recording
 from opencharacters.store.voices import resolve_voice
 from opencharacters.worker.admission import (
     MAX_OFFER_BYTES,
@@ -52,41 +53,6 @@ log = logging.getLogger(__name__)
 __all__ = ["MAX_OFFER_BYTES", "LiveCalls"]
 SHUTDOWN_GRACE_S = 10.0
 _REMEMBERED_ENDINGS = 1000
-
-
-class _StoreTranscript:
-    def __init__(self, db: Database, session_id: str, clock: SessionClock) -> None:
-        self._db = db
-        self._session_id = session_id
-        self._clock = clock
-
-    async def entry(
-        self,
-        role: str,
-        content: str | None,
-        at_s: float,
-        *,
-        interrupted: bool = False,
-        tools: Sequence[ToolRecord] = (),
-    ) -> None:
-        timestamp = self._clock.wall(at_s)
-        tool_calls = [record.call_json() for record in tools] or None
-        tool_results = [record.result_json() for record in tools] or None
-
-        def write() -> None:
-            with self._db.session() as db:
-                append_entry(
-                    db,
-                    self._session_id,
-                    role=role,
-                    content=content,
-                    timestamp=timestamp,
-                    interrupted=interrupted,
-                    tool_calls=tool_calls,
-                    tool_results=tool_results,
-                )
-
-        await asyncio.to_thread(write)
 
 
 class _AvatarKnowledge:
@@ -203,7 +169,7 @@ class LiveCalls:
             engines=self.engines,
             engine_settings=self._settings.engines,
             clock=clock,
-            transcript=_StoreTranscript(self._db, spec.session_id, clock),
+            transcript=StoreTranscript(self._db, spec.session_id, clock),
             tool_backend=self.backends,
             knowledge=_AvatarKnowledge(self._knowledge, spec.avatar_id)
             if self._knowledge

@@ -1,7 +1,8 @@
 /** The portal shell: sign-in, navigation and a hash router (#/page/param?query). */
 
 import { api, apiKey, onUnauthorized } from "./api.js";
-import { h, announce, stopPreview } from "./ui.js";
+import { h, announce, stopPreview, confirmDialog } from "./ui.js";
+import { wouldLoseWork, setLeaveGuard } from "./leave.js";
 import * as characters from "./characters.js";
 import * as call from "./call.js";
 import * as conversations from "./conversations.js";
@@ -9,6 +10,7 @@ import * as voices from "./voices.js";
 import * as documents from "./documents.js";
 import * as usage from "./usage.js";
 import * as keys from "./keys.js";
+import * as webhooks from "./webhooks.js";
 
 const routes = {
   characters: (main, [id]) => (id ? characters.editor(main, id) : characters.gallery(main)),
@@ -18,6 +20,7 @@ const routes = {
   documents: (main) => documents.page(main),
   usage: (main) => usage.page(main),
   keys: (main) => keys.page(main),
+  webhooks: (main) => webhooks.page(main),
 };
 
 const main = document.getElementById("main");
@@ -32,7 +35,29 @@ function parseHash() {
   return { name: name || "characters", params, query: new URLSearchParams(search) };
 }
 
+let shownHash = location.hash;
+let restoring = false;
+
+/** A hash change away from unsaved work asks first; "Stay" puts the address back. */
+async function navigate() {
+  if (restoring) {
+    restoring = false;
+    return;
+  }
+  if (wouldLoseWork()) {
+    const leave = await confirmDialog("Your changes on this page are not saved. Leave anyway and lose them?", { title: "Leave this page?", confirm: "Leave without saving" });
+    if (!leave) {
+      restoring = true;
+      location.hash = shownHash;
+      return;
+    }
+    setLeaveGuard(null);
+  }
+  route();
+}
+
 async function route() {
+  shownHash = location.hash;
   if (cleanup) {
     const previous = cleanup;
     cleanup = null;
@@ -144,12 +169,28 @@ export function signOut(message = "") {
     Promise.resolve(previous()).catch(() => {});
   }
   stopPreview();
+  setLeaveGuard(null);
   apiKey.clear();
   signIn(message);
   announce("Signed out");
 }
 
+/** Each data-table cell carries its column's name (data-label), which phone-width CSS shows
+ * beside the value when rows stack. One observer labels every table any page renders. */
+function labelCells(root) {
+  for (const table of root.querySelectorAll ? root.querySelectorAll("table.data") : []) {
+    // A column whose heading is only for screen readers (the buttons) gets no visible label.
+    const names = [...table.querySelectorAll("thead th")].map((th) => (th.querySelector(".visually-hidden") ? "" : th.textContent.trim()));
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, i) => {
+        if (names[i] && !cell.dataset.label) cell.dataset.label = names[i];
+      });
+    }
+  }
+}
+new MutationObserver(() => labelCells(main)).observe(main, { childList: true, subtree: true });
+
 onUnauthorized((message) => signOut(message));
 document.getElementById("sign-out").addEventListener("click", () => signOut());
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", navigate);
 route();

@@ -6,14 +6,99 @@
 
 import { connect } from "/sdk/opencharacters.js";
 import { api, listAll } from "./api.js";
-import { h, put, field, pageHead, announce, clock, statusBadge } from "./ui.js";
+import { h, put, field, pageHead, announce, clock, statusBadge, formatDate, formatDuration, confirmDialog } from "./ui.js";
 import { avatarImage } from "./characters.js";
 import { loadTools } from "./tools.js";
 
 const STATES = { listening: "Listening", thinking: "Thinking", speaking: "Speaking" };
 
+/** "queued behind 2 sessions" for a waiting session (OpenCharacters' sessionsAhead extension). */
+export function queueText(session) {
+  const ahead = session.sessionsAhead;
+  if (ahead === undefined || ahead === null) return "waiting for a free call slot";
+  return `queued behind ${ahead} session${ahead === 1 ? "" : "s"}`;
+}
+
+/**
+ * The organization's sessions that wait for, hold or use a call slot (GET /v1/realtime_sessions,
+ * an OpenCharacters extension), each with an End button: a session created and never joined
+ * holds a slot until its credentials expire. Refreshed every few seconds while shown.
+ */
+export function activeSessions({ current = () => null } = {}) {
+  const body = h("tbody");
+  const empty = h("p", { class: "muted", id: "no-active-sessions" }, "No session is waiting for, holding or using a call slot.");
+  const table = h(
+    "div",
+    { class: "table-wrap" },
+    h("table", { class: "data", id: "active-sessions" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Character"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Created"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))), body),
+  );
+  const error = h("p", { class: "error-box", role: "alert", hidden: true });
+  const panel = h(
+    "section",
+    { class: "panel", "aria-labelledby": "active-sessions-title" },
+    h("h2", { id: "active-sessions-title" }, "Active sessions"),
+    h("p", { class: "hint" }, "Sessions of your organization that wait for, hold or use one of the server's call slots. End the ones nobody will join."),
+    table,
+    empty,
+    error,
+  );
+  let timer = null;
+  let stopped = false;
+  async function refresh() {
+    clearTimeout(timer);
+    try {
+      const { data } = await api("GET", "/v1/realtime_sessions");
+      error.hidden = true;
+      body.replaceChildren(
+        ...data.map((s) => {
+          const mine = s.id === current();
+          const name = s.avatar?.name || s.avatar?.id || "—";
+          const end = h("button", { type: "button", class: "button small danger", "aria-label": `End the session with ${name} created ${formatDate(s.createdAt)}` }, "End");
+          end.addEventListener("click", async () => {
+            if (mine && !(await confirmDialog("This is the call on this page. End it?", { title: "End this call?", confirm: "End" }))) return;
+            end.disabled = true;
+            try {
+              await api("DELETE", `/v1/realtime_sessions/${s.id}`);
+              announce(`Ended the session with ${name}`);
+            } catch (failure) {
+              error.textContent = failure.message;
+              error.hidden = false;
+            }
+            refresh();
+          });
+          return h(
+            "tr",
+            { "data-session-id": s.id, "data-status": s.status },
+            h("td", {}, name, mine ? h("span", { class: "muted" }, " (this page)") : null),
+            h("td", {}, statusBadge(s.status), s.status === "NOT_READY" ? h("span", { class: "muted" }, ` ${queueText(s)}`) : null),
+            h("td", {}, formatDate(s.createdAt)),
+            h("td", { class: "actions" }, end),
+          );
+        }),
+      );
+      table.hidden = data.length === 0;
+      empty.hidden = data.length > 0;
+    } catch (failure) {
+      if (failure.name === "AbortError") return;
+      error.textContent = failure.message;
+      error.hidden = false;
+    }
+    if (!stopped) timer = setTimeout(refresh, 3000);
+  }
+  refresh();
+  return {
+    panel,
+    refresh,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
 async function choose(main) {
   const avatars = (await listAll("/v1/avatars?limit=100")).filter((a) => a.status === "READY");
+  const sessions = activeSessions();
   put(
     main,
     pageHead("Preview & test"),
@@ -27,13 +112,20 @@ async function choose(main) {
           ),
         )
       : h("p", { class: "muted" }, "No character is ready yet. ", h("a", { href: "#/characters/new" }, "Create one"), "."),
+    sessions.panel,
   );
-  return null;
+  return () => sessions.stop();
+}
+
+/** A preset character (#/test/preset:<presetId>) in the shape the page uses for an avatar. */
+async function presetAvatar(presetId) {
+  const preset = await api("GET", `/v1/avatar_presets/${encodeURIComponent(presetId)}`);
+  return { ...preset, id: `preset:${preset.presetId}`, status: "READY", ref: { type: "runway-preset", presetId: preset.presetId } };
 }
 
 export async function page(main, id) {
   if (!id) return choose(main);
-  const avatar = await api("GET", `/v1/avatars/${encodeURIComponent(id)}`);
+  const avatar = id.startsWith("preset:") ? await presetAvatar(id.slice(7)) : await api("GET", `/v1/avatars/${encodeURIComponent(id)}`);
   const tools = loadTools(avatar.id);
   let call = null;
   let sessionId = null;
@@ -43,12 +135,14 @@ export async function page(main, id) {
 
   const video = h("video", { id: "avatar-video", playsinline: true, autoplay: true, poster: avatarImage(avatar), "aria-label": `${avatar.name}'s video` });
   const stateBadge = h("span", { class: "state", id: "avatar-state", "data-state": "idle", "aria-live": "polite" }, "Not connected");
+  const micState = h("span", { class: "mic-state", id: "mic-state", "data-microphone": "off", hidden: true }, "Microphone off");
+  const sessions = activeSessions({ current: () => sessionId });
   const status = h("p", { class: "call-status", id: "call-status", role: "status" }, "Ready when you are.");
   const error = h("p", { class: "error-box", id: "call-error", role: "alert", hidden: true });
   const transcript = h("ol", { class: "transcript", id: "transcript", "aria-live": "polite", "aria-label": "Transcript" });
   const events = h("ol", { class: "events", id: "tool-events", "aria-live": "polite", "aria-label": "Tool events" });
   const startButton = h("button", { type: "button", class: "button primary", id: "start-call" }, "Start call");
-  const micButton = h("button", { type: "button", class: "button", id: "mic", "aria-pressed": "false", disabled: true }, "Microphone on");
+  const micButton = h("button", { type: "button", class: "button", id: "mic", "data-microphone": "off", disabled: true }, "Turn microphone on");
   const soundButton = h("button", { type: "button", class: "button", id: "sound-on", hidden: true }, "Sound on");
   const endButton = h("button", { type: "button", class: "button danger", id: "hang-up", disabled: true }, "Hang up");
   const after = h("p", { class: "after-call", id: "after-call", hidden: true });
@@ -72,7 +166,7 @@ export async function page(main, id) {
 
   put(
     main,
-    pageHead(`Preview & test: ${avatar.name}`, h("a", { class: "button ghost", href: `#/characters/${avatar.id}` }, "Edit character")),
+    pageHead(`Preview & test: ${avatar.name}`, avatar.ref ? h("span", { class: "badge" }, "Preset: not editable") : h("a", { class: "button ghost", href: `#/characters/${avatar.id}` }, "Edit character")),
     avatar.status !== "READY" ? h("p", { class: "error-box", role: "alert" }, `${avatar.name} is ${avatar.status}: only READY characters take calls.`) : null,
     h(
       "div",
@@ -80,7 +174,7 @@ export async function page(main, id) {
       h(
         "section",
         { class: "stage-col", "aria-label": "Call" },
-        h("div", { class: "stage" }, video, stateBadge),
+        h("div", { class: "stage" }, video, stateBadge, micState),
         h("div", { class: "call-controls" }, startButton, micButton, soundButton, endButton),
         status,
         error,
@@ -94,6 +188,7 @@ export async function page(main, id) {
       ),
     ),
     settings,
+    sessions.panel,
   );
   if (avatar.status !== "READY") startButton.disabled = true;
 
@@ -115,7 +210,7 @@ export async function page(main, id) {
         h(
           "li",
           { "data-role": entry.role, "data-final": String(entry.final) },
-          h("span", { class: "who" }, entry.role === "user" ? "You" : avatar.name),
+          h("span", { class: "who" }, entry.role === "user" ? "Caller" : avatar.name),
           h("span", { class: "text" }, entry.text),
           entry.interrupted ? h("span", { class: "tag" }, "interrupted") : null,
         ),
@@ -139,7 +234,7 @@ export async function page(main, id) {
   }
 
   function sessionBody() {
-    const body = { model: "gwm1_avatars", avatar: { type: "custom", avatarId: avatar.id } };
+    const body = { model: "gwm1_avatars", avatar: avatar.ref || { type: "custom", avatarId: avatar.id } };
     const p = personality.input.value;
     const s = startScript.input.value;
     const max = Number(maxDuration.input.value || 300);
@@ -157,16 +252,20 @@ export async function page(main, id) {
       if (["FAILED", "CANCELLED", "COMPLETED"].includes(session.status)) {
         throw new Error(`The session is ${session.status}${session.failure ? `: ${session.failure}` : ""}.`);
       }
-      setStatus(session.queued ? "Waiting for a free slot (all sessions are busy)…" : "Preparing the session…");
+      setStatus(session.queued ? `Waiting for a free call slot: ${queueText(session)}. End unused sessions below to free one.` : "Preparing the session…");
       await new Promise((resolve) => setTimeout(resolve, 500));
       if (signal.aborted) throw new DOMException("aborted", "AbortError");
     }
   }
 
+  // The button says what it does; the state shows beside the avatar's ("Microphone live").
   function updateMic() {
     const on = Boolean(call && call.microphone);
-    micButton.setAttribute("aria-pressed", String(on));
-    micButton.textContent = on ? "Microphone off" : "Microphone on";
+    micButton.dataset.microphone = on ? "live" : "off";
+    micButton.textContent = on ? "Mute microphone" : "Turn microphone on";
+    micState.hidden = !call;
+    micState.textContent = on ? "Microphone live" : "Microphone off";
+    micState.dataset.microphone = on ? "live" : "off";
   }
 
   startButton.addEventListener("click", async () => {
@@ -187,6 +286,7 @@ export async function page(main, id) {
       sessionId = created.id;
       pending = true;
       main.dataset.sessionId = sessionId;
+      sessions.refresh();
       const ready = await waitReady(sessionId, abort.signal);
       setStatus("Connecting…");
       started = performance.now();
@@ -258,8 +358,19 @@ export async function page(main, id) {
     setState(null);
     soundButton.hidden = true;
     main.dataset.callStatus = "ended";
+    // Back to the still image: an ended stream leaves the last (or a black) frame otherwise.
+    video.srcObject = null;
+    video.load();
     const seconds = started ? Math.round((performance.now() - started) / 1000) : 0;
-    setStatus(`Call ended (${info.reason}) after ${clock(seconds)}.`);
+    setStatus(`Call ended (${info.reason}) after ${formatDuration(seconds)}.`);
+    const endedId = sessionId;
+    // The server's measure, the one the conversation shows, once it has been written.
+    api("GET", `/v1/realtime_sessions/${endedId}`)
+      .then((s) => {
+        if (s.duration !== undefined && endedId === sessionId) setStatus(`Call ended (${info.reason}) after ${formatDuration(s.duration)}.`);
+      })
+      .catch(() => {});
+    sessions.refresh();
     after.replaceChildren("The transcript and recording are saved: ", h("a", { href: `#/conversations/${sessionId}`, id: "open-conversation" }, "open this conversation"), ".");
     after.hidden = false;
     call = null;
@@ -268,6 +379,7 @@ export async function page(main, id) {
   }
 
   return async () => {
+    sessions.stop();
     abort.abort();
     if (call) await call.end();
     else if (pending) {

@@ -3,12 +3,24 @@
 import { api, listAll, upload } from "./api.js";
 import { h, put, field, pageHead, statusBadge, confirmDialog, showApiError, announce, playButton, formatDate } from "./ui.js";
 import { toolsEditor, loadTools, saveTools, validateTools } from "./tools.js";
+import { setLeaveGuard } from "./leave.js";
 
 export const OUTPUT = { width: 1088, height: 704 };
 const IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp", "image/gif"];
 
 export function avatarImage(avatar) {
+  // A failed image has no processed frame worth showing: the picture that was uploaded is.
+  if (avatar.status === "FAILED") return avatar.referenceImageUri || avatar.processedImageUri || "/portal/icon.svg";
   return avatar.processedImageUri || avatar.referenceImageUri || "/portal/icon.svg";
+}
+
+/** The failure in the portal's words: the API's names ("facePoints") mean nothing on a form. */
+export function failureText(avatar) {
+  const reason = avatar.failureReason || "Processing failed.";
+  if (/no face was found/i.test(reason)) {
+    return "No face was found in this picture. Open the character and place four points (eyes and mouth corners) in its Face points section: that works for drawings and mascots too.";
+  }
+  return reason.replace(/ ?\(?give facePoints[^.]*\.?/i, "");
 }
 
 function voiceName(voice) {
@@ -29,7 +41,7 @@ function card(avatar) {
       h("h2", {}, avatar.name),
       h("p", { class: "muted" }, "Voice: ", voiceName(avatar.voice)),
       avatar.status === "PROCESSING" ? h("p", { class: "muted", role: "status" }, h("span", { class: "spinner", "aria-hidden": "true" }), " Analysing the image…") : null,
-      avatar.status === "FAILED" ? h("p", { class: "failure", role: "alert" }, avatar.failureReason) : null,
+      avatar.status === "FAILED" ? h("p", { class: "failure", role: "alert" }, failureText(avatar)) : null,
     ),
     h(
       "div",
@@ -43,9 +55,35 @@ function card(avatar) {
   );
 }
 
+/** A preset character: usable (test call), not editable. */
+function presetCard(preset) {
+  return h(
+    "li",
+    { class: "card character preset", "data-preset-id": preset.presetId },
+    h("div", { class: "thumb" }, h("img", { src: preset.processedImageUri || "/portal/icon.svg", alt: `${preset.name}'s image`, loading: "lazy" }), h("span", { class: "badge" }, "Preset")),
+    h("div", { class: "body" }, h("h2", {}, preset.name), h("p", { class: "muted" }, preset.role, " · Voice: ", voiceName(preset.voice))),
+    h(
+      "div",
+      { class: "card-actions" },
+      h("a", { class: "button primary small", href: `#/test/preset:${preset.presetId}` }, "Test"),
+      h("span", { class: "muted small", title: `Use it from the API as {"type": "runway-preset", "presetId": "${preset.presetId}"}` }, preset.presetId),
+    ),
+  );
+}
+
 export async function gallery(main) {
   const grid = h("ul", { class: "cards characters", "aria-label": "Characters" });
-  main.append(pageHead("Characters", h("a", { class: "button primary", href: "#/characters/new" }, "Create a character")), grid);
+  const presets = h("ul", { class: "cards characters presets", "aria-label": "Preset characters" });
+  main.append(
+    pageHead("Characters", h("a", { class: "button primary", href: "#/characters/new" }, "Create a character")),
+    grid,
+    h("h2", { class: "section-title" }, "Preset characters"),
+    h("p", { class: "muted" }, "Ready to call from the API with avatar {\"type\": \"runway-preset\", \"presetId\": …}. Presets can't be edited; a session's personality and start script override theirs."),
+    presets,
+  );
+  api("GET", "/v1/avatar_presets")
+    .then(({ data }) => presets.replaceChildren(...data.map(presetCard)))
+    .catch(() => presets.replaceChildren(h("li", { class: "muted" }, "The preset characters could not be loaded.")));
   const shown = new Map();
   let timer = null;
   let stopped = false;
@@ -93,30 +131,25 @@ export async function gallery(main) {
 
 // ----- the crop preview ----------------------------------------------------------------------------
 
+// The picture whole (letterboxed): before saving, where the face is is the server's call, and a
+// guessed guide put the face oval on a portrait's chest. After processing, the server's own
+// face-centred frame (processedImageUri) is what is drawn.
 function drawCrop(canvas, image) {
   const context = canvas.getContext("2d");
   const { width, height } = canvas;
   context.fillStyle = "#1d1b2b";
   context.fillRect(0, 0, width, height);
   if (!image) return;
-  const scale = Math.max(width / image.naturalWidth, height / image.naturalHeight);
+  const scale = Math.min(width / image.naturalWidth, height / image.naturalHeight);
   const w = image.naturalWidth * scale;
   const hh = image.naturalHeight * scale;
   context.drawImage(image, (width - w) / 2, (height - hh) / 2, w, hh);
-  // A guide for where a centred face sits.
-  context.save();
-  context.setLineDash([18, 14]);
-  context.lineWidth = 4;
-  context.strokeStyle = "rgba(255,255,255,0.75)";
-  context.beginPath();
-  context.ellipse(width / 2, height * 0.46, width * 0.13, height * 0.3, 0, 0, Math.PI * 2);
-  context.stroke();
-  context.restore();
 }
 
 function imagePicker(existing) {
   const canvas = h("canvas", { width: OUTPUT.width, height: OUTPUT.height, class: "crop", role: "img", "aria-label": "Preview of the 1088 × 704 frame" });
   const info = h("p", { class: "hint", id: "image-info", "aria-live": "polite" });
+  const caption = h("figcaption", {}, "The avatar is rendered at 1088 × 704, centred on the face the server finds.");
   const error = h("p", { class: "field-error", "aria-live": "polite" });
   const fileInput = h("input", { type: "file", id: "image-file", name: "imageFile", accept: IMAGE_TYPES.join(","), class: "visually-hidden" });
   const urlField = field({ label: "…or an image URL", name: "imageUrl", type: "url", placeholder: "https://example.com/face.png", hint: "https:// or a data:image/… URI" });
@@ -140,13 +173,17 @@ function imagePicker(existing) {
   drop.setAttribute("role", "button");
   drop.setAttribute("aria-describedby", "image-tips");
 
-  const show = (src, what) =>
+  // `source`: the picked picture itself (its size is the source's); else the server's preview.
+  const show = (src, what, source = true) =>
     new Promise((resolve) => {
       const image = new Image();
       image.onload = () => {
         drawCrop(canvas, image);
         const small = image.naturalWidth < OUTPUT.width || image.naturalHeight < OUTPUT.height;
-        info.textContent = `${what}: ${image.naturalWidth} × ${image.naturalHeight}${small ? " — smaller than 1088 × 704, it will be upscaled" : ""}.`;
+        info.textContent = source
+          ? `${what}: ${image.naturalWidth} × ${image.naturalHeight} pixels${small ? " (smaller than 1088 × 704: the frame will be upscaled)" : ""}. After you save, the server centres the 1088 × 704 frame on the face it finds.`
+          : what;
+        caption.textContent = source ? "Your picture, whole. The call frame is cut from it around the face." : "The server's face-centred 1088 × 704 frame, as calls show it.";
         resolve(true);
       };
       image.onerror = () => {
@@ -159,6 +196,8 @@ function imagePicker(existing) {
 
   const useFile = (file) => {
     error.textContent = "";
+    drop.removeAttribute("aria-invalid");
+    urlField.setError("");
     if (!file) return;
     if (!file.type.startsWith("image/")) {
       error.textContent = `${file.name} is not an image.`;
@@ -186,6 +225,8 @@ function imagePicker(existing) {
   });
   urlField.input.addEventListener("change", () => {
     const url = urlField.input.value.trim();
+    error.textContent = "";
+    drop.removeAttribute("aria-invalid");
     state.url = url;
     if (url) {
       state.file = null;
@@ -196,7 +237,7 @@ function imagePicker(existing) {
     }
   });
   drawCrop(canvas, null);
-  if (existing) show(existing, "Current processed image");
+  if (existing) show(existing, "The frame the server cut from the current image (a reduced preview).", false);
 
   const wrap = h(
     "section",
@@ -206,13 +247,13 @@ function imagePicker(existing) {
     error,
     fileInput,
     urlField.wrap,
-    h("figure", {}, canvas, h("figcaption", {}, "The avatar is rendered at 1088 × 704; after upload the server centres this frame on the face.")),
+    h("figure", {}, canvas, caption),
     info,
     h(
       "ul",
       { class: "tips", id: "image-tips" },
-      h("li", {}, "Any style works: photos, illustrations, mascots."),
-      h("li", {}, "The face clearly visible and centred — otherwise processing fails."),
+      h("li", {}, "Photos work best; illustrations and mascots work when the detector finds the face, and otherwise with four face points placed by hand (Face points, below)."),
+      h("li", {}, "The face clearly visible, facing the camera."),
       h("li", {}, "Good, even light and a sharp, high-quality image."),
       h("li", {}, "One person, nothing covering the face."),
       h("li", {}, "Landscape, ideally 1088 × 704."),
@@ -223,7 +264,17 @@ function imagePicker(existing) {
     state,
     onChange: (listener) => listeners.push(listener),
     setError: (message) => {
-      error.textContent = message;
+      if (state.url && message) {
+        urlField.setError(message);
+        urlField.input.focus();
+      } else {
+        error.textContent = message;
+        drop.toggleAttribute("aria-invalid", Boolean(message));
+        if (message) {
+          drop.setAttribute("aria-invalid", "true");
+          drop.focus();
+        }
+      }
     },
     async value() {
       if (state.file) return upload(state.file);
@@ -406,11 +457,12 @@ function voicePicker(voices, current) {
       "li",
       { class: "voice-option" },
       h("input", { type: "radio", name: "voice", id: `voice-${value}`, value, checked: value === selected, disabled }),
-      h("label", { for: `voice-${value}` }, h("span", { class: "name" }, name), h("span", { class: "muted" }, description || ""), extra),
+      h("label", { for: `voice-${value}`, title: description ? `${name}: ${description}` : name }, h("span", { class: "name" }, name), h("span", { class: "muted" }, description || ""), extra),
       previewUrl ? playButton(`${name}'s voice preview`, previewUrl) : null,
     );
   const presets = voices.presets.map((v) => option(`preset:${v.id}`, v.name, `${v.description}${v.gender ? ` · ${v.gender}` : ""}`, v.previewUrl));
-  const custom = voices.custom.map((v) =>
+  // A failed voice cannot speak: it is not offered (the Voices page shows why it failed).
+  const custom = voices.custom.filter((v) => v.status !== "FAILED" || (current?.type === "custom" && current.id === v.id)).map((v) =>
     option(`custom:${v.id}`, v.name, v.description, v.status === "READY" ? v.previewUrl : null, v.status !== "READY", v.status !== "READY" ? statusBadge(v.status) : null),
   );
   if (current && current.type === "custom" && current.deleted) {
@@ -445,7 +497,7 @@ export async function editor(main, id) {
     listAll("/v1/documents?limit=100"),
   ]);
   const title = creating ? "Create a character" : `Edit ${avatar.name}`;
-  const image = imagePicker(avatar ? avatar.processedImageUri || avatar.referenceImageUri : null);
+  const image = imagePicker(avatar ? avatarImage(avatar) : null);
   const facePoints = facePointsEditor(image, creating ? null : savedImages.get(avatar.id), needsFacePoints(avatar));
   const name = field({ label: "Name", name: "name", value: avatar?.name, max: 50, required: true, placeholder: "Ada" });
   const personality = field({
@@ -458,24 +510,28 @@ export async function editor(main, id) {
     hint: "The opening line, spoken as soon as a call connects. Leave empty for none.",
   });
   const attached = new Set(avatar?.documentIds || []);
+  const docItem = (d, checked) =>
+    h("li", {}, h("input", { type: "checkbox", id: `doc-${d.id}`, name: "documentIds", value: d.id, checked }), h("label", { for: `doc-${d.id}` }, d.name, h("span", { class: "muted" }, d.usedBy.length ? ` · used by ${d.usedBy.map((a) => a.name).join(", ")}` : " · not used yet")));
+  const docList = h("ul", { class: "checklist", id: "document-choices" }, documents.map((d) => docItem(d, attached.has(d.id))));
+  const noDocs = h("p", { class: "muted" }, "No documents yet.");
+  noDocs.hidden = documents.length > 0;
+  const newDoc = newDocumentForm((created) => {
+    docList.append(docItem(created, true));
+    noDocs.hidden = true;
+    markChanged();
+  });
   const docs = h(
     "fieldset",
     { class: "panel", "data-field": "documentIds" },
     h("legend", {}, "Knowledge"),
-    h("p", { class: "hint" }, "Text and Markdown documents the character can draw on during a call (up to 50). ", h("a", { href: "#/documents" }, "Manage documents")),
-    documents.length
-      ? h(
-          "ul",
-          { class: "checklist" },
-          documents.map((d) =>
-            h("li", {}, h("input", { type: "checkbox", id: `doc-${d.id}`, name: "documentIds", value: d.id, checked: attached.has(d.id) }), h("label", { for: `doc-${d.id}` }, d.name, h("span", { class: "muted" }, ` · used by ${d.usedBy.length}`))),
-          ),
-        )
-      : h("p", { class: "muted" }, "No documents yet."),
+    h("p", { class: "hint" }, "Text and Markdown documents the character can draw on during a call (up to 50). Add one here without leaving the form; the ", h("a", { href: "#/documents" }, "Documents"), " page edits and deletes them."),
+    docList,
+    noDocs,
+    newDoc,
     h("p", { class: "field-error", "aria-live": "polite" }),
   );
   const tools = toolsEditor(creating ? [] : loadTools(id));
-  const summary = h("p", { class: "error-box", role: "alert", hidden: true });
+  const summary = h("p", { class: "error-box", role: "alert", hidden: true, tabindex: "-1", id: "form-summary" });
   const save = h("button", { type: "submit", class: "button primary" }, creating ? "Create character" : "Save changes");
   const form = h(
     "form",
@@ -495,7 +551,7 @@ export async function editor(main, id) {
   put(
     main,
     h("div", { class: "page-head" }, h("h1", { tabindex: "-1", id: "form-title" }, title), h("div", { class: "actions" }, avatar && avatar.status === "READY" ? h("a", { class: "button", href: `#/test/${avatar.id}` }, "Preview & test") : null, avatar ? statusBadge(avatar.status) : null)),
-    avatar?.status === "FAILED" ? h("p", { class: "error-box", role: "alert" }, avatar.failureReason) : null,
+    avatar?.status === "FAILED" ? h("p", { class: "error-box", role: "alert", id: "failure-reason" }, failureText(avatar)) : null,
     form,
   );
 
@@ -504,6 +560,7 @@ export async function editor(main, id) {
     if (!ok) return;
     try {
       await api("DELETE", `/v1/avatars/${avatar.id}`);
+      changed = false;
       saveTools(avatar.id, []);
       announce(`${avatar.name} deleted`);
       location.hash = "#/characters";
@@ -513,6 +570,14 @@ export async function editor(main, id) {
     }
   }
 
+  // Unsaved work is not lost by a click elsewhere: leaving asks first (see app.js).
+  let changed = false;
+  function markChanged() {
+    changed = true;
+  }
+  form.addEventListener("input", markChanged);
+  form.addEventListener("change", markChanged);
+  image.onChange(markChanged);
   form.addEventListener("input", () => {
     if (!form.querySelector("[aria-invalid=true]") && ![...form.querySelectorAll(".field-error")].some((e) => e.textContent)) summary.hidden = true;
   });
@@ -522,21 +587,21 @@ export async function editor(main, id) {
     for (const line of form.querySelectorAll(".field-error")) line.textContent = "";
     // The API's rules, checked here first.
     const problems = [];
-    if (!name.input.value.trim()) problems.push([name, "name is required"]);
-    else if (name.input.value.length > 50) problems.push([name, `name: must be at most 50 characters (got ${name.input.value.length})`]);
-    if (!personality.input.value.trim()) problems.push([personality, "personality is required"]);
-    else if (personality.input.value.length > 10000) problems.push([personality, `personality: must be at most 10000 characters (got ${personality.input.value.length})`]);
-    if (startScript.input.value.length > 2000) problems.push([startScript, `startScript: must be at most 2000 characters (got ${startScript.input.value.length})`]);
+    if (!name.input.value.trim()) problems.push([name, "Name: required."]);
+    else if (name.input.value.length > 50) problems.push([name, `Name: at most 50 characters (got ${name.input.value.length}).`]);
+    if (!personality.input.value.trim()) problems.push([personality, "Personality: required."]);
+    else if (personality.input.value.length > 10000) problems.push([personality, `Personality: at most 10,000 characters (got ${personality.input.value.length}).`]);
+    if (startScript.input.value.length > 2000) problems.push([startScript, `Start script: at most 2,000 characters (got ${startScript.input.value.length}).`]);
     const documentIds = [...form.querySelectorAll("input[name=documentIds]:checked")].map((i) => i.value);
     const toolErrors = validateTools(tools.value());
     tools.showErrors(toolErrors);
     if (creating && !image.state.file && !image.state.url) {
-      image.setError("referenceImage is required: drop an image or give its URL.");
+      image.setError("Image: required. Drop a picture here or give its URL.");
       problems.push([null, "referenceImage is required"]);
     }
     const points = facePoints.value();
     if (points === null) {
-      facePoints.setError(`facePoints: place all four points or reset them (${facePoints.remaining()} to go).`);
+      facePoints.setError(`Face points: place all four points or reset them (${facePoints.remaining()} to go).`);
       problems.push([null, "facePoints"]);
     }
     if (documentIds.length > 50) {
@@ -545,9 +610,9 @@ export async function editor(main, id) {
     }
     for (const [f, message] of problems) if (f) f.setError(message);
     if (problems.length || toolErrors.length) {
-      summary.textContent = "Please fix the highlighted fields.";
+      summary.textContent = `Please fix the highlighted field${problems.length + toolErrors.length > 1 ? "s" : ""}.`;
       summary.hidden = false;
-      (form.querySelector("[aria-invalid=true]") || summary).focus?.();
+      (form.querySelector("[aria-invalid=true]") || summary).focus();
       return;
     }
     save.disabled = true;
@@ -575,10 +640,16 @@ export async function editor(main, id) {
       }
       saveTools(saved.id, tools.value());
       if (image.state.changed && image.state.src) savedImages.set(saved.id, image.state.src);
+      changed = false;
       announce(creating ? `${saved.name} created; processing its image` : `${saved.name} saved`);
       location.hash = "#/characters";
     } catch (error) {
-      showApiError(form, summary, error);
+      if (/^referenceImage\b/.test(error.message || "")) {
+        // Under the control that gave the image (the URL field or the drop zone), in its words.
+        image.setError(error.message.replace(/^referenceImage:?\s*/, "Image: "));
+        summary.textContent = "Please fix the highlighted field.";
+        summary.hidden = false;
+      } else showApiError(form, summary, error);
       if (facePoints.wrap.querySelector(".field-error").textContent) facePoints.wrap.open = true;
     } finally {
       save.disabled = false;
@@ -586,7 +657,45 @@ export async function editor(main, id) {
     }
   });
   name.input.focus();
-  return null;
+  setLeaveGuard(() => changed);
+  return () => setLeaveGuard(null);
+}
+
+/** A document added from the character form (no nested <form>: Enter must not save the
+ * character). Calls `added(document)` once the API has it. */
+function newDocumentForm(added) {
+  const name = field({ label: "Document name", name: "newDocumentName", max: 255 });
+  const content = field({ label: "Document content (text or Markdown)", name: "newDocumentContent", max: 200000, multiline: true, rows: 6 });
+  const error = h("p", { class: "field-error", role: "alert" });
+  const button = h("button", { type: "button", class: "button small", id: "add-document" }, "Add this document");
+  const wrap = h("details", { class: "new-document", id: "new-document" }, h("summary", {}, "Add a new document"), name.wrap, content.wrap, error, button);
+  name.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      content.input.focus();
+    }
+  });
+  button.addEventListener("click", async () => {
+    error.textContent = "";
+    if (!name.input.value.trim()) return (name.setError("Give the document a name."), name.input.focus());
+    if (!content.input.value.trim()) return (content.setError("Paste the document's text."), content.input.focus());
+    button.disabled = true;
+    try {
+      const created = await api("POST", "/v1/documents", { name: name.input.value.trim(), content: content.input.value });
+      added({ ...created, usedBy: created.usedBy || [] });
+      announce(`Document ${created.name} added and attached`);
+      name.input.value = "";
+      content.input.value = "";
+      name.update();
+      content.update();
+      wrap.open = false;
+    } catch (failure) {
+      error.textContent = failure.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return wrap;
 }
 
 export { formatDate };

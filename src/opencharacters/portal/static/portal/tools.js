@@ -36,6 +36,20 @@ function checkDescription(errors, path, value) {
   else if (value.length > 1024) errors.push([`${path}.description`, `${path}.description: must be at most 1024 characters (got ${value.length})`]);
 }
 
+/** "tools[0].parameters[1].name" → "Tool 1, parameter 2 name": the labels the form shows. */
+export function humanPath(path) {
+  return path
+    .replace(/^tools\[(\d+)\]/, (_, i) => `Tool ${Number(i) + 1}`)
+    .replace(/\.parameters\[(\d+)\]/, (_, j) => `, parameter ${Number(j) + 1}`)
+    .replace(/\.(\w+)$/, (_, key) => ` ${{ timeoutSeconds: "timeout" }[key] || key}`)
+    .replace(/^tools$/, "Tools");
+}
+
+/** A message that starts with an API path ("tools[0].name: …"), in the form's words. */
+export function humanMessage(message) {
+  return message.replace(/^(tools(?:\[\d+\](?:\.parameters\[\d+\])?(?:\.\w+)?)?): /, (_, path) => `${humanPath(path)}: `);
+}
+
 /** [[path, message]] for every rule broken; the API says the same things. */
 export function validateTools(tools) {
   const errors = [];
@@ -113,9 +127,24 @@ export function toolsEditor(initial) {
       object[key] = input.type === "checkbox" ? input.checked : input.value;
       const line = input.parentElement.querySelector(".field-error");
       if (line) line.textContent = "";
+      if (line?.dataset.path) errors.delete(line.dataset.path); // fixed: not shown again on render
+      input.removeAttribute("aria-invalid");
       if (rerender) render();
       else refreshJson();
     });
+    if (key === "name") {
+      // Names are checked as soon as the field is left, not only on submit.
+      input.addEventListener("blur", () => {
+        const line = input.parentElement.querySelector(".field-error");
+        if (!line || !input.value) return;
+        const found = [];
+        checkName(found, "x", input.value);
+        if (found.length) {
+          line.textContent = `${input.closest("tr") ? "Parameter name" : "Name"}: ${found[0][1].replace(/^x\.name: /, "")}`;
+          input.setAttribute("aria-invalid", "true");
+        }
+      });
+    }
     return input;
   }
 
@@ -137,13 +166,13 @@ export function toolsEditor(initial) {
           h(
             "div",
             { class: "grid-3" },
-            control("Type", typeSelect, `${path}.type`),
-            control("Name", bind(h("input", { value: tool.name, placeholder: "show_product", dataset: { key: `${path}.name` } }), tool, "name"), `${path}.name`),
+            control(`Tool ${i + 1} type`, typeSelect, `${path}.type`),
+            control(`Tool ${i + 1} name`, bind(h("input", { value: tool.name, placeholder: "show_product", dataset: { key: `${path}.name` } }), tool, "name"), `${path}.name`),
             tool.type === "backend_rpc"
-              ? control("Timeout (s, 1–8)", bind(h("input", { type: "number", min: 1, max: 8, step: "0.5", value: tool.timeoutSeconds ?? 4 }), tool, "timeoutSeconds"), `${path}.timeoutSeconds`)
+              ? control(`Tool ${i + 1} timeout (s, 1–8)`, bind(h("input", { type: "number", min: 1, max: 8, step: "0.5", value: tool.timeoutSeconds ?? 4 }), tool, "timeoutSeconds"), `${path}.timeoutSeconds`)
               : h("div"),
           ),
-          control("Description", bind(h("textarea", { rows: 2, value: tool.description, placeholder: "When to call it and what it does" }), tool, "description"), `${path}.description`),
+          control(`Tool ${i + 1} description`, bind(h("textarea", { rows: 2, value: tool.description, placeholder: "When to call it and what it does" }), tool, "description"), `${path}.description`),
           h(
             "table",
             { class: "params" },
@@ -162,7 +191,7 @@ export function toolsEditor(initial) {
                 return h(
                   "tr",
                   {},
-                  cell(bind(h("input", { value: p.name, placeholder: "product_id" }), p, "name"), "name", "Name"),
+                  cell(bind(h("input", { value: p.name, placeholder: "product_id", dataset: { key: `${ppath}.name` } }), p, "name"), "name", "Name"),
                   cell(bind(select(PARAMETER_TYPES.map((t) => [t, t === "array" ? "array of strings" : t]), p.type), p, "type"), "type", "Type"),
                   cell(bind(h("input", { value: p.description, placeholder: "What the value means" }), p, "description"), "description", "Description"),
                   h("td", {}, bind(h("input", { type: "checkbox", checked: p.required, "aria-label": `Parameter ${j + 1} is required` }), p, "required")),
@@ -171,7 +200,7 @@ export function toolsEditor(initial) {
               }),
             ),
           ),
-          h("button", { type: "button", class: "button small", onclick: () => (params.push({ name: "", type: "string", description: "", required: true }), render()) }, "Add a parameter"),
+          h("button", { type: "button", class: "button small", "data-add-parameter": String(i), onclick: () => addParameter(i) }, "Add a parameter"),
         );
       }),
     );
@@ -184,6 +213,19 @@ export function toolsEditor(initial) {
     json.textContent = JSON.stringify({ tools: wireTools(tools) }, null, 2);
   }
 
+  // The button is rebuilt by render(): focus moves to the new parameter's name (Enter on the
+  // button used to leave focus on <body>).
+  function addParameter(i) {
+    const params = (tools[i].parameters ||= []);
+    if (params.length >= 20) {
+      wrap.querySelector(":scope > .field-error").textContent = `Tool ${i + 1}: may have at most 20 parameters`;
+      return;
+    }
+    params.push({ name: "", type: "string", description: "", required: true });
+    render();
+    list.querySelector(`[data-key="tools[${i}].parameters[${params.length - 1}].name"]`)?.focus();
+  }
+
   function add() {
     if (tools.length >= 20) {
       wrap.querySelector(":scope > .field-error").textContent = "tools: may have at most 20 items";
@@ -194,13 +236,18 @@ export function toolsEditor(initial) {
     list.lastElementChild?.querySelector("input")?.focus();
   }
 
+  // Messages in the form's words ("Tool 1 name: …"), and the field itself marked invalid.
   function showErrors(found) {
     errors.clear();
     for (const line of wrap.querySelectorAll(".field-error")) line.textContent = "";
+    for (const control of wrap.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
     for (const [path, message] of found) {
       errors.set(path, message);
       const line = wrap.querySelector(`.field-error[data-path="${CSS.escape(path)}"]`) || wrap.querySelector(":scope > .field-error");
-      line.textContent = line.textContent ? `${line.textContent} ${message}` : message;
+      const text = humanMessage(message);
+      line.textContent = line.textContent ? `${line.textContent} ${text}` : text;
+      const control = line.parentElement.querySelector("input, textarea, select");
+      if (control && line.dataset.path) control.setAttribute("aria-invalid", "true");
     }
   }
 

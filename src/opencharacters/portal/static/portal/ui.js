@@ -50,11 +50,16 @@ export function uid(prefix = "f") {
 
 export const number = new Intl.NumberFormat("en");
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** One date format everywhere, the one the server names conversations with ("Dec 04, 2026
+ * 07:31 UTC"): a conversation's name and its dates then read alike. */
 export function formatDate(iso) {
   if (!iso) return "—";
-  return new Date(iso).toLocaleString(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-  });
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "—";
+  const two = (n) => String(n).padStart(2, "0");
+  return `${MONTHS[d.getUTCMonth()]} ${two(d.getUTCDate())}, ${d.getUTCFullYear()} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())} UTC`;
 }
 
 export function formatDuration(seconds) {
@@ -118,7 +123,7 @@ export function field({ label, name, type = "text", value = "", hint, max, min, 
   const count = max ? h("span", { class: "count", id: countId }) : null;
   const update = () => {
     if (!count) return;
-    const n = input.value.length;
+    const n = input.value.length; // UTF-16 code units, as the server counts (docs/api.md)
     count.textContent = `${number.format(n)} / ${number.format(max)}`;
     const bad = n > max || (min && n > 0 && n < min);
     count.classList.toggle("over", Boolean(bad));
@@ -152,10 +157,13 @@ export function showApiError(form, summary, error) {
   const match = /^([A-Za-z_]+)[\[.:]/.exec(message);
   const root = match && match[1];
   const wrap = root && form.querySelector(`[data-field="${root}"]`);
-  const line = wrap && wrap.querySelector(".field-error");
+  // The exact control when the form marks one with the API's path ("tools[0].name").
+  const path = /^([\w.\[\]]+):/.exec(message)?.[1];
+  const exact = path && wrap ? wrap.querySelector(`.field-error[data-path="${CSS.escape(path)}"]`) : null;
+  const line = exact || (wrap && wrap.querySelector(".field-error"));
   if (line) {
     line.textContent = message;
-    const control = wrap.querySelector("input, textarea, select");
+    const control = (exact ? exact.parentElement : wrap).querySelector("input, textarea, select");
     if (control) {
       control.setAttribute("aria-invalid", "true");
       control.focus();

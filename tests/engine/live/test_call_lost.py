@@ -1,0 +1,100 @@
+"""`opencharacters call` against a server that dies mid-call (kill -9, and SIGTERM): the command
+notices within seconds, says so in one line (or in its JSON), and saves what it received.
+(An earlier client hung for minutes, then died with a traceback and no file.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from opencharacters.animation.media import read_audio
+from tests.engine.live.conftest import HEADERS, create_avatar
+from tests.engine.live.test_call_command import write_wav
+from tests.support.server import API_KEY, Server
+
+pytestmark = pytest.mark.slow
+
+# From the kill to the command's exit: noticing (about 2 s of media silence and one refused
+# request), hanging up, and encoding the saved MP4 on a busy 2-core machine.
+EXIT_WITHIN_S = 25.0
+
+
+def greeting_heard(api: httpx.Client, avatar_id: str) -> bool:
+    """The call is RUNNING and the greeting is over (its transcript entry is written)."""
+    listed = api.get("/v1/avatar_conversations", params={"avatar": avatar_id}).json()["data"]
+    for item in listed:
+        if item["status"] == "in_progress":
+            record = api.get(f"/v1/avatar_conversations/{item['id']}").json()
+            if record["transcript"]:
+                return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("kill", "as_json"), [(signal.SIGKILL, True), (signal.SIGTERM, False)], ids=["kill-9", "term"]
+)
+def test_the_call_command_notices_a_dead_server_and_keeps_what_it_got(
+    tmp_path: Path, kill: signal.Signals, as_json: bool
+) -> None:
+    server = Server(tmp_path / "server", None, OPENCHARACTERS_PRELOAD_ENGINES="true").start()
+    try:
+        with httpx.Client(base_url=server.base_url, headers=HEADERS, timeout=30) as api:
+            avatar_id = create_avatar(api)
+            # A long silent clip: the command is waiting for an answer when the server dies.
+            clip = tmp_path / "silence.wav"
+            write_wav(clip, np.zeros(48_000 * 120, dtype=np.float32), 48_000)
+            saved = tmp_path / "received.mp4"
+            command = [
+                sys.executable, "-m", "opencharacters", "call", avatar_id,
+                "--say", str(clip), "--save", str(saved), *(["--json"] if as_json else []),
+            ]  # fmt: skip
+            env = {**os.environ, "RUNWAYML_BASE_URL": server.base_url}
+            env["RUNWAYML_API_SECRET"] = API_KEY
+            caller = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            try:
+                deadline = time.monotonic() + 120
+                while not greeting_heard(api, avatar_id):
+                    assert caller.poll() is None, caller.communicate()
+                    assert time.monotonic() < deadline, "the call never got past its greeting"
+                    time.sleep(0.3)
+                time.sleep(2)  # some listening time: media the saved file must hold
+                assert server.process is not None
+                server.process.send_signal(kill)
+                killed_at = time.monotonic()
+                out, err = caller.communicate(timeout=EXIT_WITHIN_S + 60)
+                exited_after_s = time.monotonic() - killed_at
+            finally:
+                if caller.poll() is None:
+                    caller.kill()
+                    caller.wait()
+    finally:
+        server.stop()
+    said = err.strip().splitlines()[-1:] if not as_json else [json.loads(out).get("error")]
+    print(f"{kill.name}: exited {exited_after_s:.1f} s after the kill, saying {said}")
+    assert caller.returncode == 1, (out, err)
+    assert "Traceback" not in err, err
+    assert exited_after_s < EXIT_WITHIN_S
+    if as_json:
+        result = json.loads(out)
+        assert result["error"].startswith("call lost: "), result
+        assert "refuses connections" in result["error"]
+        assert result["status"] is None  # the server was gone: nothing to ask
+        assert result["transcript"][0]["text"] == "Hi, I'm Ada."
+        assert result["saved"] == str(saved)
+    else:
+        lines = err.strip().splitlines()
+        assert [line for line in lines if "call lost" in line] == lines[-1:], err
+        assert "avatar: Hi, I'm Ada." in out and f"saved {saved}" in out
+    sound = read_audio(saved)
+    assert sound.duration_s > 2, "the greeting and the listening after it were kept"
