@@ -4,6 +4,7 @@ Blocking and not thread-safe: one thread owns a writer from open to close."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import struct
@@ -168,6 +169,7 @@ def remux_progressive(source: Path, target: Path) -> float:
     crash: the demuxer stops at the last whole fragment) into an ordinary MP4 at `target`,
     index first. No re-encoding: ~15 ms per 5 s of call. Returns the duration in seconds;
     raises ValueError if `source` holds no media."""
+    shift_s = _fragment_shift_s(source)
     packets = 0
     with av.open(str(source)) as reader, av.open(str(target), "w", format="mp4") as writer:
         streams = {
@@ -177,18 +179,68 @@ def remux_progressive(source: Path, target: Path) -> float:
         }
         if not streams:
             raise ValueError(f"{source} has no audio or video")
+        first: dict[int, Any] = {}
+        """Each track's first packet, clamped to 0 by the fragmenting muxer, waits for the
+        second to be put back where it belongs."""
         for packet in reader.demux(*reader.streams):
-            if packet.stream.index not in streams or packet.dts is None or packet.size == 0:
+            index = packet.stream.index
+            if index not in streams or packet.dts is None or packet.pts is None or not packet.size:
                 continue
-            packet.stream = streams[packet.stream.index]
+            # The muxer rounded the shift up in each track's time base.
+            shift = math.ceil(shift_s / packet.time_base - 1e-6)
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = streams[index]
+            if index not in first:
+                first[index] = packet
+                continue
+            held = first[index]
+            if held is not None:
+                if packet.stream.type == "audio":  # AAC priming: one frame before the next
+                    frame = packet.duration or AAC_FRAME
+                    held.pts = held.dts = packet.dts - frame
+                    held.duration = frame
+                else:  # our video starts at 0; its decode time stays before the next one's
+                    held.pts = 0
+                    held.dts = min(held.dts, packet.dts - 1, 0)
+                writer.mux(held)
+                first[index] = None
+                packets += 1
             writer.mux(packet)
             packets += 1
+        for held in first.values():
+            if held is not None:
+                writer.mux(held)
+                packets += 1
     if packets == 0:
         target.unlink(missing_ok=True)
         raise ValueError(f"{source} holds no complete fragment")
     move_index_to_front(target)
     with av.open(str(target)) as check:
         return float(check.duration or 0) / 1_000_000
+
+
+def _fragment_shift_s(source: Path) -> float:
+    """How much later than their real time the fragmenting muxer wrote every packet.
+
+    A fragmented file has no edit list, so the muxer moved all tracks later until no timestamp
+    was negative (by the x264 B-frame delay or the AAC priming frame, whichever is larger) and
+    clamped each track's first packet to 0. The audio's second packet really starts at 0 (the
+    first is the encoder's priming), so its timestamp is the shift."""
+    with av.open(str(source)) as reader:
+        if not reader.streams.audio:
+            video = reader.streams.video
+            start = video[0].start_time if video else None
+            base = video[0].time_base if video else None
+            return float(max(0, start) * base) if start is not None and base else 0.0
+        seen = 0
+        for packet in reader.demux(reader.streams.audio[0]):
+            if packet.pts is None or not packet.size:
+                continue
+            seen += 1
+            if seen == 2:
+                return float(packet.pts * packet.time_base)
+    return 0.0
 
 
 # What FFmpeg's `movflags=+faststart` does, but in Python: PyAV runs av_write_trailer (where

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -373,6 +374,7 @@ class CallRecorder:
             remux_progressive(self._partial, staged)
             os.replace(staged, self.path)
             self._partial.unlink(missing_ok=True)
+            info = dataclasses.replace(info, bytes=self.path.stat().st_size)
             if self._aborted.is_set():  # abort() ran during the rename
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()
@@ -412,6 +414,9 @@ def salvage(partial: Path, target: Path) -> float:
     Raises ValueError if nothing in it can be played (it is removed anyway)."""
     try:
         return remux_progressive(partial, target)
+    except av.error.FFmpegError as error:  # not even a first fragment
+        target.unlink(missing_ok=True)
+        raise ValueError(f"{partial} holds no playable media: {error}") from error
     finally:
         partial.unlink(missing_ok=True)
 

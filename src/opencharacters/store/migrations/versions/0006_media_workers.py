@@ -1,7 +1,7 @@
 """media workers: their leases, and which one holds each session
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0011
 Create Date: 2026-12-04 07:45:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import opencharacters.store.types
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
