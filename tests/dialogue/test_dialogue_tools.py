@@ -61,6 +61,8 @@ ORDER = ToolSpec.from_json(
     }
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_parameters_become_json_schemas() -> None:
     schema = ORDER.arguments_schema()
@@ -124,6 +126,14 @@ class ScriptedModel:
 
     async def prepare(self, system_prompt: str) -> Any:
         return type("Persona", (), {"system_prompt": system_prompt})()
+
+    def action_chooser(self) -> None:
+        return None  # actions come in the reply stream, as a server model's do
+
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        raise AssertionError("not used by conversations")
 
     async def stream(
         self,
