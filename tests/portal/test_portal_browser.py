@@ -71,6 +71,16 @@ class Portal:
             "console",
             lambda m: m.type == "error" and self.errors.append(f"console: {m.text} {m.location}"),
         )
+        # A request the page gave up on shows in the console as net::ERR_ABORTED, which
+        # Playwright's console events do not carry. GETs are left out: the browser itself
+        # cancels media range requests and the portal's polls when a page is left.
+        page.on(
+            "requestfailed",
+            lambda r: (
+                r.method != "GET"
+                and self.errors.append(f"request failed: {r.method} {r.url} {r.failure}")
+            ),
+        )
         page.set_default_timeout(30_000)
 
     def wait(self, expression: str, what: str, timeout_s: float = 60) -> None:
