@@ -102,6 +102,11 @@ class MediaWorkerProcess:
             )
         )
         serving = asyncio.create_task(server.serve(sockets=[listener]), name="internal-http")
+        if self.settings.preload_engines:
+            # Take calls only once the models are in memory: a session waits queued rather
+            # than greeting its caller 30 s late (loading takes 10-40 s on a small box).
+            self.live.engines.warm()
+            await self.live.engines.get()
         await asyncio.to_thread(self._register, address)
         log.warning(
             "media worker %s at %s with %d slots (pid %d)",
@@ -110,8 +115,6 @@ class MediaWorkerProcess:
             self.slots,
             os.getpid(),
         )
-        if self.settings.preload_engines:
-            self.live.engines.warm()
         tasks = [
             asyncio.create_task(self._keep_lease(address), name="lease"),
             asyncio.create_task(self._claim_loop(), name="claims"),
