@@ -159,61 +159,6 @@ class MediaWorker:
         raise RuntimeError(f"worker did not register:\n{self.log()}")
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as when a machine loses power."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-
-class MediaWorker:
-    """A separately started `opencharacters worker` sharing a Server's database and data dir."""
-
-    def __init__(self, server: Server, *, slots: int = 1, name: str = "worker") -> None:
-        self.server = server
-        self.slots = slots
-        self.log_path = server.data_dir / f"{name}.log"
-        self.process: subprocess.Popen[str] | None = None
-        self.worker_id: str | None = None
-
-    def start(self, timeout_s: float = 240) -> MediaWorker:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = self.log_path.open("a")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "opencharacters", "worker", "--slots", str(self.slots)],
-            env={**self.server.env, "OPENCHARACTERS_PORT": "0"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.log()}")
-            with self.log_path.open() as fh:
-                fh.seek(offset)
-                for line in fh:
-                    if "media worker " in line and " at http" in line:
-                        self.worker_id = line.split("media worker ", 1)[1].split()[0]
-                        return self
-            time.sleep(0.1)
-        raise RuntimeError(f"worker did not register:\n{self.log()}")
-
-    def wait_for_log(self, text: str, timeout_s: float = 180) -> None:
-        deadline = time.monotonic() + timeout_s
-        while text not in self.log():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the worker never logged {text!r}:\n{self.log()}")
-            time.sleep(0.2)
-
-    def kill(self) -> None:
         """kill -9: no goodbye, no clean-up."""
         assert self.process is not None
         self.process.kill()
