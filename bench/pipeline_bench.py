@@ -110,7 +110,13 @@ class Transcript:
         self.entries.append([role, content])
 
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
         self.entries.append([role, content])
         return len(self.entries) - 1
@@ -131,7 +137,7 @@ async def pull(track: Any) -> None:
         await track.recv()
 
 
-async def wait_state(worker: SessionWorker, state: str, timeout_s: float = 60) -> None:
+async def wait_state(worker: SessionWorker, state: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while worker.session.state != state:
         if time.monotonic() > deadline:

@@ -65,3 +65,16 @@ def test_the_knowledge_base_and_the_calls_share_the_embedder(
     from_knowledge = asyncio.run(knowledge.embedder())
     assert from_knowledge is models_for(settings).embedder()
     assert len(made) == 1
+
+
+def test_calls_speak_through_the_configured_speech_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    import opencharacters.speech.engines as speech_engines
+    from opencharacters.speech.tts_openai import OpenAISpeechSynthesizer
+
+    embedded = object()
+    monkeypatch.setattr(speech_engines, "load_synthesizer", lambda settings: embedded)
+    local = ModelRegistry(EngineSettings())
+    assert local.speech_synthesizer() is embedded is local.synthesizer()
+    server = ModelRegistry(EngineSettings(tts={"backend": "openai"}))
+    speech = server.speech_synthesizer()
+    assert isinstance(speech, OpenAISpeechSynthesizer) and server.speech_synthesizer() is speech

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from opencharacters.dialogue.backend import DialogueModel
     from opencharacters.dialogue.knowledge.embedding import Embedder
     from opencharacters.speech.asr import SpeechRecognizer
-    from opencharacters.speech.tts import PresetSynthesizer
+    from opencharacters.speech.tts import PresetSynthesizer, SpeechSynthesizer
     from opencharacters.speech.turns import TurnDetector
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,15 @@ class ModelRegistry:
         from opencharacters.speech.engines import load_synthesizer
 
         return self._get("synthesizer", lambda: load_synthesizer(self.settings))
+
+    def speech_synthesizer(self) -> SpeechSynthesizer:
+        """The calls' speech stage as configured (`tts.backend`): the embedded synthesizer
+        above, or an OpenAI-compatible speech server."""
+        if self.settings.tts.backend == "openai":
+            from opencharacters.speech.tts_openai import OpenAISpeechSynthesizer
+
+            return self._get("speech-server", lambda: OpenAISpeechSynthesizer(self.settings.tts))
+        return self.synthesizer()
 
     def embedder(self) -> Embedder | None:
         """None when retrieval is configured without embeddings (BM25 alone)."""

@@ -10,7 +10,7 @@ import pytest
 
 from opencharacters.dialogue.tools import ToolCall, ToolOutcome, ToolRecord
 from opencharacters.pipeline.frames import WordHeard
-from opencharacters.pipeline.transcript import TranscriptWriter
+from opencharacters.pipeline.transcript import REVISION_INTERVAL_S, TranscriptWriter
 from tests.support.pipeline import FakeTranscript
 from tests.support.virtual_time import virtual_time
 
@@ -33,10 +33,16 @@ class SlowTranscript(FakeTranscript):
         self.busy = False
 
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
         await self._slow()
-        return await super().open_entry(role, content, at_s, tools=tools)
+        return await super().open_entry(role, content, at_s, interrupted=interrupted, tools=tools)
 
     async def revise(
         self,
@@ -57,7 +63,7 @@ def heard(writer: TranscriptWriter, turn: int, *words: str) -> None:
 
 
 @virtual_time
-async def test_words_are_written_as_heard_and_coalesced_while_a_write_runs() -> None:
+async def test_words_are_written_as_heard_at_most_one_revision_per_interval() -> None:
     sink = SlowTranscript()
     writer = TranscriptWriter(sink)
     heard(writer, 1, "One")
@@ -66,10 +72,14 @@ async def test_words_are_written_as_heard_and_coalesced_while_a_write_runs() -> 
     await asyncio.sleep(0.1)
     assert sink.said() == []  # the first write is still running
     await asyncio.sleep(0.2)
-    assert sink.said() == [("assistant", "One", False)]
-    await asyncio.sleep(0.3)
-    assert sink.said() == [("assistant", "One two three", False)]
+    assert sink.said() == [("assistant", "One", True)], "cut, until it is settled"
+    # The next revision waits for the interval after that write, then takes everything heard.
+    heard(writer, 1, " four")
+    await asyncio.sleep(REVISION_INTERVAL_S + 0.3)
+    assert sink.said() == [("assistant", "One two three four", True)]
     assert sink.writes == 2
+    await asyncio.sleep(2)
+    assert sink.writes == 2, "nothing new heard: nothing written"
 
 
 @virtual_time
@@ -109,7 +119,13 @@ async def test_turns_are_recorded_in_the_order_they_were_heard() -> None:
 
 class FullTranscript(FakeTranscript):
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
         return None  # the transcript is at its cap
 

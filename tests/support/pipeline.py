@@ -147,9 +147,15 @@ class FakeTranscript:
         self.entries.append(Entry(role, content, interrupted, list(tools)))
 
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
-        self.entries.append(Entry(role, content, False, list(tools)))
+        self.entries.append(Entry(role, content, interrupted, list(tools)))
         return len(self.entries) - 1
 
     async def revise(

@@ -17,6 +17,7 @@ from opencharacters.api.context import Services
 from opencharacters.api.cors import BrowserCors
 from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.failures import FailureAnswers
+from opencharacters.api.openapi import install_openapi
 from opencharacters.api.preflight import check_storage
 from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.api.route_index import RouteIndex
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     install_error_handlers(app)
+    install_openapi(app)
     routers = [
         module.router
         for module in (

@@ -25,12 +25,18 @@ class RouteIndex:
         return None
 
     def allowed_methods(self, scope: Scope) -> list[str]:
-        """Every method some route answers on this path, sorted (HEAD with GET)."""
+        """The methods of the path this request is routed to, sorted (HEAD with GET). Routes are
+        one per method; the first route whose template matches decides which template that is
+        (/v1/voices/preview, not /v1/voices/{id}). Undocumented routes are left out."""
+        matching = [route for route in self.routes if route.matches(scope)[0] != Match.NONE]
+        if not matching:
+            return []
+        template = matching[0].path
+        same = [route for route in matching if route.path == template]
+        documented = [route for route in same if route.include_in_schema] or same
         methods: set[str] = set()
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match != Match.NONE:
-                methods |= route.methods or set()
+        for route in documented:
+            methods |= route.methods or set()
         if "GET" in methods:
             methods.add("HEAD")
         return sorted(methods)

@@ -194,7 +194,8 @@ class Caller:
             async with self._http.request(method, self.base_url + path, **kwargs) as response:
                 text = await response.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CallError(f"{method} {path}: cannot reach {self.base_url} ({exc!r})") from None
+            reason = str(exc) or type(exc).__name__
+            raise CallError(f"{method} {path}: cannot reach {self.base_url} ({reason})") from None
         if response.status >= 400:
             raise CallError(f"{method} {path} -> {response.status}: {text[:300]}")
         return json.loads(text) if text else None

@@ -27,6 +27,7 @@ import numpy as np
 from opencharacters.animation.stream import FrameRenderer as FaceRenderer
 from opencharacters.animation.stream import VideoFrame
 from opencharacters.dialogue.backend import ActionChooser, DialogueModel
+from opencharacters.dialogue.knowledge.embedding import Embedder
 from opencharacters.dialogue.tools import ToolOutcome, ToolRecord
 from opencharacters.speech.asr import SpeechRecognizer
 from opencharacters.speech.audio import AudioChunk, Samples
@@ -36,12 +37,14 @@ from opencharacters.speech.turns import TurnDetection
 __all__ = [
     "ActionChooser",
     "CallControl",
+    "CallModels",
     "CallRecording",
     "CallerTransport",
     "DialogueModel",
     "FaceAnimation",
     "FaceRenderer",
     "Knowledge",
+    "ModelSource",
     "SpeechRecognizer",
     "SpeechSynthesizer",
     "ToolRunner",
@@ -127,7 +130,13 @@ class TranscriptSink(Protocol):
     ) -> None: ...
 
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
         """Writes an entry that later `revise` calls complete; returns its handle (None: the
         transcript is full and nothing was written)."""
@@ -157,3 +166,25 @@ class ToolRunner(Protocol):
     async def call(
         self, session_id: str, method: str, args: dict[str, Any], timeout_s: float
     ) -> ToolOutcome: ...
+
+
+class CallModels(Protocol):
+    """The process's shared models as one call sees them (engine/live/engines.py)."""
+
+    @property
+    def recognizer(self) -> SpeechRecognizer: ...
+
+    @property
+    def dialogue(self) -> DialogueModel: ...
+
+    @property
+    def synthesizer(self) -> SpeechSynthesizer: ...
+
+    @property
+    def embedder(self) -> Embedder | None: ...
+
+
+class ModelSource(Protocol):
+    """The shared models, once loaded (engine/live/engines.py's EngineLoader)."""
+
+    async def get(self) -> CallModels: ...

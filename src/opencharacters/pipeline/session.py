@@ -29,7 +29,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from opencharacters.animation.stream import VideoFrame
 from opencharacters.dialogue.chunker import chunk_text
@@ -58,11 +57,9 @@ from opencharacters.pipeline.metrics import CallMetrics, TurnTimings
 from opencharacters.pipeline.ports import (
     CallerTransport,
     CallRecording,
-    DialogueModel,
     FaceAnimation,
     Knowledge,
-    SpeechRecognizer,
-    SpeechSynthesizer,
+    ModelSource,
     ToolRunner,
     TranscriptSink,
     TurnDetection,
@@ -83,26 +80,6 @@ CALLER_SILENT_TIMEOUT_S = 10.0
 """No audio packet from the caller for this long (browsers send them even in silence): gone."""
 _NEVER = 1_000_000
 """A first-clause length no sentence reaches: cut at sentence ends only."""
-
-
-class CallModels(Protocol):
-    """The process's shared models as one call sees them (engine/live/engines.py)."""
-
-    @property
-    def recognizer(self) -> SpeechRecognizer: ...
-
-    @property
-    def dialogue(self) -> DialogueModel: ...
-
-    @property
-    def synthesizer(self) -> SpeechSynthesizer: ...
-
-    @property
-    def embedder(self) -> Any: ...
-
-
-class ModelSource(Protocol):
-    async def get(self) -> CallModels: ...
 
 
 @dataclass(slots=True)

@@ -2,16 +2,18 @@
 
 The caller's turns are written when they end. The avatar's turns are written as they are heard:
 the entry is opened with the first word the caller hears and revised as more words are heard
-(one write at a time; words heard during a write are in the next one), then settled with exactly
-the words heard and whether the turn was cut. A process killed mid-answer leaves the answer on
-record up to the last revision, a fraction of a second behind the sound."""
+(one write at a time, at most one per REVISION_INTERVAL_S), then settled with exactly
+the words heard and whether the turn was cut. Until it is settled the entry says it was cut
+(`interrupted`), so a process killed mid-answer leaves the answer on record as cut, up to the
+last revision: at most REVISION_INTERVAL_S behind the sound."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opencharacters.dialogue.tools import ToolRecord
 from opencharacters.pipeline.frames import Interruption, WordHeard
@@ -20,14 +22,20 @@ from opencharacters.pipeline.ports import TranscriptSink
 log = logging.getLogger(__name__)
 
 
+REVISION_INTERVAL_S = 0.5
+"""At most one revision of an answer this often: a crash loses at most this much of what was
+heard, and a call costs its database a few writes per second at most."""
+
+
 @dataclass(slots=True)
 class _Open:
     text: str
     start_s: float
     handle: int | None = None
-    writing: bool = False
     full: bool = False
     """The transcript is at its cap: nothing more is written for this turn."""
+    writer: asyncio.Task[None] | None = None
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class TranscriptWriter:
@@ -35,9 +43,6 @@ class TranscriptWriter:
 
     def __init__(self, sink: TranscriptSink) -> None:
         self._sink = sink
-        self._writes: set[asyncio.Task[None]] = set()
-        """Revisions under way: never cancelled with the call's tasks (a write cut in the
-        middle could not tell whether its row exists), awaited by `settle`."""
         self._lock = asyncio.Lock()
         """Writes happen in the order they were asked for (entries get their order there)."""
         self._open: dict[int, _Open] = {}
@@ -55,33 +60,34 @@ class TranscriptWriter:
             entry = self._open[word.turn] = _Open(word.text.strip(), turn_start_s)
         else:
             entry.text += word.text
-        self._kick(word.turn, entry)
+        if entry.writer is None and not entry.full:
+            # Never cancelled with the call's tasks (a write cut in the middle could not tell
+            # whether its row exists): `settle` stops it between writes and waits for it.
+            entry.writer = asyncio.ensure_future(self._keep_written(entry))
 
-    def _kick(self, turn: int, entry: _Open) -> None:
-        if not entry.writing and not entry.full:
-            entry.writing = True
-            task = asyncio.ensure_future(self._write(turn, entry))
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
-
-    async def _write(self, turn: int, entry: _Open) -> None:
-        text = entry.text
+    async def _keep_written(self, entry: _Open) -> None:
+        written: str | None = None
         try:
-            async with self._lock:
-                if turn in self._settled:
-                    return
+            while entry.text != written and not entry.full and not entry.settled.is_set():
                 text = entry.text
-                if entry.handle is None:
-                    entry.handle = await self._sink.open_entry("assistant", text, entry.start_s)
-                    entry.full = entry.handle is None
-                else:
-                    await self._sink.revise(entry.handle, text)
-        except Exception:  # the settled record is written again at the turn's end
-            log.exception("writing the avatar's words as they are heard failed")
+                try:
+                    async with self._lock:
+                        if entry.settled.is_set():
+                            return
+                        if entry.handle is None:
+                            entry.handle = await self._sink.open_entry(
+                                "assistant", text, entry.start_s, interrupted=True
+                            )
+                            entry.full = entry.handle is None
+                        else:
+                            await self._sink.revise(entry.handle, text, interrupted=True)
+                except Exception:  # the settled record is written again at the turn's end
+                    log.exception("writing the avatar's words as they are heard failed")
+                written = text
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(entry.settled.wait(), REVISION_INTERVAL_S)
         finally:
-            entry.writing = False
-        if turn not in self._settled and not entry.full and entry.text != text:
-            self._kick(turn, entry)  # words heard during that write
+            entry.writer = None
 
     async def settle(
         self,
@@ -94,11 +100,13 @@ class TranscriptWriter:
         tools: Sequence[ToolRecord] = (),
     ) -> None:
         """The turn's final record: the words heard (none: no entry, unless it acted)."""
-        if self._writes:
-            await asyncio.wait(set(self._writes))
+        self._settled.add(turn)
+        entry = self._open.pop(turn, None)
+        if entry is not None:
+            entry.settled.set()
+            if entry.writer is not None:
+                await asyncio.wait({entry.writer})
         async with self._lock:
-            self._settled.add(turn)
-            entry = self._open.pop(turn, None)
             if entry is not None and entry.handle is not None:
                 await self._sink.revise(
                     entry.handle, heard or None, interrupted=interrupted, tools=tools

@@ -186,10 +186,12 @@ def fail_interrupted(db: Session) -> int:
 def cancel_for_avatar(db: Session, avatar_id: str) -> int:
     count = 0
     for session in db.scalars(
-        select(RealtimeSession).where(
+        select(RealtimeSession)
+        .where(
             RealtimeSession.avatar_id == avatar_id,
             RealtimeSession.status.in_([s.value for s in ACTIVE]),
         )
+        .with_for_update()
     ):
         set_status(db, session, S.CANCELLED)
         count += 1

@@ -199,6 +199,7 @@ async def test_the_avatars_words_are_on_record_as_they_are_heard(
         (entry,) = record["transcript"]
         so_far = entry["content"]
         assert entry["role"] == "assistant" and so_far, "written before the answer ends"
+        assert entry["interrupted"] is True, "marked cut until it is settled (a crash keeps it)"
         assert LONG_SCRIPT.startswith(so_far) and len(so_far) < len(LONG_SCRIPT)
         heard = call.received.transcript("assistant")[1].strip()
         assert heard.startswith(so_far), "never ahead of what the caller heard"

@@ -39,8 +39,10 @@ from opencharacters.store.tables import Avatar, RealtimeSession
 router = APIRouter(tags=["realtime sessions"])
 
 
-def _get(db: Session, org_id: str, session_id: str) -> RealtimeSession:
-    session: RealtimeSession | None = db.get(RealtimeSession, session_id)
+def _get(db: Session, org_id: str, session_id: str, *, for_update: bool = False) -> RealtimeSession:
+    session: RealtimeSession | None = db.get(
+        RealtimeSession, session_id, with_for_update=for_update
+    )
     if session is None or session.organization_id != org_id:
         raise NotFound(f"Realtime session {session_id} not found.")
     return session
@@ -137,7 +139,8 @@ async def retrieve_realtime_session(
 def _cancel(svc: Services, caller: Caller, session_id: str) -> bool:
     """CANCELLED in the database (the truth); True if a worker may be running its call."""
     with svc.db.write_session() as db:
-        session = _get(db, caller.org_id, session_id)
+        # Locked: a call ending meanwhile must not be overwritten by a stale CANCELLED.
+        session = _get(db, caller.org_id, session_id, for_update=True)
         if SessionStatus(session.status) in TERMINAL:
             return False  # already over: cancelling again changes nothing
         held = session.worker_id is not None

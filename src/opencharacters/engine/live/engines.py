@@ -34,7 +34,7 @@ class SharedEngines:
 def _load(settings: EngineSettings) -> SharedEngines:
     started = time.perf_counter()
     models = models_for(settings)
-    synthesizer = models.synthesizer()
+    synthesizer = models.speech_synthesizer()
     recognizer = models.recognizer()
     dialogue = models.dialogue()
     embedder = models.embedder()

@@ -30,9 +30,15 @@ class StoreTranscript:
         await self._append(role, content, at_s, interrupted, tools)
 
     async def open_entry(
-        self, role: str, content: str | None, at_s: float, *, tools: Sequence[ToolRecord] = ()
+        self,
+        role: str,
+        content: str | None,
+        at_s: float,
+        *,
+        interrupted: bool = False,
+        tools: Sequence[ToolRecord] = (),
     ) -> int | None:
-        return await self._append(role, content, at_s, False, tools)
+        return await self._append(role, content, at_s, interrupted, tools)
 
     async def revise(
         self,

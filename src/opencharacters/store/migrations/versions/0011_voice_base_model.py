@@ -1,7 +1,7 @@
 """custom voices name the model they are made from
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-04 08:10:00.000000
 """
 
