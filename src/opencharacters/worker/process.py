@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -32,6 +35,7 @@ from opencharacters.worker.admission import internal_token
 from opencharacters.worker.internal_api import internal_app
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class MediaWorkerProcess:
@@ -55,6 +59,7 @@ class MediaWorkerProcess:
         self.parent_pid = parent_pid
         """Supervised by `serve`: when that process is gone, take no new calls and exit once
         the running ones end (a dead API takes no call with it)."""
+        self._control_thread = ThreadPoolExecutor(1, thread_name_prefix="worker-lease")
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._draining = False
@@ -75,6 +80,13 @@ class MediaWorkerProcess:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def _control(self, work: Callable[..., T], *args: Any) -> T:
+        """Lease, claim and registration work runs on a thread of its own: in the shared default
+        pool it queued behind speech and dialogue inference on a busy box, the heartbeat came
+        more than a lease late and a healthy worker was declared lost."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._control_thread, functools.partial(work, *args))
 
     def stop(self) -> None:
         self._stop.set()
@@ -107,7 +119,7 @@ class MediaWorkerProcess:
             # than greeting its caller 30 s late (loading takes 10-40 s on a small box).
             self.live.engines.warm()
             await self.live.engines.get()
-        await asyncio.to_thread(self._register, address)
+        await self._control(self._register, address)
         log.warning(
             "media worker %s at %s with %d slots (pid %d)",
             self.worker_id,
@@ -129,11 +141,12 @@ class MediaWorkerProcess:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.live.stop_all()
-            await asyncio.to_thread(self._deregister)
+            await self._control(self._deregister)
             server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
                 await serving
             await self.knowledge.stop()
+            self._control_thread.shutdown(wait=False)
             self.db.dispose()
             log.warning("media worker %s stopped", self.worker_id)
 
@@ -157,7 +170,7 @@ class MediaWorkerProcess:
         interval = self.settings.worker_heartbeat_s
         while True:
             try:
-                renewed, ended = await asyncio.to_thread(self._heartbeat)
+                renewed, ended = await self._control(self._heartbeat)
             except Exception:
                 log.exception("worker %s: the heartbeat failed", self.worker_id)
             else:
@@ -187,7 +200,7 @@ class MediaWorkerProcess:
             self.live.end_for_status(session_id, "FAILED")
         self.worker_id = str(uuid.uuid4())
         self.live.worker_id = self.worker_id
-        await asyncio.to_thread(self._register, address)
+        await self._control(self._register, address)
         log.warning("worker registered again as %s", self.worker_id)
 
     def _orphaned(self) -> bool:
@@ -204,7 +217,7 @@ class MediaWorkerProcess:
             if self._draining:
                 continue
             try:
-                claimed = await asyncio.to_thread(self._claim)
+                claimed = await self._control(self._claim)
             except Exception:
                 log.exception("worker %s: claiming sessions failed", self.worker_id)
                 continue
