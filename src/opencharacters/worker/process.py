@@ -36,6 +36,7 @@ from opencharacters.worker.internal_api import internal_app
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+SERVER_STOP_S = 3.0
 
 
 class MediaWorkerProcess:
@@ -111,6 +112,7 @@ class MediaWorkerProcess:
                 internal_app(self.live, self.db, self, token),
                 log_level="warning",
                 lifespan="off",
+                timeout_graceful_shutdown=int(SERVER_STOP_S),
             )
         )
         serving = asyncio.create_task(server.serve(sockets=[listener]), name="internal-http")
@@ -141,10 +143,18 @@ class MediaWorkerProcess:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.live.stop_all()
-            await self._control(self._deregister)
+            try:
+                await self._control(self._deregister)
+            except Exception:  # the lease runs out instead: its sessions FAIL as WORKER_LOST
+                log.exception("worker %s: deregistering failed", self.worker_id)
+            # uvicorn waits for open connections to close; a peer gone without a FIN (a killed
+            # API process) left a stopping worker idle forever.
             server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
+            try:
+                await asyncio.wait_for(serving, SERVER_STOP_S)
+            except (TimeoutError, asyncio.CancelledError):
+                server.force_exit = True
+                serving.cancel()
             await self.knowledge.stop()
             self._control_thread.shutdown(wait=False)
             self.db.dispose()
@@ -171,13 +181,12 @@ class MediaWorkerProcess:
         while True:
             try:
                 renewed, ended = await self._control(self._heartbeat)
-            except Exception:
-                log.exception("worker %s: the heartbeat failed", self.worker_id)
-            else:
                 if not renewed:
                     await self._lease_lost(address)
                 for session_id, status in ended.items():
                     self.live.end_for_status(session_id, status)
+            except Exception:  # the next beat tries again; the loop must never end
+                log.exception("worker %s: the heartbeat failed", self.worker_id)
             if self._orphaned() and not self._draining:
                 log.warning("worker %s: its supervisor is gone; finishing calls", self.worker_id)
                 self._draining = True
