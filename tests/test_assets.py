@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,14 @@ import pytest
 from opencharacters import assets
 from opencharacters.assets import (
     ASSETS,
+    QWEN_15B,
     AssetError,
     AssetFile,
     AssetHashMismatch,
     ModelAsset,
     PackagedFile,
     assemble_parts,
+    asset_named,
     asset_status,
     ensure_asset,
     model_cache_dir,
@@ -123,6 +126,35 @@ def test_unknown_model_name() -> None:
         ensure_asset("gpt-17")
 
 
+def test_the_15b_is_optional_pinned_and_named_by_its_short_name() -> None:
+    assert asset_named("qwen2.5-coder-1.5b") is QWEN_15B and QWEN_15B.optional
+    (gguf,) = QWEN_15B.files
+    assert len(gguf.parts) == 22 and {p.version for p in gguf.parts} == {"0.2.0"}
+    assert gguf.size == 1_117_320_768 and len(gguf.sha256) == 64
+    assert not any(asset.optional for asset in ASSETS.values() if asset is not QWEN_15B)
+
+
+def test_an_optional_model_that_is_not_installed(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`models check` reports it without failing; loading it says how to prepare it."""
+    from click.testing import CliRunner
+
+    from opencharacters.cli import main
+
+    missing = PackagedFile("no-such-model-package", "1.0", "x/y.bin")
+    optional = replace(_single_file_asset("0" * 64, part=missing), optional=True)
+    monkeypatch.setattr(assets, "ASSETS", {"probe": optional})
+    monkeypatch.setattr("opencharacters.speech.cli.ASSETS", assets.ASSETS)
+    with pytest.raises(AssetError, match=r"optional: opencharacters models prepare --model probe"):
+        ensure_asset("probe")
+    checked = CliRunner().invoke(main, ["models", "check", "--no-load"])
+    assert checked.exit_code == 0, checked.output
+    assert "(optional: models prepare --model probe)" in checked.output
+    refused = CliRunner().invoke(main, ["models", "prepare", "--model", "gpt-17"])
+    assert refused.exit_code == 2 and "unknown model 'gpt-17'" in refused.output
+
+
 def test_cache_location_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(assets.MODEL_CACHE_ENV, raising=False)
     configured = EngineSettings(model_cache=ModelCacheSettings(dir=tmp_path / "configured"))
@@ -136,6 +168,8 @@ def test_cache_location_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize("name", sorted(ASSETS))
 def test_every_packaged_model_verifies_offline(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if ASSETS[name].optional and asset_status(ASSETS[name]).state == "missing":
+        pytest.skip(f"optional model not prepared: opencharacters models prepare --model {name}")
     path = ensure_asset(name)
     assert path.exists()
     assert asset_status(ASSETS[name]).state == "ready"
@@ -153,7 +187,10 @@ def test_models_cli_prepares_and_loads_every_model_offline(monkeypatch: pytest.M
     assert prepared.exit_code == 0, prepared.output
     checked = CliRunner().invoke(main, ["models", "check"])
     assert checked.exit_code == 0, checked.output
-    for name in ASSETS:
+    for name, asset in ASSETS.items():
         line = next(line for line in checked.output.splitlines() if line.startswith(name))
+        if asset.optional and " missing " in line:
+            assert f"(optional: models prepare --model {name})" in line
+            continue
         assert " ready " in line
         assert "load " in line

@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     session_ready_ttl_s: int = Field(default=300, ge=5)
     scheduler_tick_s: float = Field(default=0.5, gt=0)
 
+    # Media workers (processes that run the calls; `serve` supervises `media_workers` of them).
+    media_workers: int = Field(default=1, ge=0, le=64)
+    worker_lease_s: float = Field(default=10.0, ge=1.0)
+    """A worker silent this long is lost: its sessions FAIL (WORKER_LOST) where they stopped."""
+    worker_heartbeat_s: float = Field(default=0.5, gt=0)
+    """Lease renewal, call-alive mark and check for calls ended elsewhere, this often."""
+    worker_claim_poll_s: float = Field(default=0.25, gt=0)
+    """Waiting sessions are looked for this often (and at once when an API process says so)."""
+
     # Live calls (WebRTC).
     ice_servers: list[IceServer] = Field(default_factory=list)
     """STUN/TURN servers for the server's peer, e.g. OPENCHARACTERS_ICE_SERVERS=

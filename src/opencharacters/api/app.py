@@ -43,7 +43,6 @@ from opencharacters.api.routers import (
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
-from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
@@ -54,6 +53,9 @@ from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, h
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import fail_interrupted
 from opencharacters.webhooks.dispatcher import WebhookDispatcher
+from opencharacters.worker.gateway import WorkerGateway
+from opencharacters.worker.recovery import RecordingRecovery
+from opencharacters.worker.supervisor import WorkerSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +66,12 @@ def build_services(settings: Settings) -> Services:
     blobs = FilesystemBlobStore(settings.resolved_blob_dir)
     # Background image, video, voice and knowledge-indexing work, one job at a time.
     cpu_gate = asyncio.Semaphore(1)
+    recovery = RecordingRecovery(settings.data_dir, db, blobs)
     scheduler = SessionScheduler(
         db,
-        capacity=settings.session_capacity,
-        ready_ttl_s=settings.session_ready_ttl_s,
+        lease_s=settings.worker_lease_s,
         tick_s=settings.scheduler_tick_s,
+        recover=recovery.recover,
     )
     knowledge = KnowledgeBase(db, settings.engines, background_gate=cpu_gate)
     return Services(
@@ -87,7 +90,8 @@ def build_services(settings: Settings) -> Services:
         scheduler=scheduler,
         avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
-        live=LiveCalls(settings, db, blobs, scheduler, knowledge),
+        workers=WorkerGateway(settings, db),
+        recovery=recovery,
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
         knowledge=knowledge,
         webhooks=WebhookDispatcher(settings, db),
@@ -144,17 +148,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failed = fail_interrupted(db)
         if failed:
             log.warning("marked %d sessions FAILED that were active before a restart", failed)
+        recovered = await asyncio.to_thread(svc.recovery.recover_orphans)
+        if recovered:
+            log.warning("recovered %d recordings of calls that crashed", recovered)
         svc.avatar_processor.resume_unfinished()
         svc.task_runner.resume_unfinished()
         svc.voice_processor.resume_unfinished()
+        supervisor = WorkerSupervisor(settings, svc.db, settings.media_workers)
+        await supervisor.start()
         svc.scheduler.start()
         svc.webhooks.start()
-        if settings.preload_engines:
-            svc.live.engines.warm()
         try:
             yield
         finally:
-            await svc.live.stop_all()
+            await supervisor.stop()
+            await svc.workers.close()
             await svc.scheduler.stop()
             await svc.avatar_processor.stop()
             await svc.task_runner.stop()

@@ -460,10 +460,16 @@ class VoiceFromAudio(Strict):
         return check_media_uri(value, media="audio")
 
 
+VoiceBaseModel = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
 class VoiceCreate(Strict):
     name: VoiceName
     description: VoiceDescription | None = None
     from_: Annotated[VoiceFromText | VoiceFromAudio, Field(discriminator="type", alias="from")]
+    base_model: Annotated[VoiceBaseModel | None, Field(alias="baseModel")] = None
+    """OpenCharacters' own: the voice model the custom voice is made from (a name from the
+    server's engines.tts.piper_voices, or the speech server's voice); default Piper joe."""
 
 
 class VoiceUpdate(Strict):

@@ -207,6 +207,8 @@ def custom_voice_json(voice: Voice, preview_url: str | None) -> dict[str, Any]:
         "createdAt": iso(voice.created_at),
         "status": voice.status,
     }
+    if voice.base_model is not None:
+        body["baseModel"] = voice.base_model  # ours; only present when it was given
     if voice.status == "READY":
         body["previewUrl"] = preview_url
     elif voice.status == "FAILED":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -110,6 +111,7 @@ class VoiceProcessor(JobRunner):
                     design, analysis = await asyncio.to_thread(
                         design_from_prompt, voice.prompt or "", self.settings
                     )
+                    design = replace(design, base=voice.base_model)
                     preview, duration = await asyncio.to_thread(
                         render_design_preview, design, engines
                     )
@@ -117,6 +119,7 @@ class VoiceProcessor(JobRunner):
                 data = await self._sample_bytes(voice)
                 async with self._jobs.cpu_gate:
                     design, analysis = await asyncio.to_thread(self._clone, data)
+                    design = replace(design, base=voice.base_model)
                     preview, duration = await asyncio.to_thread(
                         render_design_preview, design, engines, CUSTOM_PREVIEW_CLONE_SENTENCE
                     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from opencharacters.assets import ensure_asset
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.asr import SpeechRecognizer, WhisperRecognizer
 from opencharacters.speech.asr_openai import OpenAIRecognizer
-from opencharacters.speech.tts import PresetSynthesizer
+from opencharacters.speech.tts import PresetSynthesizer, SegmentSynthesizer
+from opencharacters.speech.tts_openai import OpenAISpeechSynthesizer
 from opencharacters.speech.turns import TurnDetector
 from opencharacters.speech.vad import SileroVad
 
@@ -30,14 +29,20 @@ def load_recognizer(settings: EngineSettings) -> SpeechRecognizer:
 
 
 def load_synthesizer(settings: EngineSettings) -> PresetSynthesizer:
+    """The embedded synthesizer: Piper joe (and the user's Piper voices) + the presets."""
     return PresetSynthesizer(ensure_asset("piper-en_US-joe-medium", settings), settings.tts)
 
 
-@cache
-def _shared_synthesizer(settings_json: str) -> PresetSynthesizer:
-    return load_synthesizer(EngineSettings.model_validate_json(settings_json))
+def load_speech_synthesizer(settings: EngineSettings) -> SegmentSynthesizer:
+    """The configured speech stage: embedded, or an OpenAI-compatible server (tts.backend)."""
+    if settings.tts.backend == "openai":
+        return OpenAISpeechSynthesizer(settings.tts)
+    return load_synthesizer(settings)
 
 
 def shared_synthesizer(settings: EngineSettings) -> PresetSynthesizer:
-    """One synthesizer per process and configuration (it is thread-safe; loading costs ~1 s)."""
-    return _shared_synthesizer(settings.model_dump_json())
+    """The process's synthesizer for this configuration (thread-safe; loading costs ~1 s): the
+    model registry's."""
+    from opencharacters.model_registry import models_for
+
+    return models_for(settings).synthesizer()

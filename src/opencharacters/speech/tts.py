@@ -65,6 +65,17 @@ class SpeechSynthesizer(Protocol):
     ) -> AsyncIterator[SpeechSegment]: ...
 
 
+class SegmentSynthesizer(SpeechSynthesizer, Protocol):
+    """What the live worker and avatar videos use: pieces of speech with their timings, in
+    order, from a worker thread (PresetSynthesizer, speech/tts_openai.py)."""
+
+    def segments(
+        self, text: str, voice_id: Voice
+    ) -> Iterator[tuple[Samples, tuple[PhonemeTiming, ...], float]]: ...
+
+    def synthesize_text(self, text: str, voice_id: Voice) -> Samples: ...
+
+
 def design_for(voice: Voice) -> VoiceDesign:
     if isinstance(voice, VoiceDesign):
         return voice

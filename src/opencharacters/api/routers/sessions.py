@@ -39,8 +39,10 @@ from opencharacters.store.tables import Avatar, RealtimeSession
 router = APIRouter(tags=["realtime sessions"])
 
 
-def _get(db: Session, org_id: str, session_id: str) -> RealtimeSession:
-    session: RealtimeSession | None = db.get(RealtimeSession, session_id)
+def _get(db: Session, org_id: str, session_id: str, *, for_update: bool = False) -> RealtimeSession:
+    session: RealtimeSession | None = db.get(
+        RealtimeSession, session_id, with_for_update=for_update
+    )
     if session is None or session.organization_id != org_id:
         raise NotFound(f"Realtime session {session_id} not found.")
     return session
@@ -77,7 +79,7 @@ async def create_realtime_session(
     body: SessionCreate, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     session_id = await asyncio.to_thread(_create, svc, caller, body)
-    svc.scheduler.wake()
+    svc.workers.wake_workers()
     return {"id": session_id}
 
 
@@ -134,12 +136,16 @@ async def retrieve_realtime_session(
     return await asyncio.to_thread(_retrieve, svc, caller, check_id(id, "id"))
 
 
-def _cancel(svc: Services, caller: Caller, session_id: str) -> None:
-    with svc.db.session() as db:
-        session = _get(db, caller.org_id, session_id)
+def _cancel(svc: Services, caller: Caller, session_id: str) -> bool:
+    """CANCELLED in the database (the truth); True if a worker may be running its call."""
+    with svc.db.write_session() as db:
+        # Locked: a call ending meanwhile must not be overwritten by a stale CANCELLED.
+        session = _get(db, caller.org_id, session_id, for_update=True)
         if SessionStatus(session.status) in TERMINAL:
-            return  # already over: cancelling again changes nothing
+            return False  # already over: cancelling again changes nothing
+        held = session.worker_id is not None
         set_status(db, session, SessionStatus.CANCELLED)
+        return held
 
 
 @router.delete("/v1/realtime_sessions/{id}", status_code=204, summary="Cancel a realtime session")
@@ -147,9 +153,9 @@ async def cancel_realtime_session(
     id: IdPath, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> Response:
     session_id = check_id(id, "id")
-    await asyncio.to_thread(_retrieve, svc, caller, session_id)  # 404 unless the caller's own
-    if not await svc.live.cancel(session_id):
-        await asyncio.to_thread(_cancel, svc, caller, session_id)
+    if await asyncio.to_thread(_cancel, svc, caller, session_id):
+        # The worker ends the call now (it would also see the status within a heartbeat).
+        await svc.workers.ended(session_id, SessionStatus.CANCELLED)
     svc.scheduler.wake()
     return Response(status_code=204)
 

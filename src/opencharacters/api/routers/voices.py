@@ -85,7 +85,19 @@ def _stage_sample(svc: Services, db: Any, voice: Voice, source: VoiceFromAudio) 
     voice.sample_blob = key
 
 
+def _check_base_model(svc: Services, name: str | None) -> None:
+    tts = svc.settings.engines.tts
+    if name is None or tts.backend == "openai":
+        return  # a speech server's voices are its own to name
+    known = ["joe", *tts.piper_voices]
+    if name not in known:
+        raise BadRequest(
+            f"baseModel: unknown voice model {name!r}; this server has: {', '.join(known)}"
+        )
+
+
 def _create(svc: Services, caller: Caller, body: VoiceCreate) -> str:
+    _check_base_model(svc, body.base_model)
     now = utcnow()
     source = body.from_
     voice = Voice(
@@ -95,6 +107,7 @@ def _create(svc: Services, caller: Caller, body: VoiceCreate) -> str:
         description=body.description,
         status="PROCESSING",
         source_type=source.type,
+        base_model=None if body.base_model == "joe" else body.base_model,
         created_at=now,
         updated_at=now,
     )

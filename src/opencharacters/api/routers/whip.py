@@ -3,7 +3,10 @@
 `consume` hands out `{url, token}`; the client POSTs its offer to `url` with
 `Authorization: Bearer <token>` and `Content-Type: application/sdp`, and gets `201 Created`
 with the answer and a `Location` it may DELETE to hang up. No trickle ICE: the offer must already
-hold its candidates (browsers: wait for ICE gathering to complete before sending)."""
+hold its candidates (browsers: wait for ICE gathering to complete before sending).
+
+The call runs in the media worker holding the session: the offer and the hang-up are forwarded
+there (worker/gateway.py: a reverse proxy, not a redirect) and its answer returned as is."""
 
 from __future__ import annotations
 
@@ -26,8 +29,8 @@ from opencharacters.domain.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from opencharacters.engine.live.calls import MAX_OFFER_BYTES
 from opencharacters.store.tables import RealtimeSession
+from opencharacters.worker.admission import MAX_OFFER_BYTES
 
 router = APIRouter(tags=["realtime sessions"])
 
@@ -129,7 +132,7 @@ async def whip_offer(
     problem = offer_problem(sdp)
     if problem:
         raise BadRequest(problem)
-    answer = await svc.live.offer(session_id, token, sdp)
+    answer = await svc.workers.offer(session_id, token, body)
     location = svc.settings.resolved_public_url + resource_path(session_id)
     return Response(
         content=answer,
@@ -150,7 +153,7 @@ async def whip_hang_up(
     svc: Services = Depends(services),
 ) -> Response:
     session_id = check_id(id, "id")
-    await svc.live.hang_up(session_id, _token(credentials))
+    await svc.workers.hang_up(session_id, _token(credentials))
     return Response(status_code=200)
 
 
