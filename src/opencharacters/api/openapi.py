@@ -25,7 +25,11 @@ ERRORS: dict[str, str] = {
 }
 EXTRA_ERRORS: dict[tuple[str, str], dict[str, str]] = {
     ("post", "/v1/realtime_sessions/{id}/whip"): {
-        "415": "The offer must be sent as application/sdp."
+        "415": "The offer must be sent as application/sdp.",
+        "503": "The media worker holding the session is not reachable.",
+    },
+    ("delete", "/v1/realtime_sessions/{id}/whip/call"): {
+        "503": "The media worker holding the session is not reachable."
     },
     ("post", "/v1/uploads/{id}/content"): {"411": "Uploads need a Content-Length."},
 }
