@@ -85,6 +85,14 @@ class Browser:
             "console",
             lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"),
         )
+        # An aborted request (net::ERR_ABORTED in the console) is not a console event.
+        page.on(
+            "requestfailed",
+            lambda r: (
+                r.method != "GET"
+                and self.errors.append(f"request failed: {r.method} {r.url} {r.failure}")
+            ),
+        )
 
     def wait(self, expression: str, what: str, timeout_s: float = 60) -> None:
         try:
@@ -136,13 +144,15 @@ def check_errors_reach_a_page_on_another_origin(page: Any, base: str, session_id
             "OpenCharactersError",
             "CONSUME_FAILED",
             401,
-            "Failed to consume session (401): Invalid session key for this session.",
+            "Failed to consume session (401): Invalid session key for this session: send the "
+            "sessionKey of this session (not an API key).",
         ],
         "connect": [
             "OpenCharactersError",
             "CONNECTION_FAILED",
             401,
-            "Failed to connect (401): Invalid media token for this session.",
+            "Failed to connect (401): Invalid media token for this session: send the token "
+            "consume returned.",
         ],
     }
 
