@@ -78,3 +78,36 @@ def test_a_pdf_stream_bomb_is_refused() -> None:
     assert len(bomb) < 400_000
     with pytest.raises(DocumentRejected, match="decompression bomb"):
         extract_text(bomb, filename="bomb.pdf", media_type=None)
+
+
+def test_damaged_files_are_refused_never_crash() -> None:
+    """Seeded byte mutations of real files: each is read or refused with a reason (an escaping
+    pypdf/zipfile exception would be a 500)."""
+    import logging
+    import random
+
+    bases = [
+        pdf([["Hello world", "Second line"], ["Page two"]]),
+        pdf([["x"]], password=""),
+        docx("Heading", ["First paragraph.", "Second."], table=[["a", "b"]]),
+    ]
+    rng = random.Random(1)
+    logging.disable(logging.CRITICAL)  # pypdf logs every repair it attempts
+    try:
+        for _ in range(400):
+            data = bytearray(rng.choice(bases))
+            for _ in range(rng.randint(1, 20)):
+                at = rng.randrange(len(data))
+                roll = rng.random()
+                if roll < 0.5:
+                    data[at] = rng.randrange(256)
+                elif roll < 0.8:
+                    del data[at : at + rng.randint(1, 50)]
+                else:
+                    data[at:at] = rng.randbytes(rng.randint(1, 20))
+            try:
+                extract_text(bytes(data), filename=None, media_type=None)
+            except DocumentRejected as refused:
+                assert str(refused)
+    finally:
+        logging.disable(logging.NOTSET)

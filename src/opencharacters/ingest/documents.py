@@ -144,8 +144,19 @@ def _pdf_text(data: bytes) -> str:
         raise DocumentRejected(
             "the PDF is password-protected (encrypted); remove the password and upload it again"
         ) from None
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError) as exc:
+    except NotImplementedError as exc:
+        if "ncrypt" in str(exc):
+            raise DocumentRejected(
+                "the PDF is encrypted with a scheme this server cannot open; remove the "
+                "encryption and upload it again"
+            ) from None
         raise DocumentRejected(f"the PDF could not be read: {str(exc)[:200]}") from None
+    except (PdfReadError, PyPdfError) as exc:
+        raise DocumentRejected(f"the PDF could not be read: {str(exc)[:200]}") from None
+    except Exception as exc:  # a damaged file trips pypdf in many ways; none is our error
+        raise DocumentRejected(
+            f"the PDF is damaged and could not be read ({type(exc).__name__})"
+        ) from None
     text = _tidy("\n\n".join(pages))
     if not text:
         raise DocumentRejected(
@@ -171,14 +182,14 @@ def _looks_like_docx(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return "word/document.xml" in archive.namelist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError):
         return False
 
 
 def _check_archive(data: bytes) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError):
         raise DocumentRejected("the .docx file is not a valid zip archive") from None
     with archive:
         members = archive.infolist()
