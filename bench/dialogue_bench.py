@@ -87,10 +87,18 @@ class Probe:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)
 
+    def action_chooser(self) -> Probe | None:
+        """Chooses through the model's own chooser, noting its probability on the way."""
+        return self if self.model.action_chooser() is not None else None
+
     async def call_probability(self, user_text: str, tools: Sequence[ToolSpec]) -> float:
-        probability: float = await self.model.call_probability(user_text, tools)
+        probability: float = await self.model.action_chooser().call_probability(user_text, tools)
         self.probability = probability
         return probability
+
+    async def generate_call(self, user_text: str, tools: Sequence[ToolSpec]) -> ToolCall | None:
+        call: ToolCall | None = await self.model.action_chooser().generate_call(user_text, tools)
+        return call
 
     async def prepare(self, system_prompt: str) -> PreparedPersona:
         persona: PreparedPersona = await self.model.prepare(system_prompt)

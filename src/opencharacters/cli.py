@@ -45,6 +45,13 @@ def main() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The certificate's private key (PEM).",
 )
+@click.option(
+    "--media-workers",
+    type=click.IntRange(0, 64),
+    help="Media-worker processes to start and supervise (OPENCHARACTERS_MEDIA_WORKERS, "
+    "default 1). 0: the API alone; workers started elsewhere with `opencharacters worker` "
+    "(same database and data directory) run the calls.",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -53,20 +60,31 @@ def serve(
     log_level: str,
     ssl_certfile: Path | None,
     ssl_keyfile: Path | None,
+    media_workers: int | None,
 ) -> None:
-    """Run the API server (and everything behind it), with the developer portal at /portal."""
+    """Run the API server and its media workers, with the developer portal at /portal."""
     import uvicorn
 
     from opencharacters.api.app import create_app
+    from opencharacters.api.preflight import StartupProblem
 
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
-    given = {"host": host, "port": port, "data_dir": data_dir, "dev_key_file": dev_key_file}
+    given = {
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "dev_key_file": dev_key_file,
+        "media_workers": media_workers,
+    }
     settings = load_settings(**given)
     if ssl_certfile is not None and settings.public_url is None:
         https_url = "https://" + settings.resolved_public_url.removeprefix("http://")
         settings = load_settings(**given, public_url=https_url)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StartupProblem as problem:
+        raise click.ClickException(str(problem)) from None
     uvicorn.run(
         app,
         host=settings.host,
@@ -75,6 +93,65 @@ def serve(
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
     )
+
+
+@main.command()
+@click.option(
+    "--slots",
+    type=click.IntRange(1, 256),
+    help="Calls it runs at once (default OPENCHARACTERS_SESSION_CAPACITY: half the cores).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface of its internal endpoint (API processes forward offers and control there).",
+)
+@click.option("--port", type=int, default=0, show_default=True, help="0: any free port")
+@click.option(
+    "--advertise-url",
+    help="The internal endpoint's URL as API processes reach it (default http://HOST:PORT).",
+)
+@click.option("--data-dir", type=click.Path(path_type=Path), help="OPENCHARACTERS_DATA_DIR")
+@click.option("--worker-id", hidden=True)
+@click.option("--parent-pid", type=int, hidden=True)
+@click.option("--log-level", default="info", show_default=True)
+def worker(
+    slots: int | None,
+    host: str,
+    port: int,
+    advertise_url: str | None,
+    data_dir: Path | None,
+    worker_id: str | None,
+    parent_pid: int | None,
+    log_level: str,
+) -> None:
+    """Run a media worker: it claims sessions from the database and runs their calls.
+
+    Start it with the API's database (OPENCHARACTERS_DATABASE_URL), data directory and secret
+    key; SIGTERM ends its calls (FAILED, SERVER_SHUTDOWN) and stops it."""
+    import asyncio
+    import faulthandler
+    import logging
+
+    from opencharacters.worker.process import MediaWorkerProcess
+
+    faulthandler.enable()  # a crash in native media code leaves its Python stack in the log
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = load_settings(data_dir=data_dir)
+    process = MediaWorkerProcess(
+        settings,
+        slots=slots or settings.session_capacity,
+        host=host,
+        port=port,
+        advertise_url=advertise_url,
+        worker_id=worker_id,
+        parent_pid=parent_pid,
+    )
+    asyncio.run(process.run())
 
 
 @main.group()

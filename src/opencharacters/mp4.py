@@ -4,6 +4,7 @@ Blocking and not thread-safe: one thread owns a writer from open to close."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import struct
@@ -26,6 +27,11 @@ _AVCOL_RANGE_MPEG = 1
 """Limited range (16-235)."""
 AAC_FRAME = 1024
 """Samples per AAC frame (the encoder's fixed frame size)."""
+FRAGMENTED = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "frag_duration": "1000000",
+    "flush_packets": "1",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +63,18 @@ class Mp4Writer:
         audio_rate: int,
         video: H264Settings | None = None,
         faststart: bool = True,
+        fragmented: bool = False,
     ) -> None:
         if width % 2 or height % 2 or width <= 0 or height <= 0:
             raise ValueError(f"H.264 4:2:0 needs an even frame size, got {width}x{height}")
         settings = video or H264Settings()
         self.width, self.height, self.fps, self.audio_rate = width, height, fps, audio_rate
-        self.path, self._faststart = path, faststart
-        self._container: Any = av.open(str(path), "w", format="mp4")
+        self.path, self._faststart = path, faststart and not fragmented
+        # Fragmented: a moof+mdat about every second, flushed as it is written, so a process
+        # killed mid-call leaves a file playable up to its last second (remux_progressive then
+        # makes the ordinary moov-first MP4 of it).
+        options = FRAGMENTED if fragmented else {}
+        self._container: Any = av.open(str(path), "w", format="mp4", options=options)
         try:
             stream: Any = self._container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -151,6 +162,85 @@ class Mp4Writer:
     def discard(self) -> None:
         """Close without flushing the encoders (the file is to be deleted)."""
         self._container.close()
+
+
+def remux_progressive(source: Path, target: Path) -> float:
+    """Copies the audio and video packets of `source` (a fragmented MP4, possibly cut short by a
+    crash: the demuxer stops at the last whole fragment) into an ordinary MP4 at `target`,
+    index first. No re-encoding: ~15 ms per 5 s of call. Returns the duration in seconds;
+    raises ValueError if `source` holds no media."""
+    shift_s = _fragment_shift_s(source)
+    packets = 0
+    with av.open(str(source)) as reader, av.open(str(target), "w", format="mp4") as writer:
+        streams = {
+            stream.index: writer.add_stream_from_template(stream)
+            for stream in reader.streams
+            if stream.type in ("video", "audio")
+        }
+        if not streams:
+            raise ValueError(f"{source} has no audio or video")
+        first: dict[int, Any] = {}
+        """Each track's first packet, clamped to 0 by the fragmenting muxer, waits for the
+        second to be put back where it belongs."""
+        for packet in reader.demux(*reader.streams):
+            index = packet.stream.index
+            if index not in streams or packet.dts is None or packet.pts is None or not packet.size:
+                continue
+            # The muxer rounded the shift up in each track's time base.
+            shift = math.ceil(shift_s / packet.time_base - 1e-6)
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = streams[index]
+            if index not in first:
+                first[index] = packet
+                continue
+            held = first[index]
+            if held is not None:
+                if packet.stream.type == "audio":  # AAC priming: one frame before the next
+                    frame = packet.duration or AAC_FRAME
+                    held.pts = held.dts = packet.dts - frame
+                    held.duration = frame
+                else:  # our video starts at 0; its decode time stays before the next one's
+                    held.pts = 0
+                    held.dts = min(held.dts, packet.dts - 1, 0)
+                writer.mux(held)
+                first[index] = None
+                packets += 1
+            writer.mux(packet)
+            packets += 1
+        for held in first.values():
+            if held is not None:
+                writer.mux(held)
+                packets += 1
+    if packets == 0:
+        target.unlink(missing_ok=True)
+        raise ValueError(f"{source} holds no complete fragment")
+    move_index_to_front(target)
+    with av.open(str(target)) as check:
+        return float(check.duration or 0) / 1_000_000
+
+
+def _fragment_shift_s(source: Path) -> float:
+    """How much later than their real time the fragmenting muxer wrote every packet.
+
+    A fragmented file has no edit list, so the muxer moved all tracks later until no timestamp
+    was negative (by the x264 B-frame delay or the AAC priming frame, whichever is larger) and
+    clamped each track's first packet to 0. The audio's second packet really starts at 0 (the
+    first is the encoder's priming), so its timestamp is the shift."""
+    with av.open(str(source)) as reader:
+        if not reader.streams.audio:
+            video = reader.streams.video
+            start = video[0].start_time if video else None
+            base = video[0].time_base if video else None
+            return float(max(0, start) * base) if start is not None and base else 0.0
+        seen = 0
+        for packet in reader.demux(reader.streams.audio[0]):
+            if packet.pts is None or not packet.size:
+                continue
+            seen += 1
+            if seen == 2:
+                return float(packet.pts * packet.time_base)
+    return 0.0
 
 
 # What FFmpeg's `movflags=+faststart` does, but in Python: PyAV runs av_write_trailer (where

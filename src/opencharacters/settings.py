@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     session_ready_ttl_s: int = Field(default=300, ge=5)
     scheduler_tick_s: float = Field(default=0.5, gt=0)
 
+    # Media workers (processes that run the calls; `serve` supervises `media_workers` of them).
+    media_workers: int = Field(default=1, ge=0, le=64)
+    worker_lease_s: float = Field(default=10.0, ge=1.0)
+    """A worker silent this long is lost: its sessions FAIL (WORKER_LOST) where they stopped."""
+    worker_heartbeat_s: float = Field(default=0.5, gt=0)
+    """Lease renewal, call-alive mark and check for calls ended elsewhere, this often."""
+    worker_claim_poll_s: float = Field(default=0.25, gt=0)
+    """Waiting sessions are looked for this often (and at once when an API process says so)."""
+
     # Live calls (WebRTC).
     ice_servers: list[IceServer] = Field(default_factory=list)
     """STUN/TURN servers for the server's peer, e.g. OPENCHARACTERS_ICE_SERVERS=
@@ -95,6 +104,11 @@ class Settings(BaseSettings):
     max_sessions_per_day_per_org: int | None = Field(default=None, ge=0)
     max_session_minutes_per_month_per_org: int | None = Field(default=None, ge=0)
     max_avatar_videos_per_day_per_org: int | None = Field(default=None, ge=0)
+    max_api_keys_per_org: int = Field(default=100, ge=1)
+    """Active (unrevoked) API keys one organization may hold."""
+    auth_failures_per_minute: int = Field(default=30, ge=1)
+    """Requests with an unknown API key or a wrong session key or media token, per client
+    address; past it (and a burst of as many) the address gets 429 until its allowance refills."""
 
     # Webhooks (extension): delivery from the outbox.
     webhook_allow_private: bool = False

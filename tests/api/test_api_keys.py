@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 
@@ -101,3 +103,29 @@ def test_the_endpoints_are_documented(server: Server) -> None:
     assert set(paths["/v1/organization/api_keys"]) == {"get", "post"}
     assert set(paths["/v1/organization/api_keys/{id}"]) == {"delete"}
     assert not [path for path in paths if path.startswith("/portal") or path == "/"]
+
+
+def test_an_organization_holds_a_limited_number_of_keys(make_server: Any) -> None:
+    server: Server = make_server(OPENCHARACTERS_MAX_API_KEYS_PER_ORG="5")
+    with api(server) as http:
+        # The bootstrap key is one; eight concurrent creations may add exactly four.
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(
+                pool.map(
+                    lambda i: http.post("/v1/organization/api_keys", json={"name": f"k{i}"}),
+                    range(8),
+                )
+            )
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [200] * 4 + [403] * 4, [a.text for a in answers]
+        refused = next(a for a in answers if a.status_code == 403)
+        assert error_of(refused) == (
+            "This organization already has 5 active API keys (the limit); "
+            "revoke one before creating another."
+        )
+        keys = http.get("/v1/organization/api_keys").json()["data"]
+        assert len(keys) == 5
+        spare = next(k for k in keys if not k["current"])
+        assert http.delete(f"/v1/organization/api_keys/{spare['id']}").status_code == 204
+        assert http.post("/v1/organization/api_keys", json={}).status_code == 200
+        assert http.post("/v1/organization/api_keys", json={}).status_code == 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opencharacters.dialogue.questions import asks_question
+from opencharacters.dialogue.questions import asks_question, question_part
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,18 @@ def test_questions(words: str) -> None:
 )
 def test_requests_and_remarks(words: str) -> None:
     assert not asks_question(words)
+
+
+@pytest.mark.parametrize(
+    ("words", "asked"),
+    [
+        ("Show me the dinosaurs, and how much is a ticket?", "how much is a ticket?"),
+        ("Please show me the hat. How much is it?", "how much is it?"),
+        # Every clause asks, or the asking is phrased as a request: the words as they are.
+        ("What time do you open, and how much is a ticket?", None),
+        ("Can you show me the hat and tell me the price?", None),
+        ("Where is my order?", None),
+    ],
+)
+def test_the_part_that_asks(words: str, asked: str | None) -> None:
+    assert question_part(words) == (asked or words)

@@ -61,6 +61,8 @@ ORDER = ToolSpec.from_json(
     }
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_parameters_become_json_schemas() -> None:
     schema = ORDER.arguments_schema()
@@ -124,6 +126,14 @@ class ScriptedModel:
 
     async def prepare(self, system_prompt: str) -> Any:
         return type("Persona", (), {"system_prompt": system_prompt})()
+
+    def action_chooser(self) -> None:
+        return None  # actions come in the reply stream, as a server model's do
+
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        raise AssertionError("not used by conversations")
 
     async def stream(
         self,
@@ -269,3 +279,14 @@ async def test_a_model_phrasing_outcomes_is_asked_to_answer_the_question() -> No
     follow_up = model.prompts[1][-1]["content"]
     assert HOURS in follow_up and f"The caller said: {QUESTION}" in follow_up
     assert "Answer the caller's question" in follow_up
+
+
+async def test_after_a_request_and_a_question_only_the_question_is_put_to_the_model() -> None:
+    model = ScriptedModel(_exhibit_call(), "A ticket is twelve euros.")
+    conversation = Conversation(model, "You are Mia.", DialogueSettings(), tools=[EXHIBIT])
+    words = "Show me the meridian, and how much is a ticket?"
+    spoken = [c async for c in conversation.reply(words, [HOURS], run_tool=_sent)]
+    assert spoken == ["A ticket is twelve euros."]
+    asked = model.prompts[1][-1]["content"]
+    assert asked.endswith("Caller says: how much is a ticket?") and HOURS in asked
+    assert conversation.history[0] == {"role": "user", "content": words}  # kept as said

@@ -294,3 +294,59 @@ def test_contiguous_chunks_resample_seamlessly_and_jitter_is_absorbed() -> None:
     assert rest[round(2.05 * RATE) - at] == 0.25
     assert rest[round(2.15 * RATE) - at] == 0.5
     assert rest[round(2.25 * RATE) - at] == 0.25
+
+
+_CRASHING_RECORDER = """
+import asyncio, os, signal, sys, time
+import numpy as np
+from pathlib import Path
+from opencharacters.engine.recording import CallRecorder
+
+async def main() -> None:
+    recorder = CallRecorder(Path(sys.argv[1]), width=320, height=240, fps=25)
+    recorder.start()
+    for i in range(100):  # 4 s of call, then killed before finish()
+        image = np.full((240, 320, 3), (i * 2) % 255, np.uint8)
+        recorder.add_video_frame(image, i / 25)
+        tone = np.sin(np.arange(1920) * 2 * np.pi * 440 / 48000).astype(np.float32) * 0.3
+        recorder.add_avatar_audio(tone, 48000, i / 25)
+        await asyncio.sleep(0.01)
+    time.sleep(1.5)  # the encoder thread writes what it has
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+def test_a_recording_cut_by_a_crash_is_salvaged_up_to_its_last_second(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from opencharacters.engine.recording import partial_path, salvage
+
+    path = tmp_path / "crashed.mp4"
+    killed = subprocess.run([sys.executable, "-c", _CRASHING_RECORDER, str(path)], check=False)
+    assert killed.returncode == -9
+    partial = partial_path(path)
+    assert partial.exists() and not path.exists()
+    target = tmp_path / "salvaged.mp4"
+    duration = salvage(partial, target)
+    assert not partial.exists()
+    assert 1.5 <= duration <= 4.1, duration  # fragments of about a second; the rest is lost
+    assert top_level_boxes(target).index("moov") < top_level_boxes(target).index("mdat")
+    with av.open(str(target)) as container:
+        assert [s.codec_context.name for s in container.streams] == ["h264", "aac"]
+        times = [float(frame.time or 0) for frame in container.decode(video=0)]
+    assert times[0] == 0.0 and times == sorted(times)
+    samples, start = decode_audio(target)
+    assert start == 0.0 and np.abs(samples).max() > 0.1
+
+
+def test_salvaging_an_empty_partial_file_says_so(tmp_path: Path) -> None:
+    from opencharacters.engine.recording import salvage
+
+    partial = tmp_path / "nothing.mp4.part"
+    partial.write_bytes(b"")
+    with pytest.raises(ValueError, match="no playable media"):
+        salvage(partial, tmp_path / "nothing.mp4")
+    assert not partial.exists() and not (tmp_path / "nothing.mp4").exists()

@@ -14,6 +14,7 @@ from opencharacters.settings import Settings
 MODULES = [
     "app.js", "api.js", "ui.js", "characters.js", "tools.js", "call.js",
     "conversations.js", "voices.js", "documents.js", "usage.js", "keys.js", "leave.js",
+    "webhooks.js",
 ]  # fmt: skip
 
 

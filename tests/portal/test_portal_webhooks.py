@@ -62,7 +62,8 @@ def test_webhooks_page_adds_tests_logs_and_deletes(server: Server, receiver: Rec
         assert receiver.delivered()[0].type == "webhook.test"
         assert receiver.rejected == []
         portal.wait(
-            "document.querySelector('#webhook-deliveries tbody')?.innerText.includes('succeeded')",
+            "document.querySelector('#webhook-deliveries tbody')?.innerText.toLowerCase()"
+            ".includes('succeeded')",
             "the delivery log shows the test event delivered",
             timeout_s=30,
         )

@@ -3,6 +3,8 @@ Quality figures (direction table, cloning accuracy, WER) are in bench/voice_benc
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -34,6 +36,7 @@ from opencharacters.speech.voice_prompts import (
 RULES = EngineSettings.model_validate({"voices": {"prompt_parser": "rules"}})
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("prompt", "expected"),
     [
@@ -72,6 +75,7 @@ def test_rules_read_what_the_description_says(prompt: str, expected: dict[str, s
         assert "pace" not in found and "pitch" not in found
 
 
+@pytest.mark.unit
 def test_explicit_words_win_over_the_model() -> None:
     model = {"gender": "female", "age": "child", "pace": "fast"}
     rules = {"gender": "male", "pace": "slow"}
@@ -80,6 +84,7 @@ def test_explicit_words_win_over_the_model() -> None:
     assert merged.pitch == "medium"  # nobody said: the default
 
 
+@pytest.mark.unit
 def test_schema_allows_only_the_enums() -> None:
     schema = attribute_schema()
     assert schema["additionalProperties"] is False
@@ -87,6 +92,7 @@ def test_schema_allows_only_the_enums() -> None:
     assert "unspecified" in schema["properties"]["gender"]["enum"]
 
 
+@pytest.mark.unit
 def test_same_description_same_design_and_different_descriptions_differ() -> None:
     one, _ = parse_prompt("A deep, slow, elderly man", RULES)
     two, _ = parse_prompt("A deep, slow, elderly man", RULES)
@@ -98,6 +104,7 @@ def test_same_description_same_design_and_different_descriptions_differ() -> Non
     assert b.f0_hz > 1.5 * a.f0_hz and b.length_scale < a.length_scale
 
 
+@pytest.mark.unit
 def test_design_moves_the_way_the_words_say() -> None:
     base = VoiceAttributes(gender="male")
     design = design_from_attributes
@@ -111,6 +118,7 @@ def test_design_moves_the_way_the_words_say() -> None:
     assert design(VoiceAttributes(breathiness="breathy")).breathiness > 0.3
 
 
+@pytest.mark.unit
 def test_design_json_round_trip_and_nearest_preset() -> None:
     for preset, design in VOICE_DESIGNS.items():
         assert design_from_json(design_to_json(design)) == design
@@ -132,6 +140,7 @@ def _wav(samples: np.ndarray, rate: int) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.unit
 def test_decode_and_duration_limits() -> None:
     samples, rate = decode_sample(_wav(np.zeros(16_000 * 10, np.float32), 16_000))
     assert rate == 16_000 and len(samples) == 160_000
@@ -154,6 +163,7 @@ def engines() -> EngineSettings:
     return settings
 
 
+@pytest.mark.integration
 def test_measurements_follow_the_builder(engines: EngineSettings) -> None:
     marcus = measure_design(VOICE_DESIGNS["marcus"], engines)
     skye = measure_design(VOICE_DESIGNS["skye"], engines)
@@ -164,6 +174,7 @@ def test_measurements_follow_the_builder(engines: EngineSettings) -> None:
     assert voice_analysis.distance(marcus, skye) > 10
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_clone_lands_near_the_source(engines: EngineSettings) -> None:
     from opencharacters.speech.engines import shared_synthesizer
@@ -182,6 +193,7 @@ def test_clone_lands_near_the_source(engines: EngineSettings) -> None:
     assert result.design.f0_hz == pytest.approx(188, rel=0.1)
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_the_dialogue_model_answers_inside_the_schema() -> None:
     from opencharacters.speech.voice_prompts import ModelParser
@@ -195,5 +207,35 @@ def test_the_dialogue_model_answers_inside_the_schema() -> None:
     assert how == "model+rules" and attributes.pace == "slow" and attributes.age == "old"
 
 
+@pytest.mark.unit
 def test_middle_aged_is_not_old() -> None:
     assert parse_rules("A middle-aged woman with a low voice")["age"] == "middle-aged"
+
+
+@pytest.mark.unit
+def test_voice_prompts_are_read_by_the_processs_dialogue_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No second copy of the GGUF and no client of its own: the registry's model answers."""
+    import json as json_module
+
+    import opencharacters.dialogue.engines as dialogue_engines
+    from opencharacters.model_registry import models_for
+
+    asked: list[dict[str, Any]] = []
+
+    class Model:
+        async def complete_json(
+            self, messages: Any, schema: dict[str, Any], max_tokens: int
+        ) -> str:
+            asked.append(schema)
+            return json_module.dumps({"gender": "male", "age": "old", "pace": "slow"})
+
+    settings = EngineSettings(
+        dialogue={"threads": 5}, voices={"prompt_parser": "model"}
+    )  # a registry of its own for this test
+    monkeypatch.setattr(dialogue_engines, "load_dialogue_model", lambda s: Model())
+    attributes, how = parse_prompt("A slow old man, registry test", settings)
+    assert how == "model" and asked and asked[0]["type"] == "object"
+    assert (attributes.gender, attributes.age, attributes.pace) == ("male", "old", "slow")
+    assert isinstance(models_for(settings).dialogue(), Model)

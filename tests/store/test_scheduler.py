@@ -1,4 +1,4 @@
-"""The scheduler's queue on the real store: capacity, order, expiry, crash recovery."""
+"""The session queue on the real store: workers' claims, capacity, order, expiry, leases."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ import pytest
 
 from opencharacters.domain.session_states import SessionStatus
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.store import workers
 from opencharacters.store.accounts import get_or_create_org
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import (
     create_session,
+    expire_ready,
     fail_interrupted,
     mark_consumed,
-    schedule,
     set_status,
 )
-from opencharacters.store.tables import Avatar, Conversation, RealtimeSession
+from opencharacters.store.tables import Avatar, Conversation, MediaWorker, RealtimeSession
 
 S = SessionStatus
 
@@ -33,7 +34,26 @@ def db(database_url: str) -> Iterator[Database]:
         session.query(RealtimeSession).delete()
         session.query(Conversation).delete()
         session.query(Avatar).delete()
+        session.query(MediaWorker).delete()
     database.dispose()
+
+
+def add_worker(db: Database, slots: int) -> str:
+    with db.write_session() as s:
+        return workers.register(s, address="http://127.0.0.1:1", slots=slots).id
+
+
+def claim(db: Database, worker_id: str) -> list[str]:
+    with db.write_session() as s:
+        return workers.claim(s, worker_id, ready_ttl_s=60)
+
+
+def housekeep(db: Database, lease_s: float = 10.0) -> list[workers.LostSession]:
+    with db.write_session() as s:
+        expire_ready(s)
+        lost = workers.sweep_lost(s, lease_s)
+        workers.mark_queued(s, lease_s)
+        return lost
 
 
 def make_sessions(db: Database, count: int) -> list[str]:
@@ -75,22 +95,97 @@ def statuses(db: Database, ids: list[str]) -> list[tuple[str, bool]]:
         return [(s.get(RealtimeSession, i).status, s.get(RealtimeSession, i).queued) for i in ids]  # type: ignore[union-attr]
 
 
-def test_capacity_promotes_oldest_first_and_queues_the_rest(db: Database) -> None:
+def test_workers_claim_oldest_first_within_their_slots_and_the_rest_is_queued(
+    db: Database,
+) -> None:
+    one, two = add_worker(db, 1), add_worker(db, 1)
     ids = make_sessions(db, 3)
-    with db.session() as s:
-        assert schedule(s, capacity=2, ready_ttl_s=60) == ids[:2]
+    housekeep(db)
+    assert statuses(db, ids) == [("NOT_READY", False), ("NOT_READY", False), ("NOT_READY", True)]
+    assert claim(db, one) == ids[:1]
+    assert claim(db, one) == []  # its one slot is taken
+    assert claim(db, two) == ids[1:2]
+    housekeep(db)
     assert statuses(db, ids) == [("READY", False), ("READY", False), ("NOT_READY", True)]
     with db.session() as s:
         set_status(s, s.get(RealtimeSession, ids[0]), S.RUNNING)  # type: ignore[arg-type]
-        assert schedule(s, capacity=2, ready_ttl_s=60) == []  # RUNNING still holds a slot
+    assert claim(db, one) == []  # RUNNING still holds the slot
+    with db.session() as s:
         set_status(s, s.get(RealtimeSession, ids[0]), S.COMPLETED)  # type: ignore[arg-type]
-        assert schedule(s, capacity=2, ready_ttl_s=60) == [ids[2]]
+    assert claim(db, one) == [ids[2]]
+    with db.session() as s:
+        owners = [s.get(RealtimeSession, i).worker_id for i in ids]  # type: ignore[union-attr]
+    assert owners == [one, two, one]
+
+
+def test_a_session_is_claimed_once_under_concurrent_claimers(db: Database) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    claimers = [add_worker(db, 10) for _ in range(4)]
+    ids = make_sessions(db, 12)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda w: claim(db, w), claimers * 3))
+    won = [session for result in results for session in result]
+    assert sorted(won) == sorted(ids)  # every session exactly once
+    with db.session() as s:
+        for worker in claimers:
+            assert workers.held_count(s, worker) == sum(
+                1
+                for i in ids
+                if s.get(RealtimeSession, i).worker_id == worker  # type: ignore[union-attr]
+            )
+
+
+def test_a_lost_worker_fails_its_sessions_where_they_stopped(db: Database) -> None:
+    lost, alive = add_worker(db, 2), add_worker(db, 1)
+    ids = make_sessions(db, 3)
+    claim(db, lost)
+    claim(db, alive)
+    started = utcnow() - timedelta(seconds=30)
+    with db.session() as s:
+        running = s.get(RealtimeSession, ids[0])
+        assert running is not None
+        set_status(s, running, S.RUNNING, now=started)
+    with db.session() as s:  # the call's last heartbeat came 9 s after it started
+        assert workers.heartbeat(s, lost, now=started + timedelta(seconds=9))
+        assert workers.heartbeat(s, alive)
+    failed = housekeep(db, lease_s=10.0)
+    assert {(f.session_id, f.was_running) for f in failed} == {(ids[0], True), (ids[1], False)}
+    with db.session() as s:
+        crashed = s.get(RealtimeSession, ids[0])
+        assert crashed is not None and crashed.failure_code == "WORKER_LOST"
+        assert crashed.duration == 9 and crashed.ended_at == started + timedelta(seconds=9)
+        conversation = s.get(Conversation, ids[0])
+        assert conversation is not None and conversation.duration == 9
+        assert s.get(RealtimeSession, ids[2]).status == "READY"  # type: ignore[union-attr]
+    with db.session() as s:  # the lost worker comes back: its lease is gone, its sessions stay
+        assert not workers.heartbeat(s, lost)
+    assert claim(db, lost) == []
+    assert statuses(db, ids)[0][0] == "FAILED"
+
+
+def test_a_worker_stopping_fails_what_it_holds(db: Database) -> None:
+    worker = add_worker(db, 2)
+    ids = make_sessions(db, 2)
+    claim(db, worker)
+    with db.write_session() as s:
+        failed = workers.fail_worker_sessions(
+            s, worker, failure="stopped", failure_code="SERVER_SHUTDOWN"
+        )
+        workers.deregister(s, worker)
+    assert len(failed) == 2
+    with db.session() as s:
+        assert workers.live_workers(s, 10.0) == [] or all(
+            w.id != worker for w in workers.live_workers(s, 10.0)
+        )
+        codes = [s.get(RealtimeSession, i).failure_code for i in ids]  # type: ignore[union-attr]
+    assert codes == ["SERVER_SHUTDOWN", "SERVER_SHUTDOWN"]
 
 
 def test_expiry_distinguishes_unconsumed_from_never_connected(db: Database) -> None:
     ids = make_sessions(db, 2)
+    claim(db, add_worker(db, 5))
     with db.session() as s:
-        schedule(s, capacity=5, ready_ttl_s=60)
         consumed = s.get(RealtimeSession, ids[1])
         assert consumed is not None
         assert mark_consumed(s, consumed)
@@ -99,30 +194,37 @@ def test_expiry_distinguishes_unconsumed_from_never_connected(db: Database) -> N
             row = s.get(RealtimeSession, i)
             assert row is not None
             row.expires_at = utcnow() - timedelta(seconds=1)
+    housekeep(db)
     with db.session() as s:
-        schedule(s, capacity=5, ready_ttl_s=60)
         codes = [s.get(RealtimeSession, i).failure_code for i in ids]  # type: ignore[union-attr]
         assert codes == ["SESSION_EXPIRED", "CONNECTION_TIMEOUT"]
         assert all(s.get(Conversation, i).status == "failed" for i in ids)  # type: ignore[union-attr]
 
 
-def test_restart_fails_every_active_session_and_keeps_ended_ones(db: Database) -> None:
+def test_restart_fails_sessions_no_worker_holds_and_keeps_the_others(db: Database) -> None:
     ids = make_sessions(db, 4)
     with db.session() as s:
-        schedule(s, capacity=2, ready_ttl_s=60)  # 2 READY, 2 queued
+        for i in ids[:3]:
+            session = s.get(RealtimeSession, i)
+            assert session is not None
+            from opencharacters.store.sessions import make_ready
+
+            make_ready(s, session, 60)  # as an older version did, in the API process
         running = s.get(RealtimeSession, ids[0])
         assert running is not None
         set_status(s, running, S.RUNNING)
         finished = s.get(RealtimeSession, ids[1])
         assert finished is not None
         set_status(s, finished, S.CANCELLED)
+    worker = add_worker(db, 1)
+    claim(db, worker)  # ids[3]: a worker's, untouched by an API restart
     with db.session() as s:
-        assert fail_interrupted(s) == 3
+        assert fail_interrupted(s) == 2
     assert [status for status, _ in statuses(db, ids)] == [
         "FAILED",
         "CANCELLED",
         "FAILED",
-        "FAILED",
+        "READY",
     ]
     with db.session() as s:
         conversation = s.get(Conversation, ids[0])

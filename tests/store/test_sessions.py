@@ -10,7 +10,7 @@ import pytest
 from opencharacters.domain.session_states import SessionStatus
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.store.db import Database
-from opencharacters.store.sessions import call_duration, schedule, set_status
+from opencharacters.store.sessions import call_duration, make_ready, set_status
 from opencharacters.store.tables import Avatar, Conversation, RealtimeSession
 from tests.store.test_scheduler import make_sessions
 
@@ -44,9 +44,9 @@ def test_a_call_stopped_at_its_limit_reports_at_most_max_duration(
 ) -> None:
     [session_id] = make_sessions(db, 1)
     with db.session() as s:
-        schedule(s, capacity=5, ready_ttl_s=60)
         session = s.get(RealtimeSession, session_id)
         assert session is not None
+        make_ready(s, session, 60)
         session.max_duration = 90
         started = utcnow() - timedelta(seconds=92.4)
         set_status(s, session, S.RUNNING, now=started)

@@ -42,9 +42,17 @@ def postgres_database() -> Iterator[str]:
 
 
 class Server:
-    def __init__(self, data_dir: Path, database_url: str | None, **env: str) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str | None,
+        *,
+        media_workers: int | None = None,
+        **env: str,
+    ) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
+        self.media_workers = media_workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -70,14 +78,19 @@ class Server:
     def start(self) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("a")
+        command = [sys.executable, "-m", "opencharacters", "serve", "--log-level", "warning"]
+        if self.media_workers is not None:
+            command += ["--media-workers", str(self.media_workers)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "opencharacters", "serve", "--log-level", "warning"],
+            command,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        deadline = time.monotonic() + 60
+        # With OPENCHARACTERS_PRELOAD_ENGINES the server answers once its media worker has
+        # loaded the models (tens of seconds on a busy 2-core box).
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
@@ -110,3 +123,56 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text()
+
+
+class MediaWorker:
+    """A separately started `opencharacters worker` sharing a Server's database and data dir."""
+
+    def __init__(self, server: Server, *, slots: int = 1, name: str = "worker") -> None:
+        self.server = server
+        self.slots = slots
+        self.log_path = server.data_dir / f"{name}.log"
+        self.process: subprocess.Popen[str] | None = None
+        self.worker_id: str | None = None
+
+    def start(self, timeout_s: float = 240) -> MediaWorker:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "opencharacters", "worker", "--slots", str(self.slots)],
+            env={**self.server.env, "OPENCHARACTERS_PORT": "0"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log()}")
+            with self.log_path.open() as fh:
+                fh.seek(offset)
+                for line in fh:
+                    if "media worker " in line and " at http" in line:
+                        self.worker_id = line.split("media worker ", 1)[1].split()[0]
+                        return self
+            time.sleep(0.1)
+        raise RuntimeError(f"worker did not register:\n{self.log()}")
+
+    def kill(self) -> None:
+        """kill -9: no goodbye, no clean-up."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""

@@ -4,6 +4,8 @@ Standard Webhooks library and seen once per id, in order per session."""
 
 from __future__ import annotations
 
+import io
+import wave
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +20,16 @@ from tests.support.webhook_receiver import Received, Receiver
 from tests.webhooks.conftest import register
 
 pytestmark = pytest.mark.slow
+
+
+def silent_wav(seconds: float, rate: int = 16_000) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * int(seconds * rate))
+    return buffer.getvalue()
 
 
 def events_about(receiver: Receiver, subject_id: str) -> list[Received]:
@@ -105,9 +117,9 @@ def test_avatars_voices_and_videos_report_ready_and_failed(
                 },
             },
         ).json()["id"]
-        garbage = data_uri(b"not audio at all" * 100, "audio/mpeg")
+        silence = data_uri(silent_wav(12.0), "audio/wav")  # only listening tells: FAILS later
         broken = http.post(
-            "/v1/voices", json={"name": "Bad", "from": {"type": "audio", "audio": garbage}}
+            "/v1/voices", json={"name": "Bad", "from": {"type": "audio", "audio": silence}}
         ).json()["id"]
         video = {"model": "gwm1_avatars", "avatar": {"type": "custom", "avatarId": avatar["id"]}}
         spoken = http.post(

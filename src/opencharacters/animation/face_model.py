@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,13 @@ def _sha256(data: bytes) -> str:
 
 
 class FaceMesh:
-    """468 landmarks for a face crop; one interpreter, one thread (setup work, not per frame)."""
+    """468 landmarks for a face crop; one interpreter, one thread (setup work, not per frame).
+    Thread-safe: one process shares one (`shared_mesh`)."""
 
     def __init__(self, path: Path | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
+
+        self._lock = threading.Lock()
 
         self._interpreter = Interpreter(model_path=str(path or model_path()), num_threads=1)
         self._interpreter.allocate_tensors()
@@ -95,11 +99,25 @@ class FaceMesh:
 
     def landmarks(self, crop_rgb: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], float]:
         """crop_rgb: 192x192 RGB float32 in [0, 1]. Returns (468 crop points, face probability)."""
-        self._interpreter.set_tensor(self._input, crop_rgb[None].astype(np.float32))
-        self._interpreter.invoke()
-        points = self._interpreter.get_tensor(self._points).reshape(468, 3)[:, :2]
-        logit = float(self._interpreter.get_tensor(self._score).ravel()[0])
-        return points.copy(), float(1.0 / (1.0 + np.exp(-logit)))
+        with self._lock:
+            self._interpreter.set_tensor(self._input, crop_rgb[None].astype(np.float32))
+            self._interpreter.invoke()
+            points = self._interpreter.get_tensor(self._points).reshape(468, 3)[:, :2].copy()
+            logit = float(self._interpreter.get_tensor(self._score).ravel()[0])
+        return points, float(1.0 / (1.0 + np.exp(-logit)))
+
+
+_shared: FaceMesh | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_mesh() -> FaceMesh:
+    """The process's face mesh, loaded on first use."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = FaceMesh()
+        return _shared
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ _LIDS = ((159, 145), (386, 374))
 
 def _mesh_points(image: Image, box: tuple[float, float, float, float]) -> FacePoints | None:
     """Two passes: a crop from the Haar box, then one re-centred on the first pass's points."""
-    mesh = face_model.FaceMesh()
+    mesh = face_model.shared_mesh()
     x, y, w, h = box
     centre, side = np.array([x + w / 2, y + 0.55 * h]), 1.6 * w
     points = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,6 +24,13 @@ from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
 from opencharacters.speech.audio import AudioChunk
 from opencharacters.speech.tts import PhonemeTiming
+
+
+class FrameRenderer(Protocol):
+    """Face parameters → one BGR image of the avatar (pipeline.ports.FaceRenderer)."""
+
+    def render(self, params: FaceParams) -> np.ndarray[Any, Any]: ...
+
 
 DEFAULT_FPS = 25
 _RELEASE = (0.5, 0.0)
@@ -58,8 +65,11 @@ class FaceAnimator:
         start_s: float = 0.0,
         seed: int = 0,
         idle: bool = True,
+        renderer: FrameRenderer | None = None,
     ) -> None:
-        self.renderer = Renderer(rig)
+        """`renderer`: what turns face parameters into pictures of this rig (default: the CPU
+        warp, animation/render.py); a GPU renderer plugs in here."""
+        self.renderer: FrameRenderer = renderer if renderer is not None else Renderer(rig)
         self.fps = fps
         self.start_s = start_s
         self._idle = IdleMotion(seed) if idle else None

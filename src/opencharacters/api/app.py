@@ -12,10 +12,15 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from opencharacters import __version__
+from opencharacters.api.bodies import BodyGate
 from opencharacters.api.context import Services
 from opencharacters.api.cors import BrowserCors
 from opencharacters.api.errors import install_error_handlers
+from opencharacters.api.failures import FailureAnswers
+from opencharacters.api.openapi import install_openapi
+from opencharacters.api.preflight import check_storage
 from opencharacters.api.ratelimit import RateLimiter
+from opencharacters.api.route_index import RouteIndex
 from opencharacters.api.routers import (
     api_keys,
     avatar_presets,
@@ -38,7 +43,6 @@ from opencharacters.api.routers import (
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
-from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
@@ -49,6 +53,9 @@ from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, h
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import fail_interrupted
 from opencharacters.webhooks.dispatcher import WebhookDispatcher
+from opencharacters.worker.gateway import WorkerGateway
+from opencharacters.worker.recovery import RecordingRecovery
+from opencharacters.worker.supervisor import WorkerSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +66,12 @@ def build_services(settings: Settings) -> Services:
     blobs = FilesystemBlobStore(settings.resolved_blob_dir)
     # Background image, video, voice and knowledge-indexing work, one job at a time.
     cpu_gate = asyncio.Semaphore(1)
+    recovery = RecordingRecovery(settings.data_dir, db, blobs)
     scheduler = SessionScheduler(
         db,
-        capacity=settings.session_capacity,
-        ready_ttl_s=settings.session_ready_ttl_s,
+        lease_s=settings.worker_lease_s,
         tick_s=settings.scheduler_tick_s,
+        recover=recovery.recover,
     )
     knowledge = KnowledgeBase(db, settings.engines, background_gate=cpu_gate)
     return Services(
@@ -76,10 +84,14 @@ def build_services(settings: Settings) -> Services:
             settings.signed_url_ttl_s,
         ),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        auth_failures=RateLimiter(
+            settings.auth_failures_per_minute, settings.auth_failures_per_minute
+        ),
         scheduler=scheduler,
         avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
         task_runner=TaskRunner(settings, db, blobs, cpu_gate),
-        live=LiveCalls(settings, db, blobs, scheduler, knowledge),
+        workers=WorkerGateway(settings, db),
+        recovery=recovery,
         voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
         knowledge=knowledge,
         webhooks=WebhookDispatcher(settings, db),
@@ -123,7 +135,9 @@ def announce_access(svc: Services) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """Raises StartupProblem (one line for the operator) when the data directory is unusable."""
     settings = settings or Settings()
+    check_storage(settings)
     svc = build_services(settings)
 
     @asynccontextmanager
@@ -134,17 +148,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             failed = fail_interrupted(db)
         if failed:
             log.warning("marked %d sessions FAILED that were active before a restart", failed)
+        recovered = await asyncio.to_thread(svc.recovery.recover_orphans)
+        if recovered:
+            log.warning("recovered %d recordings of calls that crashed", recovered)
         svc.avatar_processor.resume_unfinished()
         svc.task_runner.resume_unfinished()
         svc.voice_processor.resume_unfinished()
+        supervisor = WorkerSupervisor(settings, svc.db, settings.media_workers)
+        await supervisor.start()
         svc.scheduler.start()
         svc.webhooks.start()
-        if settings.preload_engines:
-            svc.live.engines.warm()
         try:
             yield
         finally:
-            await svc.live.stop_all()
+            await supervisor.stop()
+            await svc.workers.close()
             await svc.scheduler.stop()
             await svc.avatar_processor.stop()
             await svc.task_runner.stop()
@@ -165,26 +183,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     install_error_handlers(app)
-    for module in (
-        avatars,
-        avatar_presets,
-        documents,
-        sessions,
-        conversations,
-        uploads,
-        files,
-        voice_presets,
-        voices,
-        tasks,
-        whip,
-        backends,
-        api_keys,
-        organization,
-        webhooks,
-        sdk,
-        portal,
-    ):
-        app.include_router(module.router)
+    install_openapi(app)
+    routers = [
+        module.router
+        for module in (
+            avatars,
+            avatar_presets,
+            documents,
+            sessions,
+            conversations,
+            uploads,
+            files,
+            voice_presets,
+            voices,
+            tasks,
+            whip,
+            backends,
+            api_keys,
+            organization,
+            webhooks,
+            sdk,
+            portal,
+        )
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.route_index = RouteIndex(route for router in routers for route in router.routes)
+    # Outermost last: CORS headers on every answer, then failures answered (500/507) without
+    # dropping the connection, then the body gate (authentication before any body is read).
+    app.add_middleware(BodyGate)
+    app.add_middleware(FailureAnswers)
     app.add_middleware(BrowserCors)
 
     @app.get("/health", tags=["meta"], summary="Liveness")

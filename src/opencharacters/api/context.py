@@ -10,7 +10,6 @@ from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
-from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.ingest.avatar_jobs import AvatarProcessor
@@ -19,6 +18,8 @@ from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.webhooks.dispatcher import WebhookDispatcher
+from opencharacters.worker.gateway import WorkerGateway
+from opencharacters.worker.recovery import RecordingRecovery
 
 
 @dataclass
@@ -28,13 +29,17 @@ class Services:
     blobs: BlobStore
     signer: UrlSigner
     rate_limiter: RateLimiter
+    auth_failures: RateLimiter
+    """Failed authentications per client address."""
     scheduler: SessionScheduler
     avatar_processor: AvatarProcessor
     task_runner: TaskRunner
-    live: LiveCalls
+    workers: WorkerGateway
+    """The media workers that run the calls: signalling and call control are forwarded there."""
+    recovery: RecordingRecovery
     voice_processor: VoiceProcessor
     knowledge: KnowledgeBase
-    """Avatars' knowledge indexes; the live worker calls knowledge.search on each turn."""
+    """Avatars' knowledge indexes (built here; each media worker searches its own copy)."""
     webhooks: WebhookDispatcher
     presets: PresetAvatars
     """The nine preset characters, made READY avatars on first use."""

@@ -8,9 +8,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opencharacters.api.route_index import RouteIndex
 from opencharacters.domain.errors import ApiError
+from opencharacters.domain.text_length import utf16_length
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +59,25 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def describe_validation_error(error: dict[str, Any]) -> str:
+def required_body_fields(request: Request) -> list[str]:
+    """The required top-level fields of the route's JSON body, as the caller spells them."""
+    route = request.scope.get("route")
+    field = route.body_field if isinstance(route, APIRoute) else None
+    model = field.field_info.annotation if field is not None else None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    return [info.alias or name for name, info in model.model_fields.items() if info.is_required()]
+
+
+def describe_validation_error(error: dict[str, Any], required: list[str] | None = None) -> str:
     kind = error.get("type", "")
     field = _field_path(tuple(error.get("loc", ())))
     ctx = error.get("ctx") or {}
     given = error.get("input")
     where = f"{field}: " if field else ""
+    if kind == "missing" and not field:
+        needs = f" with {', '.join(required)}" if required else ""
+        return f"The request body is required: send a JSON object{needs}"
     if kind == "extra_forbidden":
         return f'Unrecognized key: "{field.rsplit(".", 1)[-1]}"' + (
             f" (in {field.rsplit('.', 1)[0]})" if "." in field else ""
@@ -68,7 +85,7 @@ def describe_validation_error(error: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{field} is required"
     if kind == "string_too_long":
-        n = len(given) if isinstance(given, str) else "?"
+        n = utf16_length(given) if isinstance(given, str) else "?"
         return f"{where}must be at most {ctx.get('max_length')} characters (got {n})"
     if kind == "string_too_short":
         return f"{where}must be at least {ctx.get('min_length')} characters"
@@ -113,29 +130,42 @@ def error_response(
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    index: RouteIndex | None = getattr(request.app.state, "route_index", None)
+    return index.allowed_methods(request.scope) if index else []
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status_code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         messages: list[str] = []
         for error in errors:
-            text = describe_validation_error(dict(error))
+            text = describe_validation_error(dict(error), required_body_fields(request))
             if text not in messages:
                 messages.append(text)
         return error_response(400, "; ".join(messages[:5]) or "Invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint."
         elif exc.status_code == 405:
-            message = "Method not allowed on this endpoint."
-        return error_response(exc.status_code, message, getattr(exc, "headers", None))
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = (
+                f"Method {request.method} is not allowed on this endpoint; "
+                f"allowed: {', '.join(allowed)}."
+            )
+        elif exc.status_code == 413:
+            headers["Connection"] = "close"  # the rest of the body is not read
+        return error_response(exc.status_code, message, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -26,7 +26,8 @@ class UrlSigner:
         if expires_at < time.time():
             return False
         expected = self.signature(purpose, subject, expires_at)
-        return hmac.compare_digest(expected, signature)
+        # As bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise).
+        return hmac.compare_digest(expected.encode(), signature.encode())
 
     def expiry(self, ttl_s: int | None = None) -> int:
         return int(time.time()) + (ttl_s or self.default_ttl_s)

@@ -194,7 +194,8 @@ class Caller:
             async with self._http.request(method, self.base_url + path, **kwargs) as response:
                 text = await response.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CallError(f"{method} {path}: cannot reach {self.base_url} ({exc!r})") from None
+            reason = str(exc) or type(exc).__name__
+            raise CallError(f"{method} {path}: cannot reach {self.base_url} ({reason})") from None
         if response.status >= 400:
             raise CallError(f"{method} {path} -> {response.status}: {text[:300]}")
         return json.loads(text) if text else None
@@ -421,11 +422,19 @@ class Caller:
         since = len(self.received.messages)
         sent = self.say(samples, sample_rate)
         clip_s = len(samples) / sample_rate
-        speaking = await self.wait_for_state_since("speaking", since, clip_s + timeout_s)
+        try:
+            speaking = await self.wait_for_state_since("speaking", since, clip_s + timeout_s)
+        except CallTimeout:
+            raise CallTimeout(
+                f"the avatar did not answer within {timeout_s:g} s of the clip's end"
+            ) from None
         await self.wait_for_state_since("listening", speaking + 1, clip_s + 2 * timeout_s)
-        await sent
+        while not sent.done():  # the rest of the clip's silence; the server may die meanwhile
+            self.watch.raise_if_lost()
+            await asyncio.wait({sent}, timeout=0.25)
 
     def send_end_call(self) -> None:
+        self.watch.expect_end()  # the server closing the call now is the answer, not a loss
         if self.channel is not None and self.channel.readyState == "open":
             self.channel.send(json.dumps({"type": "END_CALL"}))
 

@@ -93,7 +93,8 @@ async def _run_call(
     }
     if failure is not None:
         result["error"] = failure
-    if save is not None:
+    # A call lost before any video has nothing to save; its error already says why.
+    if save is not None and (failure is None or received.video_frames):
         await _save(call, save)
         result["saved"] = str(save)
     return result
@@ -210,6 +211,10 @@ def call(
             _run_call(base, key, avatar_id, list(clips), save, options, as_json, ready_timeout)
         )
     except CallError as exc:
+        if as_json:  # scripts read stdout: the reason comes as JSON there too
+            json.dump({"error": str(exc)}, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            sys.exit(1)
         raise click.ClickException(str(exc)) from None
     except (KeyboardInterrupt, asyncio.CancelledError) as exc:
         click.echo("interrupted: the call was ended and its session cancelled", err=True)

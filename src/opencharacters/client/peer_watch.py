@@ -66,9 +66,12 @@ class PeerWatch:
         if self.lost is not None:
             raise self.lost
 
-    async def stop(self) -> None:
-        """Our own hang-up: what follows (closed channel, ended tracks) is expected."""
+    def expect_end(self) -> None:
+        """We asked to end the call: what follows (closed channel, ended tracks) is expected."""
         self._stopping = True
+
+    async def stop(self) -> None:
+        self.expect_end()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

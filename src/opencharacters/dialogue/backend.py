@@ -1,12 +1,16 @@
-"""The interface every dialogue backend offers: prepare a persona once, then stream replies."""
+"""The interface every dialogue backend offers: prepare a persona once, then stream replies.
+
+Capabilities some backends have are asked for explicitly, never guessed with getattr:
+`action_chooser()` (deciding "act or talk" apart from the conversation) and `complete_json`
+(one answer constrained to a JSON schema)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from opencharacters.dialogue.messages import ChatMessage
-from opencharacters.dialogue.tools import ToolSpec
+from opencharacters.dialogue.tools import ToolCall, ToolSpec
 
 
 class PreparedPersona(Protocol):
@@ -16,7 +20,31 @@ class PreparedPersona(Protocol):
     def system_prompt(self) -> str: ...
 
 
+class ActionChooser(Protocol):
+    """Decides whether the caller's words ask for an action, apart from the conversation (a
+    small model that sees its own earlier replies keeps talking instead of acting)."""
+
+    async def call_probability(self, user_text: str, tools: Sequence[ToolSpec]) -> float:
+        """P(the reply to these words is an action call)."""
+        ...
+
+    async def generate_call(self, user_text: str, tools: Sequence[ToolSpec]) -> ToolCall | None:
+        """The call, with well-formed arguments for one of `tools`."""
+        ...
+
+
 class DialogueModel(Protocol):
+    def action_chooser(self) -> ActionChooser | None:
+        """The model's own action chooser, or None: then actions are chosen in the reply
+        stream (native tool calls or call markup)."""
+        ...
+
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        """One deterministic answer that is a JSON document valid against `schema`."""
+        ...
+
     async def prepare(self, system_prompt: str) -> PreparedPersona: ...
 
     def stream(

@@ -7,13 +7,12 @@ import json
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from opencharacters.dialogue.backend import DialogueModel, PreparedPersona
+from opencharacters.dialogue.backend import ActionChooser, DialogueModel, PreparedPersona
 from opencharacters.dialogue.chunker import SpeakableChunker, chunk_text
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.prompt import Note, build_messages, system_prompt, with_knowledge
-from opencharacters.dialogue.questions import asks_question
+from opencharacters.dialogue.questions import asks_question, question_part
 from opencharacters.dialogue.routing import ActionRouter
 from opencharacters.dialogue.tools import (
     CALL_CLOSE,
@@ -141,12 +140,12 @@ class Conversation:
             self.history.append({"role": "user", "content": user_text})
         out = into if into is not None else ReplyRecord()
         tools = self.tools if run_tool is not None else ()
-        chance = getattr(self._model, "call_probability", None)
+        chooser = self._model.action_chooser() if tools else None
         try:
             call = None
-            if tools and chance is not None:
+            if chooser is not None:
                 # The embedded model: act or talk is decided apart from the conversation.
-                call = await self._choose_action(user_text, tools, chance)
+                call = await self._choose_action(user_text, tools, chooser)
                 if call is None:
                     async for chunk in self._speak(
                         messages, (), out, speech_only=True, factual=bool(passages)
@@ -193,7 +192,11 @@ class Conversation:
                     out.produced.append(line)
                     yield line
             if question and not informative:
-                # The same generation as a turn without actions, the passages included.
+                # The same generation as a turn without actions, the passages included, on
+                # the words that ask (the request beside them is done).
+                asked = question_part(user_text)
+                if asked != user_text:
+                    messages = build_messages(self.system_prompt, messages[1:-1], asked, passages)
                 async for spoken in self._speak(
                     messages, (), out, speech_only=True, factual=bool(passages)
                 ):
@@ -212,9 +215,9 @@ class Conversation:
                 yield spoken
 
     async def _choose_action(
-        self, user_text: str, tools: Sequence[ToolSpec], chance: Any
+        self, user_text: str, tools: Sequence[ToolSpec], chooser: ActionChooser
     ) -> ToolCall | None:
-        probability = await chance(user_text, tools)
+        probability = await chooser.call_probability(user_text, tools)
         candidates = list(tools)
         closeness = 0.0
         if self._router is not None:
@@ -224,9 +227,7 @@ class Conversation:
         self.last_action_score = probability + closeness
         if self.last_action_score < self._settings.tool_call_threshold:
             return None
-        generate = self._model.generate_call  # type: ignore[attr-defined]
-        call: ToolCall | None = await generate(user_text, candidates)
-        return call
+        return await chooser.generate_call(user_text, candidates)
 
     async def _speak(
         self,

@@ -8,6 +8,7 @@ persona, and llama.cpp's prefix matching then skips everything already evaluated
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -44,6 +45,13 @@ def _parsed_grammar(text: str) -> Any:
 
 def _grammar_for(tools: Sequence[ToolSpec], *, calls_only: bool = False) -> Any:
     return _parsed_grammar(call_grammar(tools, calls_only=calls_only))
+
+
+@lru_cache(maxsize=16)
+def _json_grammar(schema_json: str) -> Any:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
 
 
 def _speech_grammar() -> Any:
@@ -249,6 +257,32 @@ class LlamaDialogueModel:
                 text = piece["choices"][0]["text"]  # type: ignore[index]
                 if text:
                     emit(text)
+
+    def action_chooser(self) -> LlamaDialogueModel:
+        """This model reads its own logits: it decides "act or talk" itself (see below)."""
+        return self
+
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        """Greedy, under a grammar made from the schema. It shares the model (and its lock)
+        with the calls; a persona evicted from the context is restored at the next turn."""
+        return await asyncio.to_thread(self._json_sync, list(messages), schema, max_tokens)
+
+    def _json_sync(
+        self, messages: list[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        grammar = _json_grammar(json.dumps(schema, sort_keys=True))
+        with self._lock:
+            result = self._llm.create_completion(
+                self._fit(messages, max_tokens),
+                max_tokens=max_tokens,
+                temperature=0.0,
+                top_k=1,
+                seed=0,
+                grammar=grammar,
+            )
+        return str(result["choices"][0]["text"])  # type: ignore[index]
 
     async def call_probability(self, user_text: str, tools: Sequence[ToolSpec]) -> float:
         """How likely the caller's words ask for one of these actions, by this model. Decided

@@ -32,6 +32,47 @@ class OpenAIChatModel:
     async def prepare(self, system_prompt: str) -> RemotePersona:
         return RemotePersona(system_prompt)
 
+    def action_chooser(self) -> None:
+        """Servers choose actions in the reply itself (native tool calls)."""
+        return None
+
+    def _headers(self) -> dict[str, str]:
+        if self._settings.openai_api_key:
+            return {"Authorization": f"Bearer {self._settings.openai_api_key}"}
+        return {}
+
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        """Structured output (`response_format: json_schema`), which vLLM, Ollama, llama.cpp's
+        server and hosted APIs accept."""
+        url = self._settings.openai_base_url.rstrip("/") + "/chat/completions"
+        body: dict[str, Any] = {
+            "model": self._settings.openai_model,
+            "messages": list(messages),
+            "temperature": 0,
+            "max_tokens": max_tokens,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema},
+            },
+        }
+        timeout = aiohttp.ClientTimeout(total=self._settings.timeout_s)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.post(url, json=body, headers=self._headers()) as response,
+        ):
+            if response.status != 200:
+                text = await response.text()
+                raise OpenAIChatError(f"{url} answered {response.status}: {text[:300]}")
+            answer = await response.json(content_type=None)
+        try:
+            return str(answer["choices"][0]["message"]["content"])
+        except (KeyError, IndexError, TypeError):
+            raise OpenAIChatError(
+                f"{url} answered without a message: {str(answer)[:300]}"
+            ) from None
+
     async def stream(
         self,
         persona: PreparedPersona,
@@ -43,9 +84,7 @@ class OpenAIChatModel:
         temperature: float | None = None,
     ) -> AsyncIterator[str]:
         url = self._settings.openai_base_url.rstrip("/") + "/chat/completions"
-        headers = {"Accept": "text/event-stream"}
-        if self._settings.openai_api_key:
-            headers["Authorization"] = f"Bearer {self._settings.openai_api_key}"
+        headers = {"Accept": "text/event-stream", **self._headers()}
         body: dict[str, Any] = {
             "model": self._settings.openai_model,
             "messages": list(messages),

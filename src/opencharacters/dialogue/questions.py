@@ -38,6 +38,27 @@ def clauses(text: str) -> list[str]:
     return [part for part in parts if part]
 
 
+def _asks(part: str, marked: bool) -> bool:
+    if _REQUEST.search(part):
+        return False  # "could you show me the rain jacket?" asks for the action
+    return bool(_WH_START.search(part) or (marked and _INVERTED.search(part)))
+
+
+def question_part(text: str) -> str:
+    """The words that ask, without the request beside them: "Show me the dinosaurs, and how
+    much is a ticket?" → "how much is a ticket?". What the model answers after an action: given
+    the whole sentence, the 0.5B model read it back instead of answering (bench: 1 in 1)."""
+    lowered = " ".join(text.lower().replace("\u2019", "'").split())
+    if _ASKING.search(lowered):
+        return text
+    marked = "?" in lowered
+    pieces = [_FILLER.sub("", p.strip()) for p in _CLAUSE.split(lowered)]
+    asking = [p for p in pieces if p and _asks(p, marked)]
+    if not asking or len(asking) == len([p for p in pieces if p]):
+        return text
+    return f"{', and '.join(asking)}?"
+
+
 def asks_question(text: str) -> bool:
     """True when the words ask for information the avatar should say (not only an action)."""
     lowered = " ".join(text.lower().replace("\u2019", "'").split())
@@ -46,9 +67,4 @@ def asks_question(text: str) -> bool:
     if _ASKING.search(lowered):
         return True
     marked = "?" in lowered
-    for part in clauses(lowered):
-        if _REQUEST.search(part):
-            continue  # "could you show me the rain jacket?" asks for the action
-        if _WH_START.search(part) or (marked and _INVERTED.search(part)):
-            return True
-    return False
+    return any(_asks(part, marked) for part in clauses(lowered))

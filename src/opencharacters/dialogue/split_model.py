@@ -9,11 +9,12 @@ cached like a persona), so pairing them keeps most of the 0.5B's speed of speech
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from opencharacters.dialogue.backend import PreparedPersona
 from opencharacters.dialogue.llama_backend import LlamaDialogueModel
 from opencharacters.dialogue.messages import ChatMessage
-from opencharacters.dialogue.tools import ToolCall, ToolSpec
+from opencharacters.dialogue.tools import ToolSpec
 
 
 class SplitDialogueModel:
@@ -43,8 +44,11 @@ class SplitDialogueModel:
             temperature=temperature,
         )
 
-    async def call_probability(self, user_text: str, tools: Sequence[ToolSpec]) -> float:
-        return await self.decider.call_probability(user_text, tools)
+    def action_chooser(self) -> LlamaDialogueModel:
+        """The decider chooses the actions (see the module's docstring)."""
+        return self.decider
 
-    async def generate_call(self, user_text: str, tools: Sequence[ToolSpec]) -> ToolCall | None:
-        return await self.decider.generate_call(user_text, tools)
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        return await self.talker.complete_json(messages, schema, max_tokens)

@@ -50,3 +50,7 @@ class TooManyRequests(ApiError):
 
 class NotImplementedYet(ApiError):
     status_code = 501
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503

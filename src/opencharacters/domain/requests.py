@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from opencharacters.domain.text_length import Utf16Length, utf16_length
 from opencharacters.domain.voices import PRESET_IDS
 
 NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
@@ -63,10 +64,10 @@ VoiceRef = Annotated[PresetVoiceRef | CustomVoiceRef, Field(discriminator="type"
 def check_media_uri(value: str, *, media: str) -> str:
     """`https://` 13..2048, `runway://` 13..5000, `data:<media>/...` up to 5,242,880 chars."""
     if value.startswith("https://"):
-        if not 13 <= len(value) <= 2048:
+        if not 13 <= utf16_length(value) <= 2048:
             raise ValueError("an https:// URL must be 13 to 2048 characters long")
     elif value.startswith("runway://"):
-        if not 13 <= len(value) <= 5000:
+        if not 13 <= utf16_length(value) <= 5000:
             raise ValueError("a runway:// URI must be 13 to 5000 characters long")
     elif value.startswith(f"data:{media}/"):
         if len(value) > MAX_DATA_URI_CHARS:
@@ -123,9 +124,9 @@ class FacePoints(Strict):
         }
 
 
-AvatarName = Annotated[str, StringConstraints(min_length=1, max_length=50)]
-Personality = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
-AvatarStartScript = Annotated[str, StringConstraints(max_length=2000)]
+AvatarName = Annotated[str, Utf16Length(1, 50)]
+Personality = Annotated[str, Utf16Length(1, 10_000)]
+AvatarStartScript = Annotated[str, Utf16Length(0, 2000)]
 
 
 class AvatarCreate(Strict):
@@ -186,8 +187,8 @@ class AvatarUpdate(Strict):
 
 # --- documents -----------------------------------------------------------------------------
 
-DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-DocumentContent = Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+DocumentName = Annotated[str, Utf16Length(1, 255)]
+DocumentContent = Annotated[str, Utf16Length(1, 200_000)]
 
 
 def check_file_uri(value: str) -> str:
@@ -252,8 +253,8 @@ class DocumentUpdate(Strict):
 # --- tools (conversational actions) --------------------------------------------------------
 
 ToolName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NAME_PATTERN)]
-Description = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-EnumValue = Annotated[str, StringConstraints(max_length=64)]
+Description = Annotated[str, Utf16Length(1, 1024)]
+EnumValue = Annotated[str, Utf16Length(0, 64)]
 
 
 class _ParameterBase(Strict):
@@ -377,7 +378,7 @@ class SessionCreate(Strict):
     avatar: AvatarRef
     maxDuration: Annotated[WholeNumber, Field(ge=10, le=1800)] = 300
     personality: Personality | None = None
-    startScript: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    startScript: Annotated[str, Utf16Length(1, 2000)] | None = None
     tools: Annotated[list[Tool], Field(max_length=20)] = []
     # Accepted so the error can say why they are refused (no LiveKit transport yet).
     integration: dict[str, Any] | None = None
@@ -394,7 +395,7 @@ class SessionCreate(Strict):
 
 
 class UploadCreate(Strict):
-    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    filename: Annotated[str, Utf16Length(1, 255)]
     type: Literal["ephemeral"] = "ephemeral"
 
 
@@ -423,7 +424,7 @@ class CustomSpeechVoice(Strict):
 
 class SpeechText(Strict):
     type: Literal["text"]
-    text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    text: Annotated[str, Utf16Length(1, 5000)]
     voice: Annotated[PresetSpeechVoice | CustomSpeechVoice, Field(discriminator="type")] | None = (
         None
     )
@@ -437,9 +438,9 @@ class AvatarVideoCreate(Strict):
 
 # --- custom voices ---------------------------------------------------------------------------
 
-VoiceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-VoiceDescription = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-VoicePrompt = Annotated[str, StringConstraints(min_length=20, max_length=1000)]
+VoiceName = Annotated[str, Utf16Length(1, 100)]
+VoiceDescription = Annotated[str, Utf16Length(1, 1024)]
+VoicePrompt = Annotated[str, Utf16Length(20, 1000)]
 VoiceDesignModel = Literal["eleven_ttv_v3", "eleven_multilingual_ttv_v2"]
 
 

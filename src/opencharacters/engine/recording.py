@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -36,7 +37,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from opencharacters.mp4 import H264Settings, Mp4Writer, PixelFormat
+from opencharacters.mp4 import H264Settings, Mp4Writer, PixelFormat, remux_progressive
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +228,9 @@ class CallRecorder:
     """Records a live call into an MP4 (H.264 + AAC mono, moov first).
 
     Thread-safe: the add_* methods may be called from any thread; they only enqueue and never
-    block. The file is written as `<path>.part` and renamed to `path` when finished, so `path`
-    only ever holds a complete recording."""
+    block. The file is written as `<path>.part`, a fragmented MP4 flushed about every second (a
+    process killed mid-call leaves it playable up to then: `salvage` makes it a recording), and
+    remuxed to `path` when finished, so `path` only ever holds a complete recording."""
 
     def __init__(
         self,
@@ -252,7 +254,7 @@ class CallRecorder:
         self.audio_horizon_s = audio_horizon_s
         self._video_settings = video or H264Settings()
         self._max_pending = max(1, math.ceil(max_queue_s * fps))
-        self._partial = self.path.with_name(self.path.name + ".part")
+        self._partial = partial_path(self.path)
         self._queue: queue.SimpleQueue[_Video | _Audio | _Finish | _Abort] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._pending_video = 0
@@ -361,13 +363,18 @@ class CallRecorder:
                 fps=self.fps,
                 audio_rate=self.audio_rate,
                 video=self._video_settings,
+                fragmented=True,
             )
             encoder = _Encoder(self, writer)
             info = encoder.run()  # closes the writer when finished
             writer = None
             if self._aborted.is_set():
                 raise RecordingError("recording aborted")
-            os.replace(self._partial, self.path)
+            staged = self.path.with_name(self.path.name + ".remux")
+            remux_progressive(self._partial, staged)
+            os.replace(staged, self.path)
+            self._partial.unlink(missing_ok=True)
+            info = dataclasses.replace(info, bytes=self.path.stat().st_size)
             if self._aborted.is_set():  # abort() ran during the rename
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()
@@ -379,8 +386,9 @@ class CallRecorder:
             if writer is not None:
                 with contextlib.suppress(Exception):
                     writer.discard()
-            with contextlib.suppress(FileNotFoundError):
-                self._partial.unlink()
+            for leftover in (self._partial, self.path.with_name(self.path.name + ".remux")):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
             self._fail(error if isinstance(error, RecordingError) else RecordingError(str(error)))
 
     def _fail(self, error: RecordingError) -> None:
@@ -393,6 +401,24 @@ class CallRecorder:
     def _frame_taken(self) -> None:
         with self._lock:
             self._pending_video -= 1
+
+
+def partial_path(path: Path) -> Path:
+    """Where a recording to `path` is written while the call goes."""
+    return path.with_name(path.name + ".part")
+
+
+def salvage(partial: Path, target: Path) -> float:
+    """The recording a crashed process left in `partial` (fragmented, cut at its last whole
+    fragment), as an ordinary MP4 at `target`; `partial` is removed. Returns the duration.
+    Raises ValueError if nothing in it can be played (it is removed anyway)."""
+    try:
+        return remux_progressive(partial, target)
+    except av.error.FFmpegError as error:  # not even a first fragment
+        target.unlink(missing_ok=True)
+        raise ValueError(f"{partial} holds no playable media: {error}") from error
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 class _Encoder:

@@ -1,35 +1,55 @@
-"""Moves queued sessions to READY while capacity allows and expires stale credentials.
+"""The API's housekeeping of the session queue: expiries, lost workers, `queued` flags.
 
-The database is the queue, so several server processes could share it; one loop per process
-wakes on every change it hears of, and on a tick for expiries."""
+Media workers claim waiting sessions themselves (store/workers.py); each API process runs this
+loop, which is safe to run in several at once: it expires stale credentials, declares workers
+whose lease ran out lost (their sessions FAIL, WORKER_LOST, and their partial recordings are
+recovered), and marks the sessions beyond the live workers' free slots `queued`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
+from opencharacters.store import workers
 from opencharacters.store.db import Database
-from opencharacters.store.sessions import schedule
+from opencharacters.store.sessions import expire_ready
 
 log = logging.getLogger(__name__)
 
+Recover = Callable[[list[workers.LostSession]], None]
+
 
 class SessionScheduler:
-    def __init__(self, db: Database, *, capacity: int, ready_ttl_s: int, tick_s: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        lease_s: float,
+        tick_s: float,
+        recover: Recover | None = None,
+    ) -> None:
         self.db = db
-        self.capacity = capacity
-        self.ready_ttl_s = ready_ttl_s
+        self.lease_s = lease_s
         self.tick_s = tick_s
+        self._recover = recover
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
-    def run_once(self) -> list[str]:
-        with self.db.session() as db:
-            return schedule(db, capacity=self.capacity, ready_ttl_s=self.ready_ttl_s)
+    def run_once(self) -> list[workers.LostSession]:
+        with self.db.write_session() as db:
+            expire_ready(db)
+            lost = workers.sweep_lost(db, self.lease_s)
+            workers.mark_queued(db, self.lease_s)
+        if lost:
+            log.warning("a media worker was lost: %d sessions FAILED (WORKER_LOST)", len(lost))
+            if self._recover is not None:
+                self._recover(lost)
+        return lost
 
     async def _loop(self) -> None:
         while True:

@@ -106,10 +106,14 @@ class PresetAvatars:
         keys, face = self._blobs_for(preset, digest)
         try:
             with self.db.session() as db:
-                self._write_row(db, preset, marker, keys, face)
+                replaced = self._write_row(db, preset, marker, keys, face)
         except IntegrityError:
             # Another server process inserted the same rows at the same moment: theirs stand.
             log.info("preset %s was installed concurrently by another process", preset.id)
+            return
+        if replaced is not None:
+            # The previous version's images and rig; calls already running hold their rig.
+            self.blobs.delete_prefix(replaced)
 
     def _blobs_for(
         self, preset: PresetCharacter, digest: str
@@ -148,8 +152,10 @@ class PresetAvatars:
     @staticmethod
     def _write_row(
         db: Any, preset: PresetCharacter, marker: str, keys: dict[str, str], face: dict[str, Any]
-    ) -> None:
+    ) -> str | None:
+        """Creates or refreshes the row; returns the blob prefix of a version it replaced."""
         now = utcnow()
+        replaced: str | None = None
         if db.get(Organization, PRESET_ORGANIZATION_ID) is None:
             db.add(
                 Organization(
@@ -167,9 +173,12 @@ class PresetAvatars:
             )
             db.add(row)
         elif row.reference_source == marker and row.status == "READY":
-            return
+            return None
         else:
             row.image_generation += 1
+            old = (row.rig_blob or "").rsplit("/", 1)[0]
+            if old.startswith(f"presets/{preset.id}/") and old != keys["rig"].rsplit("/", 1)[0]:
+                replaced = old
         row.name = preset.name
         row.personality = preset.personality
         row.start_script = preset.start_script
@@ -187,3 +196,4 @@ class PresetAvatars:
         row.face_points = preset_face_points(preset.id)
         row.updated_at = now
         db.flush()
+        return replaced

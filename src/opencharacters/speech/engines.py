@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from opencharacters.assets import ensure_asset
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech.asr import SpeechRecognizer, WhisperRecognizer
@@ -42,11 +40,9 @@ def load_speech_synthesizer(settings: EngineSettings) -> SegmentSynthesizer:
     return load_synthesizer(settings)
 
 
-@cache
-def _shared_synthesizer(settings_json: str) -> PresetSynthesizer:
-    return load_synthesizer(EngineSettings.model_validate_json(settings_json))
-
-
 def shared_synthesizer(settings: EngineSettings) -> PresetSynthesizer:
-    """One synthesizer per process and configuration (it is thread-safe; loading costs ~1 s)."""
-    return _shared_synthesizer(settings.model_dump_json())
+    """The process's synthesizer for this configuration (thread-safe; loading costs ~1 s): the
+    model registry's."""
+    from opencharacters.model_registry import models_for
+
+    return models_for(settings).synthesizer()

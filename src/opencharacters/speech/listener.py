@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from opencharacters.engine_settings import AsrSettings
 from opencharacters.speech.asr import ASR_SAMPLE_RATE, SpeechRecognizer, Transcript
 from opencharacters.speech.audio import AudioChunk, Samples, resample
-from opencharacters.speech.turns import TurnDetector
+from opencharacters.speech.turns import TurnDetection
 from opencharacters.speech.vad import VAD_SAMPLE_RATE
 
 
@@ -51,7 +51,7 @@ class _Decode:
 
 class Listener:
     def __init__(
-        self, detector: TurnDetector, recognizer: SpeechRecognizer, settings: AsrSettings
+        self, detector: TurnDetection, recognizer: SpeechRecognizer, settings: AsrSettings
     ) -> None:
         self._detector = detector
         self._recognizer = recognizer

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -72,6 +72,25 @@ class TurnEvent:
     speech_end_s: float | None = None
     audio: Samples | None = None
     """On turn_end: the utterance at 16 kHz, with a little padding either side."""
+
+
+class TurnDetection(Protocol):
+    """What the listener needs of a turn detector (one per audio stream: it keeps state)."""
+
+    in_speech: bool
+    last_turn_speech_samples: int
+
+    def push(self, samples: Samples) -> list[TurnEvent]: ...
+
+    def set_partial_transcript(self, text: str, covers_samples: int | None = None) -> None: ...
+
+    @property
+    def speech_samples(self) -> int: ...
+
+    @property
+    def silence_started(self) -> bool: ...
+
+    def utterance_so_far(self) -> Samples: ...
 
 
 class TurnDetector:

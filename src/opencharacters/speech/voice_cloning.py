@@ -12,6 +12,7 @@ factory gets the configured model path and endpoint)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import io
 import threading
@@ -229,12 +230,15 @@ class EmbeddedCloner:
         self.settings = settings
 
     def clone(self, samples: Samples, sample_rate: int) -> CloneResult:
-        from opencharacters.speech.engines import load_recognizer
+        from opencharacters.model_registry import models_for
 
         check_duration(samples, sample_rate)
         speech, speech_s = speech_only(samples, sample_rate, self.settings)
         head = speech[: int(_TRANSCRIBE_S * _VAD_RATE)]
-        transcript = load_recognizer(self.settings).transcribe_sync(head, _VAD_RATE).text  # type: ignore[attr-defined]
+        # The process's recogniser (the live calls' one), not a second copy of Whisper; this
+        # runs in a job's thread, which has no event loop of its own.
+        recognizer = models_for(self.settings).recognizer()
+        transcript = asyncio.run(recognizer.transcribe(head, _VAD_RATE)).text
         words = len(transcript.split())
         if words < max(3, len(head) / _VAD_RATE * 0.5):
             raise CloneRejected(

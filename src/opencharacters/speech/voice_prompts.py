@@ -16,15 +16,19 @@ loaded or answers outside the schema, the rules alone decide."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from opencharacters.engine_settings import EngineSettings
+
+if TYPE_CHECKING:
+    from opencharacters.dialogue.messages import ChatMessage
 
 log = logging.getLogger(__name__)
 
@@ -514,15 +518,13 @@ _EXAMPLE_OUT = {
 
 
 class ModelParser:
-    """The dialogue model as a constrained attribute reader (one per process, loaded lazily)."""
+    """The process's dialogue model (the model registry's: never a second copy) as a reader of
+    voice attributes, its answer constrained to the attribute schema."""
 
     def __init__(self, settings: EngineSettings) -> None:
         self._settings = settings
-        self._lock = threading.Lock()
-        self._llm: Any = None
-        self._grammar: Any = None
 
-    def _messages(self, prompt: str) -> list[dict[str, str]]:
+    def _messages(self, prompt: str) -> list[ChatMessage]:
         return [
             {"role": "system", "content": _SYSTEM},
             {"role": "user", "content": _EXAMPLE_IN},
@@ -531,75 +533,12 @@ class ModelParser:
         ]
 
     def parse(self, prompt: str) -> dict[str, str]:
-        if self._settings.dialogue.backend == "openai":
-            raw = self._openai(prompt)
-        else:
-            raw = self._llama(prompt)
+        """Blocking (1-4 s on this CPU with the embedded model): call it from a worker thread."""
+        from opencharacters.model_registry import models_for
+
+        model = models_for(self._settings).dialogue()
+        raw = asyncio.run(model.complete_json(self._messages(prompt), attribute_schema(), 200))
         return _validated(json.loads(raw))
-
-    def _llama(self, prompt: str) -> str:
-        with self._lock:
-            if self._llm is None:
-                from llama_cpp import Llama
-                from llama_cpp.llama_grammar import LlamaGrammar
-
-                from opencharacters.assets import ensure_asset
-                from opencharacters.dialogue.llama_backend import _model_params
-
-                path = self._settings.dialogue.model_path or ensure_asset(
-                    "qwen2.5-coder-0.5b-instruct-q4_k_m", self._settings
-                )
-                # Plain CPU weight buffers: llama.cpp's AMX path crashes on some CPUs.
-                with _model_params(use_extra_buffers=self._settings.dialogue.cpu_extra_buffers):
-                    self._llm = Llama(
-                        model_path=str(path),
-                        n_ctx=1024,
-                        n_threads=1,
-                        n_threads_batch=self._settings.dialogue.batch_threads,
-                        verbose=False,
-                    )
-                self._grammar = LlamaGrammar.from_json_schema(
-                    json.dumps(attribute_schema()), verbose=False
-                )
-            result = self._llm.create_chat_completion(
-                messages=self._messages(prompt),
-                grammar=self._grammar,
-                temperature=0.0,
-                top_k=1,
-                max_tokens=160,
-                seed=0,
-            )
-        return str(result["choices"][0]["message"]["content"])
-
-    def _openai(self, prompt: str) -> str:
-        import urllib.request
-
-        settings = self._settings.dialogue
-        body = {
-            "model": settings.openai_model,
-            "messages": self._messages(prompt),
-            "temperature": 0,
-            "max_tokens": 200,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": "voice_attributes", "schema": attribute_schema()},
-            },
-        }
-        request = urllib.request.Request(
-            settings.openai_base_url.rstrip("/") + "/chat/completions",
-            data=json.dumps(body).encode(),
-            headers={
-                "Content-Type": "application/json",
-                **(
-                    {"Authorization": f"Bearer {settings.openai_api_key}"}
-                    if settings.openai_api_key
-                    else {}
-                ),
-            },
-        )
-        with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
-            answer = json.loads(response.read())
-        return str(answer["choices"][0]["message"]["content"])
 
 
 def _validated(answer: Any) -> dict[str, str]:
@@ -615,19 +554,9 @@ def _validated(answer: Any) -> dict[str, str]:
     return out
 
 
-_parsers: dict[str, ModelParser] = {}
-_parsers_lock = threading.Lock()
 _cache: OrderedDict[tuple[str, str], tuple[VoiceAttributes, str]] = OrderedDict()
 _cache_lock = threading.Lock()
 _CACHE_SIZE = 256
-
-
-def _model_parser(settings: EngineSettings) -> ModelParser:
-    key = settings.dialogue.model_dump_json()
-    with _parsers_lock:
-        if key not in _parsers:
-            _parsers[key] = ModelParser(settings)
-        return _parsers[key]
 
 
 def combine(model: dict[str, str], rules: dict[str, str]) -> VoiceAttributes:
@@ -656,7 +585,7 @@ def parse_prompt(
     model: dict[str, str] = {}
     if mode in ("auto", "model"):
         try:
-            model = _model_parser(settings).parse(prompt)
+            model = ModelParser(settings).parse(prompt)
             how = "model" if mode == "model" else "model+rules"
         except Exception as exc:  # any failure of the model means: the rules decide
             log.warning("voice prompt parsing by the dialogue model failed: %s", exc)

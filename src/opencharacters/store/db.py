@@ -74,5 +74,23 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A unit of work that holds the write lock from its first statement.
+
+        On SQLite a deferred transaction that reads and then writes fails ("database is
+        locked", not retried) when another process committed in between; BEGIN IMMEDIATE takes
+        the lock first, so read-decide-write (claiming a session, sweeping lost workers) is
+        serialised across processes. PostgreSQL uses row locks instead (FOR UPDATE)."""
+        with self._sessions() as session:
+            if self.engine.dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
     def dispose(self) -> None:
         self.engine.dispose()

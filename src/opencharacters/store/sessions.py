@@ -93,13 +93,14 @@ def set_status(
     session.status = transition(session.status, target)
     session.updated_at = now
     session.queued = False
-    if target is not S.READY:
-        session.session_key = None
+    # The session key stays after READY (it can no longer be consumed: consumed_at and the
+    # status say so), so that consume can check it before saying what became of the session.
     if target is S.RUNNING:
         session.started_at = now
     if target in (S.COMPLETED, S.CANCELLED, S.FAILED):
         session.ended_at = now
-        session.connect_token = None
+        # The media token stays, like the session key: a late offer with it is told the
+        # session's state (409), one without it learns nothing (401).
         if session.started_at is not None:
             session.duration = call_duration(session.started_at, now, session.max_duration)
     if target is S.FAILED:
@@ -131,10 +132,10 @@ def count_active(db: Session, org_id: str | None = None) -> int:
     return int(db.scalar(query) or 0)
 
 
-def schedule(db: Session, *, capacity: int, ready_ttl_s: int) -> list[str]:
-    """Expires stale READY sessions, then promotes queued ones while capacity allows.
-    Returns the ids that became READY."""
-    now = utcnow()
+def expire_ready(db: Session, now: datetime | None = None) -> None:
+    """READY sessions whose credentials expired FAIL: never consumed, or consumed but never
+    connected."""
+    now = now or utcnow()
     for session in db.scalars(
         select(RealtimeSession).where(
             RealtimeSession.status == S.READY, RealtimeSession.expires_at <= now
@@ -158,37 +159,18 @@ def schedule(db: Session, *, capacity: int, ready_ttl_s: int) -> list[str]:
                 failure_code="CONNECTION_TIMEOUT",
                 now=now,
             )
-    busy = int(
-        db.scalar(
-            select(func.count())
-            .select_from(RealtimeSession)
-            .where(RealtimeSession.status.in_([S.READY, S.RUNNING]))
-        )
-        or 0
-    )
-    waiting = list(
-        db.scalars(
-            select(RealtimeSession)
-            .where(RealtimeSession.status == S.NOT_READY)
-            .order_by(RealtimeSession.created_at, RealtimeSession.id)
-        )
-    )
-    promoted: list[str] = []
-    for session in waiting:
-        if busy < capacity:
-            make_ready(db, session, ready_ttl_s)
-            promoted.append(session.id)
-            busy += 1
-        elif not session.queued:
-            session.queued = True
-    return promoted
 
 
 def fail_interrupted(db: Session) -> int:
-    """Sessions a crash left active end as FAILED; their transcripts stay."""
+    """READY or RUNNING sessions no media worker holds (left by a version that ran calls in the
+    API process) end as FAILED; their transcripts stay. Sessions of workers are theirs: an API
+    restart takes no call with it (a lost worker's sessions FAIL through its lease)."""
     count = 0
     for session in db.scalars(
-        select(RealtimeSession).where(RealtimeSession.status.in_([s.value for s in ACTIVE]))
+        select(RealtimeSession).where(
+            RealtimeSession.status.in_([S.READY.value, S.RUNNING.value]),
+            RealtimeSession.worker_id.is_(None),
+        )
     ):
         set_status(
             db,
@@ -204,10 +186,12 @@ def fail_interrupted(db: Session) -> int:
 def cancel_for_avatar(db: Session, avatar_id: str) -> int:
     count = 0
     for session in db.scalars(
-        select(RealtimeSession).where(
+        select(RealtimeSession)
+        .where(
             RealtimeSession.avatar_id == avatar_id,
             RealtimeSession.status.in_([s.value for s in ACTIVE]),
         )
+        .with_for_update()
     ):
         set_status(db, session, S.CANCELLED)
         count += 1

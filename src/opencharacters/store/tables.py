@@ -160,6 +160,29 @@ class RealtimeSession(Base):
     failure_code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The media worker holding the session (claimed when it became READY), the last moment its
+    # call was known alive (the worker's heartbeat; a crash ends the call there), and the token
+    # of the developer's backend link (connect_backend), checked by whichever process serves it.
+    worker_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    alive_at: Mapped[datetime | None]
+    backend_token: Mapped[str | None] = mapped_column(String(64))
+
+
+class MediaWorker(Base):
+    """A media-worker process: where it is reached, how many calls it takes, its lease."""
+
+    __tablename__ = "media_workers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    address: Mapped[str] = mapped_column(String(255))
+    """Its internal HTTP endpoint (WHIP offers, hang-ups and call control are forwarded there)."""
+    slots: Mapped[int]
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime] = mapped_column(index=True)
+    stopped_at: Mapped[datetime | None]
+    """Set when it stopped cleanly, or when its lease ran out (then `lost` too)."""
+    lost: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Conversation(Base):

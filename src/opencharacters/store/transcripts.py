@@ -51,6 +51,31 @@ def append_entry(
     return seq
 
 
+def revise_entry(
+    db: Session,
+    conversation_id: str,
+    seq: int,
+    *,
+    content: str | None,
+    interrupted: bool = False,
+    tool_calls: list[dict[str, Any]] | None = None,
+    tool_results: list[dict[str, Any]] | None = None,
+) -> None:
+    """Rewrites an entry still being spoken (the avatar's words, written as they are heard)."""
+    entry = db.scalar(
+        select(TranscriptEntry).where(
+            TranscriptEntry.conversation_id == conversation_id, TranscriptEntry.seq == seq
+        )
+    )
+    if entry is None:
+        return
+    entry.content = content
+    entry.interrupted = interrupted
+    entry.tool_calls = tool_calls
+    entry.tool_results = tool_results
+    db.flush()
+
+
 def set_recording(db: Session, conversation_id: str, blob_key: str) -> None:
     conversation = db.get(Conversation, conversation_id)
     if conversation is not None:

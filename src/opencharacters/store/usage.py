@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -98,8 +98,8 @@ class DailyUse:
 
 def daily_use(db: Session, org_id: str, start: date, before: date) -> list[DailyUse]:
     """Use per UTC day and model in [start, before), days without use left out."""
-    low = datetime(start.year, start.month, start.day, tzinfo=utcnow().tzinfo)
-    high = datetime(before.year, before.month, before.day, tzinfo=utcnow().tzinfo)
+    low = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    high = datetime(before.year, before.month, before.day, tzinfo=UTC)
     rows = db.execute(
         select(UsageRecord.model, UsageRecord.amount, UsageRecord.occurred_at).where(
             UsageRecord.organization_id == org_id,

@@ -219,8 +219,9 @@ def record_attempt(
             status_code=outcome.status_code,
             response_ms=outcome.response_ms,
             error=outcome.error,
-            response_body=(outcome.response_body or None)
-            and outcome.response_body[:MAX_LOGGED_BODY],
+            response_body=outcome.response_body[:MAX_LOGGED_BODY]
+            if outcome.response_body
+            else None,
         )
     )
 

@@ -99,7 +99,11 @@ class WebhookDispatcher:
         return len(jobs)
 
     async def _deliver(self, job: DeliveryJob) -> None:
-        outcome = await self._sender.send(job)
+        try:
+            outcome = await self._sender.send(job)
+        except Exception as exc:  # counted as a failed attempt, never a lost lease
+            log.exception("sending webhook %s failed", job.delivery_id)
+            outcome = AttemptOutcome(None, None, f"request failed: {type(exc).__name__}", None)
         if not outcome.delivered:
             log.info(
                 "webhook %s to %s, attempt %d: %s",

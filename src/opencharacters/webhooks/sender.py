@@ -38,7 +38,10 @@ def encode_body(payload: dict[str, Any]) -> bytes:
 
 def private_address_reason(url: str, policy: FetchPolicy) -> str | None:
     """Why a URL names a refused address outright (a literal IP, or localhost), else None."""
-    host = (URL(url).host or "").strip("[]").lower()
+    try:
+        host = (URL(url).host or "").strip("[]").lower()
+    except ValueError:
+        return None  # not a URL at all: the request fails and says so
     if host == "localhost" or host.endswith(".localhost"):
         return None if policy.allow_private else f"{host} is a loopback name"
     try:
@@ -99,7 +102,7 @@ class WebhookSender:
             if isinstance(inner, AddressRefused):
                 return AttemptOutcome(None, None, f"refused: {inner}", None)
             return AttemptOutcome(None, None, f"could not connect: {inner.strerror or inner}", None)
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, ValueError) as exc:
             return AttemptOutcome(None, None, f"request failed: {exc}"[:500], None)
 
 

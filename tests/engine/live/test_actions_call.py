@@ -16,7 +16,7 @@ from opencharacters.speech.audio import Samples
 from tests.engine.live.conftest import conversation, create_avatar, wait_status
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TOOLS = [
     {

@@ -80,7 +80,8 @@ def test_the_call_command_notices_a_dead_server_and_keeps_what_it_got(
                     caller.wait()
     finally:
         server.stop()
-    print(f"{kill.name}: the command exited {exited_after_s:.1f} s after the server was killed")
+    said = err.strip().splitlines()[-1:] if not as_json else [json.loads(out).get("error")]
+    print(f"{kill.name}: exited {exited_after_s:.1f} s after the kill, saying {said}")
     assert caller.returncode == 1, (out, err)
     assert "Traceback" not in err, err
     assert exited_after_s < EXIT_WITHIN_S

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from opencharacters.engine.live.captions import SpokenReply
+
+pytestmark = pytest.mark.unit
 
 
 def test_words_fall_inside_their_speech_in_order() -> None:

@@ -3,12 +3,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from opencharacters.engine.live.channel import (
     _MAX_PENDING,
     MAX_INBOUND_BYTES,
     CallChannel,
     transcription,
 )
+
+pytestmark = pytest.mark.unit
 
 
 class FakeChannel:

@@ -14,7 +14,7 @@ from opencharacters.speech.audio import Samples
 from tests.engine.live.conftest import create_avatar
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 FAQ = """# Trailhead Outfitters FAQ
 

@@ -17,7 +17,7 @@ from opencharacters.speech.audio import Samples
 from tests.engine.live.conftest import conversation, create_avatar, wait_status
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 Say = Callable[[str], tuple[Samples, int]]
 
@@ -174,6 +174,42 @@ async def test_cancelling_a_running_session_keeps_its_transcript(
     record = conversation(api, call.session_id)
     assert record["status"] == "ended"
     assert [e["content"] for e in record["transcript"]] == ["Hi, I'm Ada."]
+
+
+LONG_SCRIPT = (
+    "Welcome to the harbour museum. Our first hall shows the ships that were built here a "
+    "century ago. The second hall is about the lighthouse keepers and their families. "
+    "At the end you can climb the old crane and look over the whole bay."
+)
+
+
+async def test_the_avatars_words_are_on_record_as_they_are_heard(
+    live_server: Server, api: httpx.Client
+) -> None:
+    """A server that dies mid-answer leaves the answer on record up to the words heard: the
+    entry is written while the avatar speaks, and a hang-up leaves exactly what was heard."""
+    avatar = create_avatar(api, name="Max", startScript=LONG_SCRIPT)
+    call = Caller(live_server.base_url, API_KEY, avatar)
+    await call.start()
+    try:
+        assert call.session_id is not None
+        await call.wait_for_state("speaking", 30)
+        await asyncio.sleep(3.0)
+        record = await asyncio.to_thread(conversation, api, call.session_id)
+        (entry,) = record["transcript"]
+        so_far = entry["content"]
+        assert entry["role"] == "assistant" and so_far, "written before the answer ends"
+        assert entry["interrupted"] is True, "marked cut until it is settled (a crash keeps it)"
+        assert LONG_SCRIPT.startswith(so_far) and len(so_far) < len(LONG_SCRIPT)
+        heard = call.received.transcript("assistant")[1].strip()
+        assert heard.startswith(so_far), "never ahead of what the caller heard"
+    finally:
+        await call.hang_up()
+    await asyncio.to_thread(wait_status, api, call.session_id, {"COMPLETED"})
+    (entry,) = (await asyncio.to_thread(conversation, api, call.session_id))["transcript"]
+    assert entry["interrupted"] is True
+    assert len(so_far) <= len(entry["content"]) < len(LONG_SCRIPT)
+    assert LONG_SCRIPT.startswith(entry["content"])
 
 
 async def test_max_duration_ends_with_a_goodbye(

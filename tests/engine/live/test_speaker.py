@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from opencharacters.engine.live.speaker import FRAME_SAMPLES, PLAYOUT_RATE, Speaker
+
+pytestmark = pytest.mark.unit
 
 
 class Clock:

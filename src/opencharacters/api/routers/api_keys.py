@@ -11,14 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from opencharacters.api.auth import Caller, api_caller, bearer, bearer_token
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
-from opencharacters.domain.errors import NotFound
+from opencharacters.domain.errors import Forbidden, NotFound
 from opencharacters.domain.requests import Strict
+from opencharacters.domain.text_length import Utf16Length
 from opencharacters.domain.timefmt import iso, utcnow
 from opencharacters.store.accounts import add_key, hash_key, new_key
 from opencharacters.store.tables import ApiKey, Organization
@@ -27,7 +27,7 @@ router = APIRouter(tags=["API keys (extension)"])
 
 
 class ApiKeyCreate(Strict):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    name: Annotated[str, Utf16Length(1, 100)] | None = None
 
 
 def key_json(row: ApiKey, current_hash: str) -> dict[str, Any]:
@@ -56,10 +56,23 @@ def _list(svc: Services, caller: Caller, current_hash: str) -> dict[str, Any]:
 
 def _create(svc: Services, caller: Caller, body: ApiKeyCreate, current_hash: str) -> dict[str, Any]:
     key = new_key()
+    limit = svc.settings.max_api_keys_per_org
     with svc.db.session() as db:
-        org = db.get(Organization, caller.org_id)
+        # The row lock serializes key creation per organization on PostgreSQL; on SQLite the
+        # insert below takes the database's write lock before the count, which does the same.
+        org = db.get(Organization, caller.org_id, with_for_update=True)
         assert org is not None  # the caller's key was just checked against it
         row = add_key(db, org, key, body.name)
+        active = db.scalar(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.organization_id == org.id, ApiKey.revoked_at.is_(None))
+        )
+        if (active or 0) > limit:
+            raise Forbidden(
+                f"This organization already has {limit} active API keys (the limit); "
+                "revoke one before creating another."
+            )
         return {**key_json(row, current_hash), "key": key}
 
 
@@ -88,7 +101,9 @@ async def list_api_keys(
 @router.post(
     "/v1/organization/api_keys",
     summary="Create an API key for this organization (extension)",
-    description="The response's `key` is the secret: it is shown this once and never again.",
+    description="The response's `key` is the secret: it is shown this once and never again. "
+    "An organization may hold `OPENCHARACTERS_MAX_API_KEYS_PER_ORG` active keys (100 by default); "
+    "past that, 403 until one is revoked.",
 )
 async def create_api_key(
     body: ApiKeyCreate,

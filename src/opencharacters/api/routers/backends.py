@@ -1,18 +1,19 @@
-"""`backend_rpc` tools: a developer's backend attaches to a live session (see engine/live)."""
+"""`backend_rpc` tools: a developer's backend attaches to a live session (see engine/live).
+
+The token is kept in the database; the socket is relayed to the media worker running the call."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, WebSocket
 
 from opencharacters.api.auth import Caller, api_caller
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
 from opencharacters.domain.errors import Conflict, NotFound
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
-from opencharacters.engine.live.backends import BackendRefused
 from opencharacters.store.tables import RealtimeSession
 
 router = APIRouter(tags=["realtime sessions"])
@@ -40,7 +41,7 @@ async def connect_backend(
 ) -> dict[str, Any]:
     session_id = check_id(id, "id")
     await asyncio.to_thread(_check_session, svc, caller.org_id, session_id)
-    token = svc.live.backends.mint(session_id)
+    token = await asyncio.to_thread(svc.workers.backend_token, session_id)
     base = svc.settings.resolved_public_url
     ws_base = (
         "wss://" + base[len("https://") :]
@@ -63,10 +64,5 @@ async def backend_socket(id: str, websocket: WebSocket) -> None:
         if header.lower().startswith("bearer ")
         else websocket.query_params.get("token", "")
     )
-    await websocket.accept()
-    try:
-        await svc.live.backends.attach(id, token, websocket)
-    except BackendRefused as refused:
-        await websocket.close(refused.code, refused.reason)
-    except WebSocketDisconnect:
-        pass
+    # Relayed to the worker that runs the call (it may not have claimed the session yet).
+    await svc.workers.relay_backend(id, token, websocket)

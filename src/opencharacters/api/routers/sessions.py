@@ -6,12 +6,18 @@ import asyncio
 import hmac
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opencharacters.api.auth import Caller, api_caller, bearer, bearer_token
+from opencharacters.api.auth import (
+    Caller,
+    api_caller,
+    bearer,
+    client_address,
+    refuse_blocked_address,
+)
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
 from opencharacters.domain.errors import (
@@ -33,8 +39,10 @@ from opencharacters.store.tables import Avatar, RealtimeSession
 router = APIRouter(tags=["realtime sessions"])
 
 
-def _get(db: Session, org_id: str, session_id: str) -> RealtimeSession:
-    session: RealtimeSession | None = db.get(RealtimeSession, session_id)
+def _get(db: Session, org_id: str, session_id: str, *, for_update: bool = False) -> RealtimeSession:
+    session: RealtimeSession | None = db.get(
+        RealtimeSession, session_id, with_for_update=for_update
+    )
     if session is None or session.organization_id != org_id:
         raise NotFound(f"Realtime session {session_id} not found.")
     return session
@@ -71,7 +79,7 @@ async def create_realtime_session(
     body: SessionCreate, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     session_id = await asyncio.to_thread(_create, svc, caller, body)
-    svc.scheduler.wake()
+    svc.workers.wake_workers()
     return {"id": session_id}
 
 
@@ -128,12 +136,16 @@ async def retrieve_realtime_session(
     return await asyncio.to_thread(_retrieve, svc, caller, check_id(id, "id"))
 
 
-def _cancel(svc: Services, caller: Caller, session_id: str) -> None:
-    with svc.db.session() as db:
-        session = _get(db, caller.org_id, session_id)
+def _cancel(svc: Services, caller: Caller, session_id: str) -> bool:
+    """CANCELLED in the database (the truth); True if a worker may be running its call."""
+    with svc.db.write_session() as db:
+        # Locked: a call ending meanwhile must not be overwritten by a stale CANCELLED.
+        session = _get(db, caller.org_id, session_id, for_update=True)
         if SessionStatus(session.status) in TERMINAL:
-            return  # already over: cancelling again changes nothing
+            return False  # already over: cancelling again changes nothing
+        held = session.worker_id is not None
         set_status(db, session, SessionStatus.CANCELLED)
+        return held
 
 
 @router.delete("/v1/realtime_sessions/{id}", status_code=204, summary="Cancel a realtime session")
@@ -141,24 +153,37 @@ async def cancel_realtime_session(
     id: IdPath, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> Response:
     session_id = check_id(id, "id")
-    await asyncio.to_thread(_retrieve, svc, caller, session_id)  # 404 unless the caller's own
-    if not await svc.live.cancel(session_id):
-        await asyncio.to_thread(_cancel, svc, caller, session_id)
+    if await asyncio.to_thread(_cancel, svc, caller, session_id):
+        # The worker ends the call now (it would also see the status within a heartbeat).
+        await svc.workers.ended(session_id, SessionStatus.CANCELLED)
     svc.scheduler.wake()
     return Response(status_code=204)
 
 
-def _consume(svc: Services, session_id: str, key: str) -> dict[str, Any]:
+SESSION_KEY_NEEDED = (
+    "Missing session key: send 'Authorization: Bearer <sessionKey>' with the sessionKey that "
+    "GET /v1/realtime_sessions/{id} shows while the session is READY."
+)
+
+
+def _consume(svc: Services, session_id: str, key: str, address: str) -> dict[str, Any]:
+    refuse_blocked_address(svc, address)
     with svc.db.session() as db:
         session = db.get(RealtimeSession, session_id)
         if session is None:
             raise NotFound(f"Realtime session {session_id} not found.")
-        if session.status != SessionStatus.READY or session.session_key is None:
+        # The key first: without it, nothing about the session (its status) is revealed.
+        expected = session.session_key
+        if expected is None or not hmac.compare_digest(expected.encode(), key.encode()):
+            svc.auth_failures.acquire(address)
+            raise Unauthorized(
+                "Invalid session key for this session: send the sessionKey of this session "
+                "(not an API key)."
+            )
+        if session.status != SessionStatus.READY:
             raise Conflict(
                 f"The session is {session.status}; credentials can be consumed only while READY."
             )
-        if not hmac.compare_digest(session.session_key.encode(), key.encode()):
-            raise Unauthorized("Invalid session key for this session.")
         token = mark_consumed(db, session)
         if not token:
             raise Conflict("These session credentials were already consumed; create a new session.")
@@ -177,9 +202,12 @@ def _consume(svc: Services, session_id: str, key: str) -> dict[str, Any]:
 )
 async def consume_realtime_session(
     id: IdPath,
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     session_id = check_id(id, "id")
-    key = bearer_token(credentials)
-    return await asyncio.to_thread(_consume, svc, session_id, key)
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized(SESSION_KEY_NEEDED)
+    address = client_address(request.scope)
+    return await asyncio.to_thread(_consume, svc, session_id, credentials.credentials, address)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from yarl import URL
 
 from opencharacters.api.auth import Caller, api_caller
 from opencharacters.api.context import Services, services
@@ -122,6 +123,12 @@ class DeliveryList(BaseModel):
 def check_url(url: str, svc: Services) -> str:
     if not url.startswith(("https://", "http://")):
         raise BadRequest("url: must start with https:// or http://")
+    try:
+        parsed = URL(url)
+    except ValueError:
+        parsed = None
+    if parsed is None or not parsed.host or any(c.isspace() for c in url):
+        raise BadRequest("url: is not a valid URL (scheme, host, optional port and path)")
     policy = webhook_policy(svc.settings.webhook_allow_private, svc.settings.fetch_allow_networks)
     reason = private_address_reason(url, policy)
     if reason is not None:

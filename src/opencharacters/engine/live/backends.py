@@ -63,6 +63,13 @@ class BackendLinks:
         self._links[session_id] = _Link(token)
         return token
 
+    def admit(self, session_id: str, token: str) -> None:
+        """Accepts `token` for the session's backend: the token connect_backend minted in an API
+        process and kept in the database (the worker serves the socket)."""
+        link = self._links.get(session_id)
+        if link is None or (link.socket is None and link.token != token):
+            self._links[session_id] = _Link(token)
+
     def connected(self, session_id: str) -> bool:
         link = self._links.get(session_id)
         return link is not None and link.socket is not None

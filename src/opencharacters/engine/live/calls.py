@@ -1,8 +1,8 @@
-"""The live calls of this server process: WHIP offers become calls; calls end into the store.
+"""The live calls of one media-worker process: WHIP offers become calls; calls end into the store.
 
-A session's media runs in the process that answered its offer. The database stays the source of
-truth for status; this registry only knows which calls it is running, so a second offer for the
-same session, a hang-up or a cancel reaches the right worker."""
+A session's media runs in the worker that claimed it (the API forwards the offer there). The
+database stays the source of truth for status; this registry only knows which calls it is
+running, so a second offer for the same session, a hang-up or a cancel reaches the right call."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import hmac
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
-from opencharacters.dialogue.tools import ToolRecord, parse_tools
+from opencharacters.dialogue.tools import parse_tools
 from opencharacters.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
 from opencharacters.domain.session_states import TERMINAL, SessionStatus, can_transition
 from opencharacters.domain.timefmt import utcnow
@@ -29,59 +29,30 @@ from opencharacters.engine.live import codecs
 from opencharacters.engine.live.backends import BackendLinks
 from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.engines import EngineLoader
+from opencharacters.engine.live.transcript import StoreTranscript
 from opencharacters.engine.live.worker import (
     CallSpec,
     Ending,
     Outcome,
     SessionWorker,
 )
-from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, RealtimeSession
-from opencharacters.store.transcripts import append_entry, set_recording
+from opencharacters.store.transcripts import set_recording
 from opencharacters.store.voices import resolve_voice
+from opencharacters.worker.admission import (
+    MAX_OFFER_BYTES,
+    check_media_token,
+    check_offer_text,
+    same,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_OFFER_BYTES = 64 * 1024
+__all__ = ["MAX_OFFER_BYTES", "LiveCalls"]
 SHUTDOWN_GRACE_S = 10.0
 _REMEMBERED_ENDINGS = 1000
-
-
-class _StoreTranscript:
-    def __init__(self, db: Database, session_id: str, clock: SessionClock) -> None:
-        self._db = db
-        self._session_id = session_id
-        self._clock = clock
-
-    async def entry(
-        self,
-        role: str,
-        content: str | None,
-        at_s: float,
-        *,
-        interrupted: bool = False,
-        tools: Sequence[ToolRecord] = (),
-    ) -> None:
-        timestamp = self._clock.wall(at_s)
-        tool_calls = [record.call_json() for record in tools] or None
-        tool_results = [record.result_json() for record in tools] or None
-
-        def write() -> None:
-            with self._db.session() as db:
-                append_entry(
-                    db,
-                    self._session_id,
-                    role=role,
-                    content=content,
-                    timestamp=timestamp,
-                    interrupted=interrupted,
-                    tool_calls=tool_calls,
-                    tool_results=tool_results,
-                )
-
-        await asyncio.to_thread(write)
 
 
 class _AvatarKnowledge:
@@ -113,14 +84,18 @@ class LiveCalls:
         settings: Settings,
         db: Database,
         blobs: BlobStore,
-        scheduler: SessionScheduler,
         knowledge: KnowledgeBase | None = None,
+        *,
+        worker_id: str | None = None,
+        on_ended: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._knowledge = knowledge
         self._db = db
         self._blobs = blobs
-        self._scheduler = scheduler
+        self.worker_id = worker_id
+        """Only sessions this worker claimed connect here."""
+        self._on_ended = on_ended
         self.engines = EngineLoader(settings.engines)
         self.backends = BackendLinks()
         self._calls: dict[str, LiveCall] = {}
@@ -136,18 +111,18 @@ class LiveCalls:
     def get(self, session_id: str) -> LiveCall | None:
         return self._calls.get(session_id)
 
+    def session_ids(self) -> list[str]:
+        return list(self._calls)
+
     # ----- signalling ------------------------------------------------------------------------
 
     async def offer(self, session_id: str, token: str, sdp: str) -> str:
         """Answers a WHIP offer and starts the call; returns the answer SDP."""
-        if len(sdp.encode()) > MAX_OFFER_BYTES:
-            raise BadRequest(f"body: the SDP offer is over {MAX_OFFER_BYTES} bytes")
-        if "m=" not in sdp or not sdp.lstrip().startswith("v=0"):
-            raise BadRequest("body: not an SDP offer (it must start with v=0 and hold m= lines)")
+        check_offer_text(sdp)
         async with self._lock:
             if session_id in self._calls:
                 existing = self._calls[session_id]
-                if hmac.compare_digest(existing.token.encode(), token.encode()):
+                if same(existing.token, token):
                     raise Conflict("This session is already connected; a second offer is refused.")
                 raise Unauthorized("Invalid media token for this session.")
             spec = await asyncio.to_thread(self._load_spec, session_id, token)
@@ -162,16 +137,9 @@ class LiveCalls:
             session = db.get(RealtimeSession, session_id)
             if session is None:
                 raise NotFound(f"Realtime session {session_id} not found.")
-            expected = session.connect_token or ""
-            if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
-                if session.status != SessionStatus.READY:
-                    raise Conflict(
-                        f"The session is {session.status}; only a READY session whose "
-                        "credentials were consumed can connect."
-                    )
-                raise Unauthorized("Invalid media token for this session.")
-            if session.status != SessionStatus.READY:
-                raise Conflict(f"The session is {session.status}; only a READY session connects.")
+            check_media_token(session, token)
+            if self.worker_id is not None and session.worker_id != self.worker_id:
+                raise Conflict("This session is held by another media worker.")
             avatar = db.get(Avatar, session.avatar_id)
             if avatar is None or avatar.rig_blob is None:
                 raise Conflict("The session's avatar was deleted or is not ready.")
@@ -201,7 +169,7 @@ class LiveCalls:
             engines=self.engines,
             engine_settings=self._settings.engines,
             clock=clock,
-            transcript=_StoreTranscript(self._db, spec.session_id, clock),
+            transcript=StoreTranscript(self._db, spec.session_id, clock),
             tool_backend=self.backends,
             knowledge=_AvatarKnowledge(self._knowledge, spec.avatar_id)
             if self._knowledge
@@ -264,12 +232,26 @@ class LiveCalls:
 
     async def cancel(self, session_id: str) -> bool:
         """DELETE of the session: ends its call here as CANCELLED. False: no call here."""
+        if not self.end(session_id, Ending(Outcome.CANCELLED, "cancelled through the API")):
+            return False
+        call = self._calls.get(session_id)
+        if call is not None:
+            await self._wait(call)
+        return True
+
+    def end(self, session_id: str, ending: Ending) -> bool:
+        """Ends the call now without waiting for it to wind down. False: no call here."""
         call = self._calls.get(session_id)
         if call is None:
             return False
-        call.worker.end(Ending(Outcome.CANCELLED, "cancelled through the API"))
-        await self._wait(call)
+        call.worker.end(ending)
         return True
+
+    def end_for_status(self, session_id: str, status: str) -> None:
+        """The database says the session ended elsewhere (a DELETE handled by an API process,
+        expiry, a lost lease): end its call here. Its status is already final."""
+        outcome = Outcome(status) if status in Outcome.__members__ else Outcome.FAILED
+        self.end(session_id, Ending(outcome, f"the session became {status} elsewhere"))
 
     async def stop_all(self) -> None:
         for call in list(self._calls.values()):
@@ -331,6 +313,7 @@ class LiveCalls:
             if session is None or session.status != SessionStatus.READY:
                 return False
             set_status(db, session, SessionStatus.RUNNING)
+            session.alive_at = session.started_at
             return True
 
     async def _finish(self, call: LiveCall, running: bool) -> None:
@@ -357,7 +340,8 @@ class LiveCalls:
         self._ended[call.session_id] = call.token
         while len(self._ended) > _REMEMBERED_ENDINGS:
             self._ended.popitem(last=False)
-        self._scheduler.wake()
+        if self._on_ended is not None:
+            self._on_ended()
         log.info(
             "session %s ended %s (%s): %s",
             call.session_id,

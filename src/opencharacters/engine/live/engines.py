@@ -1,4 +1,5 @@
-"""The models every live session of this process shares, loaded once, off the event loop.
+"""The models every live session of this process shares (the model registry's), loaded off the
+event loop.
 
 Per session only the cheap, stateful parts are new: the VAD and turn detector (recurrent state),
 the conversation (history, persona handle) and the animator (the avatar's rig)."""
@@ -11,12 +12,11 @@ import time
 from dataclasses import dataclass
 
 from opencharacters.dialogue.backend import DialogueModel
-from opencharacters.dialogue.engines import load_dialogue_model
-from opencharacters.dialogue.knowledge.embedding import Embedder, load_embedder
+from opencharacters.dialogue.knowledge.embedding import Embedder
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.model_registry import models_for
 from opencharacters.speech.asr import SpeechRecognizer
-from opencharacters.speech.engines import load_recognizer, shared_synthesizer
-from opencharacters.speech.tts import PresetSynthesizer
+from opencharacters.speech.tts import SpeechSynthesizer
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class SharedEngines:
     recognizer: SpeechRecognizer
     dialogue: DialogueModel
-    synthesizer: PresetSynthesizer
+    synthesizer: SpeechSynthesizer
     load_s: float
     embedder: Embedder | None = None
     """Sentence embeddings (knowledge retrieval's model): matches caller words to actions."""
@@ -33,10 +33,11 @@ class SharedEngines:
 
 def _load(settings: EngineSettings) -> SharedEngines:
     started = time.perf_counter()
-    synthesizer = shared_synthesizer(settings)
-    recognizer = load_recognizer(settings)
-    dialogue = load_dialogue_model(settings)
-    embedder = load_embedder(settings)
+    models = models_for(settings)
+    synthesizer = models.speech_synthesizer()
+    recognizer = models.recognizer()
+    dialogue = models.dialogue()
+    embedder = models.embedder()
     return SharedEngines(recognizer, dialogue, synthesizer, time.perf_counter() - started, embedder)
 
 

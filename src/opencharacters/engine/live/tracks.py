@@ -17,8 +17,10 @@ import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from opencharacters.animation.stream import FaceAnimator, VideoFrame
+from opencharacters.animation.stream import VideoFrame
+from opencharacters.engine.live import codecs
 from opencharacters.engine.live.speaker import FRAME_S, FRAME_SAMPLES, PLAYOUT_RATE, Speaker
+from opencharacters.pipeline.ports import FaceAnimation
 from opencharacters.speech.audio import Samples, float_to_int16
 
 VIDEO_CLOCK_RATE = 90_000
@@ -76,13 +78,13 @@ class AvatarVideoTrack(MediaStreamTrack):
     def __init__(
         self,
         now: Callable[[], float],
-        animator: FaceAnimator,
+        animator: FaceAnimation,
         on_frame: Callable[[VideoFrame], None] | None = None,
     ) -> None:
         super().__init__()
         self._frames: AsyncIterator[VideoFrame] = animator.stream(now)
         self._on_frame = on_frame
-        self._ticks_per_frame = VIDEO_CLOCK_RATE // animator.fps
+        self._fps = animator.fps
         self.frames_sent = 0
         self.first_frame_s: float | None = None
         self._now = now
@@ -90,6 +92,7 @@ class AvatarVideoTrack(MediaStreamTrack):
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
+        codecs.mark_avatar_video(self._fps)
         rendered = await anext(self._frames)
         if self.first_frame_s is None:
             self.first_frame_s = self._now()

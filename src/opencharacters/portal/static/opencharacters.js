@@ -529,20 +529,27 @@ export class Call extends EventTarget {
     if (this._location && this._token) {
       const location = this._location;
       this._location = null;
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), HANG_UP_TIMEOUT_MS);
-      try {
-        const response = await fetch(location, {
-          method: "DELETE",
-          headers: { Authorization: `Bearer ${this._token}` },
-          signal: abort.signal,
-        });
-        info.hangUpStatus = response.status;
-      } catch {
-        // the server is gone or slow: closing the peer below ends the call there too
-      } finally {
-        clearTimeout(timer);
-      }
+      // Waited for at most HANG_UP_TIMEOUT_MS, but never aborted: an aborted DELETE shows in
+      // the console as net::ERR_ABORTED although the server goes on to answer it, and
+      // keepalive lets it finish when the page navigates away meanwhile.
+      const request = fetch(location, {
+        method: "DELETE",
+        headers: { Authorization: `Bearer ${this._token}` },
+        keepalive: true,
+      }).then(
+        (response) => {
+          info.hangUpStatus = response.status;
+        },
+        () => {
+          // the server is gone: closing the peer below ends the call there too
+        },
+      );
+      let timer;
+      const slow = new Promise((resolve) => {
+        timer = setTimeout(resolve, HANG_UP_TIMEOUT_MS);
+      });
+      await Promise.race([request, slow]);
+      clearTimeout(timer);
     }
     if (this.peer) this.peer.close();
     if (this._microphone && this._ownsMicrophone) this._microphone.stop();

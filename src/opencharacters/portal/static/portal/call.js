@@ -117,9 +117,15 @@ async function choose(main) {
   return () => sessions.stop();
 }
 
+/** A preset character (#/test/preset:<presetId>) in the shape the page uses for an avatar. */
+async function presetAvatar(presetId) {
+  const preset = await api("GET", `/v1/avatar_presets/${encodeURIComponent(presetId)}`);
+  return { ...preset, id: `preset:${preset.presetId}`, status: "READY", ref: { type: "runway-preset", presetId: preset.presetId } };
+}
+
 export async function page(main, id) {
   if (!id) return choose(main);
-  const avatar = await api("GET", `/v1/avatars/${encodeURIComponent(id)}`);
+  const avatar = id.startsWith("preset:") ? await presetAvatar(id.slice(7)) : await api("GET", `/v1/avatars/${encodeURIComponent(id)}`);
   const tools = loadTools(avatar.id);
   let call = null;
   let sessionId = null;
@@ -160,7 +166,7 @@ export async function page(main, id) {
 
   put(
     main,
-    pageHead(`Preview & test: ${avatar.name}`, h("a", { class: "button ghost", href: `#/characters/${avatar.id}` }, "Edit character")),
+    pageHead(`Preview & test: ${avatar.name}`, avatar.ref ? h("span", { class: "badge" }, "Preset: not editable") : h("a", { class: "button ghost", href: `#/characters/${avatar.id}` }, "Edit character")),
     avatar.status !== "READY" ? h("p", { class: "error-box", role: "alert" }, `${avatar.name} is ${avatar.status}: only READY characters take calls.`) : null,
     h(
       "div",
@@ -228,7 +234,7 @@ export async function page(main, id) {
   }
 
   function sessionBody() {
-    const body = { model: "gwm1_avatars", avatar: { type: "custom", avatarId: avatar.id } };
+    const body = { model: "gwm1_avatars", avatar: avatar.ref || { type: "custom", avatarId: avatar.id } };
     const p = personality.input.value;
     const s = startScript.input.value;
     const max = Number(maxDuration.input.value || 300);

@@ -55,9 +55,35 @@ function card(avatar) {
   );
 }
 
+/** A preset character: usable (test call), not editable. */
+function presetCard(preset) {
+  return h(
+    "li",
+    { class: "card character preset", "data-preset-id": preset.presetId },
+    h("div", { class: "thumb" }, h("img", { src: preset.processedImageUri || "/portal/icon.svg", alt: `${preset.name}'s image`, loading: "lazy" }), h("span", { class: "badge" }, "Preset")),
+    h("div", { class: "body" }, h("h2", {}, preset.name), h("p", { class: "muted" }, preset.role, " · Voice: ", voiceName(preset.voice))),
+    h(
+      "div",
+      { class: "card-actions" },
+      h("a", { class: "button primary small", href: `#/test/preset:${preset.presetId}` }, "Test"),
+      h("span", { class: "muted small", title: `Use it from the API as {"type": "runway-preset", "presetId": "${preset.presetId}"}` }, preset.presetId),
+    ),
+  );
+}
+
 export async function gallery(main) {
   const grid = h("ul", { class: "cards characters", "aria-label": "Characters" });
-  main.append(pageHead("Characters", h("a", { class: "button primary", href: "#/characters/new" }, "Create a character")), grid);
+  const presets = h("ul", { class: "cards characters presets", "aria-label": "Preset characters" });
+  main.append(
+    pageHead("Characters", h("a", { class: "button primary", href: "#/characters/new" }, "Create a character")),
+    grid,
+    h("h2", { class: "section-title" }, "Preset characters"),
+    h("p", { class: "muted" }, "Ready to call from the API with avatar {\"type\": \"runway-preset\", \"presetId\": …}. Presets can't be edited; a session's personality and start script override theirs."),
+    presets,
+  );
+  api("GET", "/v1/avatar_presets")
+    .then(({ data }) => presets.replaceChildren(...data.map(presetCard)))
+    .catch(() => presets.replaceChildren(h("li", { class: "muted" }, "The preset characters could not be loaded.")));
   const shown = new Map();
   let timer = null;
   let stopped = false;

@@ -123,7 +123,7 @@ export function field({ label, name, type = "text", value = "", hint, max, min, 
   const count = max ? h("span", { class: "count", id: countId }) : null;
   const update = () => {
     if (!count) return;
-    const n = input.value.length;
+    const n = input.value.length; // UTF-16 code units, as the server counts (docs/api.md)
     count.textContent = `${number.format(n)} / ${number.format(max)}`;
     const bad = n > max || (min && n > 0 && n < min);
     count.classList.toggle("over", Boolean(bad));

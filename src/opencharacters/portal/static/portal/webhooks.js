@@ -76,11 +76,13 @@ export async function page(main) {
   async function sendTest(endpoint) {
     const sent = await api("POST", `/v1/webhooks/${endpoint.id}/test`);
     announce(`Test event ${sent.eventId} queued`);
-    await showLog(endpoint);
-    // Delivery takes a moment: look again once it has had time to go out.
-    setTimeout(() => {
-      if (!log.hidden && log.dataset.endpoint === endpoint.id) showLog(endpoint);
-    }, 2000);
+    // Follow it in the log until it is delivered or given up (or the page moves on).
+    for (let tries = 0; tries < 30; tries += 1) {
+      const deliveries = await showLog(endpoint);
+      const mine = deliveries.find((d) => d.eventId === sent.eventId);
+      if (!mine || mine.status !== "PENDING" || log.hidden || log.dataset.endpoint !== endpoint.id || !main.isConnected) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
 
   async function showLog(endpoint) {
@@ -115,6 +117,7 @@ export async function page(main) {
       h("button", { type: "button", class: "button small ghost", onclick: () => showLog(endpoint) }, "Refresh"),
     );
     log.hidden = false;
+    return deliveries;
   }
 
   async function toggle(endpoint) {

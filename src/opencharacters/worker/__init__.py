@@ -1,0 +1,1 @@
+"""Media workers: processes that claim sessions from the database and run their calls."""

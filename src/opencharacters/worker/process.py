@@ -1,0 +1,259 @@
+"""`opencharacters worker`: one media-worker process.
+
+It registers in the database (id, internal address, slots), renews its lease every
+`worker_heartbeat_s` (which also marks its running calls alive: a crash ends them there), claims
+waiting sessions while it has free slots, answers the offers the API forwards, and ends a call
+within a heartbeat when the database says its session ended elsewhere (a DELETE handled by any
+API process). SIGTERM ends its calls at once (FAILED, SERVER_SHUTDOWN, recordings stored) and
+fails the READY sessions no caller reached yet, then it deregisters and exits. A worker whose
+lease was declared lost (it stalled for longer than `worker_lease_s`) ends its calls, whose
+sessions are already FAILED, and registers again under a new id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import uvicorn
+
+from opencharacters.blobs.store import FilesystemBlobStore
+from opencharacters.dialogue.knowledge.service import KnowledgeBase
+from opencharacters.engine.live.calls import LiveCalls
+from opencharacters.settings import Settings
+from opencharacters.store import workers as store
+from opencharacters.store.db import Database
+from opencharacters.worker.admission import internal_token
+from opencharacters.worker.internal_api import internal_app
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SERVER_STOP_S = 3.0
+
+
+class MediaWorkerProcess:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        slots: int,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        advertise_url: str | None = None,
+        worker_id: str | None = None,
+        parent_pid: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.slots = slots
+        self.host = host
+        self.port = port
+        self.advertise_url = advertise_url
+        self.worker_id = worker_id or str(uuid.uuid4())
+        self.parent_pid = parent_pid
+        """Supervised by `serve`: when that process is gone, take no new calls and exit once
+        the running ones end (a dead API takes no call with it)."""
+        self._control_thread = ThreadPoolExecutor(1, thread_name_prefix="worker-lease")
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._draining = False
+        settings.ensure_data_dir()
+        self.db = Database(settings.resolved_database_url)
+        self.blobs = FilesystemBlobStore(settings.resolved_blob_dir)
+        self.knowledge = KnowledgeBase(
+            self.db, settings.engines, background_gate=asyncio.Semaphore(1)
+        )
+        self.live = LiveCalls(
+            settings,
+            self.db,
+            self.blobs,
+            self.knowledge,
+            worker_id=self.worker_id,
+            on_ended=self.wake,
+        )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _control(self, work: Callable[..., T], *args: Any) -> T:
+        """Lease, claim and registration work runs on a thread of its own: in the shared default
+        pool it queued behind speech and dialogue inference on a busy box, the heartbeat came
+        more than a lease late and a healthy worker was declared lost."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._control_thread, functools.partial(work, *args))
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # ----- life ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        self.db.migrate()
+        listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(128)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        address = self.advertise_url or f"http://{_reachable(self.host)}:{port}"
+        token = internal_token(self.settings.resolved_secret_key)
+        server = _QuietServer(
+            uvicorn.Config(
+                internal_app(self.live, self.db, self, token),
+                log_level="warning",
+                lifespan="off",
+                timeout_graceful_shutdown=int(SERVER_STOP_S),
+            )
+        )
+        serving = asyncio.create_task(server.serve(sockets=[listener]), name="internal-http")
+        if self.settings.preload_engines:
+            # Take calls only once the models are in memory: a session waits queued rather
+            # than greeting its caller 30 s late (loading takes 10-40 s on a small box).
+            self.live.engines.warm()
+            await self.live.engines.get()
+        await self._control(self._register, address)
+        log.warning(
+            "media worker %s at %s with %d slots (pid %d)",
+            self.worker_id,
+            address,
+            self.slots,
+            os.getpid(),
+        )
+        tasks = [
+            asyncio.create_task(self._keep_lease(address), name="lease"),
+            asyncio.create_task(self._claim_loop(), name="claims"),
+        ]
+        try:
+            await self._stop.wait()
+        finally:
+            self._draining = True
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.live.stop_all()
+            try:
+                await self._control(self._deregister)
+            except Exception:  # the lease runs out instead: its sessions FAIL as WORKER_LOST
+                log.exception("worker %s: deregistering failed", self.worker_id)
+            # uvicorn waits for open connections to close; a peer gone without a FIN (a killed
+            # API process) left a stopping worker idle forever.
+            server.should_exit = True
+            try:
+                await asyncio.wait_for(serving, SERVER_STOP_S)
+            except (TimeoutError, asyncio.CancelledError):
+                server.force_exit = True
+                serving.cancel()
+            await self.knowledge.stop()
+            self._control_thread.shutdown(wait=False)
+            self.db.dispose()
+            log.warning("media worker %s stopped", self.worker_id)
+
+    def _register(self, address: str) -> None:
+        with self.db.write_session() as db:
+            store.register(db, address=address, slots=self.slots, worker_id=self.worker_id)
+
+    def _deregister(self) -> None:
+        with self.db.write_session() as db:
+            store.fail_worker_sessions(
+                db,
+                self.worker_id,
+                failure="The media worker holding this session shut down.",
+                failure_code=store.SERVER_SHUTDOWN,
+            )
+            store.deregister(db, self.worker_id)
+
+    # ----- the lease and call control --------------------------------------------------------
+
+    async def _keep_lease(self, address: str) -> None:
+        interval = self.settings.worker_heartbeat_s
+        while True:
+            try:
+                renewed, ended = await self._control(self._heartbeat)
+                if not renewed:
+                    await self._lease_lost(address)
+                for session_id, status in ended.items():
+                    self.live.end_for_status(session_id, status)
+            except Exception:  # the next beat tries again; the loop must never end
+                log.exception("worker %s: the heartbeat failed", self.worker_id)
+            if self._orphaned() and not self._draining:
+                log.warning("worker %s: its supervisor is gone; finishing calls", self.worker_id)
+                self._draining = True
+            if self._draining and len(self.live) == 0:
+                self.stop()
+            await asyncio.sleep(interval)
+
+    def _heartbeat(self) -> tuple[bool, dict[str, str]]:
+        """Renews the lease; returns it and the calls here whose sessions ended elsewhere."""
+        with self.db.session() as db:
+            renewed = store.heartbeat(db, self.worker_id)
+            running = store.statuses(db, self.live.session_ids())
+        ended = {sid: status for sid, status in running.items() if status in _FINAL}
+        return renewed, ended
+
+    async def _lease_lost(self, address: str) -> None:
+        """Declared lost while alive (a long stall): its sessions already FAILED elsewhere."""
+        log.error("worker %s: its lease was lost; ending its calls", self.worker_id)
+        for session_id in self.live.session_ids():
+            self.live.end_for_status(session_id, "FAILED")
+        self.worker_id = str(uuid.uuid4())
+        self.live.worker_id = self.worker_id
+        await self._control(self._register, address)
+        log.warning("worker registered again as %s", self.worker_id)
+
+    def _orphaned(self) -> bool:
+        return self.parent_pid is not None and os.getppid() != self.parent_pid
+
+    # ----- claiming sessions -----------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        poll = self.settings.worker_claim_poll_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+            self._wake.clear()
+            if self._draining:
+                continue
+            try:
+                claimed = await self._control(self._claim)
+            except Exception:
+                log.exception("worker %s: claiming sessions failed", self.worker_id)
+                continue
+            if claimed:
+                log.info("worker %s claimed %s", self.worker_id, claimed)
+                self.live.engines.warm()
+
+    def _claim(self) -> list[str]:
+        with self.db.session() as db:  # a cheap read first: most passes find nothing
+            if not store.has_waiting(db):
+                return []
+        with self.db.write_session() as db:
+            return store.claim(db, self.worker_id, ready_ttl_s=self.settings.session_ready_ttl_s)
+
+
+_FINAL = {"COMPLETED", "CANCELLED", "FAILED"}
+
+
+class _QuietServer(uvicorn.Server):
+    """The internal endpoint leaves SIGTERM to the worker, which ends its calls first."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _reachable(host: str) -> str:
+    if host in ("0.0.0.0", "", "::"):
+        return socket.gethostname()
+    return f"[{host}]" if ":" in host else host

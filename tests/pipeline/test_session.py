@@ -1,0 +1,245 @@
+"""The call session's turn taking with a fake per port (tests/support/pipeline.py).
+
+The media path runs for real (speaker, audio pacing); the models are fakes that answer at once,
+so what is checked is who hears what, what is remembered and what is written, and when. The
+calls run on virtual time (tests/support/virtual_time.py): exact, and a 5 minute call takes
+milliseconds."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from opencharacters.dialogue.tools import ToolSpec
+from opencharacters.pipeline import session as session_module
+from opencharacters.pipeline.frames import Interruption, InterruptionCause
+from opencharacters.speech.listener import UserTurn
+from tests.support.pipeline import Pause, Wait, make_call, run_frames, tool_call_markup
+from tests.support.virtual_time import virtual_time
+
+pytestmark = pytest.mark.unit
+
+
+def turn(text: str) -> UserTurn:
+    return UserTurn(text, 0.0, 0.5, 0.6, 0.0)
+
+
+@virtual_time
+async def test_an_answer_is_heard_whole_and_remembered() -> None:
+    call = await make_call({"Hi": "Hello there. How are you?"}).start()
+    await call.session.caller_turn(turn("Hi"))
+    await call.until_listening()
+    assert call.transcript.said() == [
+        ("user", "Hi", False),
+        ("assistant", "Hello there. How are you?", False),
+    ]
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello there. How are you?"},
+    ]
+    assert call.transport.captions() == "Hello there. How are you?"
+    await call.stop()
+
+
+@virtual_time
+async def test_the_avatars_words_are_on_record_while_they_are_heard() -> None:
+    """A process killed mid-answer keeps the words heard so far (issue 12, item 4)."""
+    answer = "One two three four five six seven eight nine ten eleven twelve."
+    call = await make_call({"Count": answer}).start()
+    await call.session.caller_turn(turn("Count"))
+    await call.until_state("speaking")
+    await asyncio.sleep(0.5)
+    role, content, interrupted = call.transcript.said()[-1]
+    assert role == "assistant" and interrupted, "marked cut until the answer is settled"
+    assert content and answer.startswith(content) and len(content.split()) < 12
+    await call.until_listening()
+    assert call.transcript.said()[-1] == ("assistant", answer, False)
+    assert len(call.transcript.entries) == 2, "one entry per turn, revised in place"
+    assert call.transcript.entries[-1].revisions >= 2
+    await call.stop()
+
+
+@virtual_time
+async def test_barge_in_keeps_only_the_words_heard() -> None:
+    answer = "One two three four five. Six seven eight nine ten. Eleven twelve thirteen."
+    call = await make_call({"Count": answer}).start()
+    await call.session.caller_turn(turn("Count"))
+    await call.until_state("speaking")
+    await asyncio.sleep(0.45)  # about four words
+    call.session.caller_started_speaking(call.clock.now())
+    await asyncio.sleep(0.3)
+    role, heard, interrupted = call.transcript.said()[-1]
+    assert role == "assistant" and interrupted
+    assert heard and answer.startswith(heard) and len(heard.split()) < 8
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history[-1] == {"role": "assistant", "content": heard}
+    assert not call.speaker.speaking()
+    assert call.face.interrupts == 1
+    (event,) = call.transport.of_type("opencharacters.interrupted")
+    assert event["heard"] == heard
+    assert call.session.metrics.barge_ins[0]["silencedS"] == event["silencedS"]
+    # The rest of the answer is never sent: captions stop at the cut.
+    await asyncio.sleep(0.5)
+    assert call.transport.captions() == heard
+    await call.stop()
+
+
+@virtual_time
+async def test_caller_speech_while_thinking_drops_the_unheard_answer() -> None:
+    call = await make_call({"Hm": "A long answer that nobody hears."}).start()
+    await call.session.caller_turn(turn("Hm"))
+    call.session.caller_started_speaking(call.clock.now())  # before any audio was scheduled
+    await asyncio.sleep(0.3)
+    assert call.transcript.said() == [("user", "Hm", False)]
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history == [{"role": "user", "content": "Hm"}]
+    assert call.transport.of_type("opencharacters.interrupted") == [], "nothing was heard"
+    assert call.face.interrupts == 0
+    await call.stop()
+
+
+@virtual_time
+async def test_a_matching_speculation_is_kept_and_a_stale_one_dropped() -> None:
+    replies = {"Book a table": "Sure, for how many?", "Book a table for two": "Done, for two."}
+    call = await make_call(replies).start()
+    call.session.thinking.speculate("Book a table")
+    await asyncio.sleep(0.1)
+    await call.session.caller_turn(turn("Book a table"))
+    await call.until_listening()
+    assert call.model.calls == ["Book a table"], "the speculative reply was used, not regenerated"
+    assert call.session.metrics.turns[-1].speculated
+    call.session.thinking.speculate("Book a table")
+    await asyncio.sleep(0.1)
+    await call.session.caller_turn(turn("Book a table for two"))
+    await call.until_listening()
+    assert call.model.calls[-1] == "Book a table for two"
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history == [
+        {"role": "user", "content": "Book a table"},
+        {"role": "assistant", "content": "Sure, for how many?"},
+        {"role": "user", "content": "Book a table for two"},
+        {"role": "assistant", "content": "Done, for two."},
+    ]
+    assert [content for _, content, _ in call.transcript.said()] == [
+        "Book a table",
+        "Sure, for how many?",
+        "Book a table for two",
+        "Done, for two.",
+    ]
+    await call.stop()
+
+
+@virtual_time
+async def test_the_start_script_is_said_and_remembered() -> None:
+    call = await make_call({}, start_script="Welcome in.").start()
+    await call.until_listening()
+    assert call.transcript.said() == [("assistant", "Welcome in.", False)]
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history == [
+        {"role": "assistant", "content": "Welcome in."}
+    ]
+    assert call.transport.states()[:3] == ["thinking", "speaking", "listening"]
+    await call.stop()
+
+
+@virtual_time
+async def test_invalid_action_arguments_are_never_sent() -> None:
+    show = ToolSpec.from_json(
+        {
+            "type": "client_event",
+            "name": "show_product",
+            "description": "Show a product",
+            "parameters": [
+                {"type": "string", "name": "product", "description": "which", "enum": ["hat"]}
+            ],
+        }
+    )
+    markup = tool_call_markup("show_product", {"product": "scarf"})
+    call = await make_call({"Show me a scarf": markup}, tools=(show,)).start()
+    await call.session.caller_turn(turn("Show me a scarf"))
+    await call.until_listening()
+    assert call.transport.of_type("client_event") == [], "an argument outside the enum is kept"
+    (record,) = call.transcript.tools
+    assert record.call.arguments == {"product": "scarf"}
+    assert record.outcome.error == "invalid arguments: product: must be one of hat"
+    assert call.transcript.said()[-1] == (
+        "assistant",
+        "Sorry, I couldn't do that right now.",
+        False,
+    )
+    await call.stop()
+
+
+@virtual_time
+async def test_a_caller_whose_media_stops_ends_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_module, "CALLER_SILENT_TIMEOUT_S", 0.5)
+    call = await make_call({}).start()
+    call.transport.last_audio_s = call.clock.now()  # a packet, then nothing
+    await asyncio.wait_for(call.tasks[0], 5)
+    ending = call.session.ending
+    assert ending is not None and ending.reason == "the caller's media stopped"
+    call.tasks[1].cancel()
+    await call.session.shutdown()
+    assert call.transport.stopped
+
+
+@virtual_time
+async def test_every_listed_stage_receives_an_interruption() -> None:
+    """A stage added to the list gets barge-in without touching the others."""
+    seen: list[Interruption] = []
+
+    class Watcher:
+        name = "watcher"
+
+        def interrupt(self, frame: Interruption) -> None:
+            seen.append(frame)
+
+    answer = "One two three four five six seven eight nine ten."
+    call = make_call({"Count": answer})
+    call.session.stages = (*call.session.stages, Watcher())
+    await call.start()
+    await call.session.caller_turn(turn("Count"))
+    await call.until_state("speaking")
+    await asyncio.sleep(0.3)
+    call.session.caller_started_speaking(call.clock.now() - 0.2)
+    (frame,) = seen
+    assert frame.cause is InterruptionCause.BARGE_IN
+    assert frame.heard and answer.startswith(frame.heard)
+    await call.stop()
+
+
+@virtual_time
+async def test_max_duration_cuts_the_answer_for_the_goodbye(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer = " ".join(["word"] * 100) + "."  # 10 s of speech
+    call = await make_call({"Talk": answer}, max_duration_s=300).start()
+    await asyncio.sleep(290)
+    await call.session.caller_turn(turn("Talk"))
+    await asyncio.wait_for(call.tasks[0], 20)
+    assert call.clock.now() <= 300, "the call ends within maxDuration"
+    ending = call.session.ending
+    assert ending is not None and ending.reason == "maxDuration reached"
+    call.tasks[1].cancel()
+    await call.session.shutdown()
+    said = call.transcript.said()
+    cut = [entry for entry in said if entry[0] == "assistant" and entry[2]]
+    assert cut and answer.startswith(cut[0][1]), "the answer in progress keeps what was heard"
+    assert said[-1][1].startswith("I'm sorry, we're out of time")
+    assert call.transport.of_type("opencharacters.interrupted") == [], "not the caller's doing"
+
+
+@virtual_time
+async def test_frames_in_frames_out_a_paused_caller_is_answered_from_the_speculation() -> None:
+    call = await run_frames(
+        [Pause("What time is it"), Wait(0.2), turn("What time is it")],
+        {"What time is it": "It is noon."},
+    )
+    assert call.model.calls == ["What time is it"]
+    assert call.transport.captions("user") == "What time is it"
+    assert call.transport.captions() == "It is noon."
+    (timings,) = call.transport.of_type("opencharacters.turn")
+    assert timings["speculated"] is True and timings["turn"] == 2
+    assert call.transport.states() == ["listening", "thinking", "speaking", "listening"]

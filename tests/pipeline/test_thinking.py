@@ -1,0 +1,93 @@
+"""The dialogue stage: knowledge within its deadline, and speculative replies kept only for
+exactly the words the caller finished with."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from opencharacters.engine_settings import DialogueSettings
+from opencharacters.pipeline.frames import Interruption, InterruptionCause
+from opencharacters.pipeline.stage import StageTasks
+from opencharacters.pipeline.thinking import KNOWLEDGE_TIMEOUT_S, Thinking
+from tests.support.pipeline import FakeModel
+from tests.support.virtual_time import virtual_time
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class Passage:
+    text: str
+    score: float
+    document_name: str = "FAQ"
+    headings: tuple[str, ...] = ()
+
+
+class Documents:
+    def __init__(self, found: Sequence[Passage], delay_s: float = 0.0) -> None:
+        self.found = list(found)
+        self.delay_s = delay_s
+
+    async def warm(self) -> None:
+        pass
+
+    async def search(self, query: str) -> Sequence[Any]:
+        await asyncio.sleep(self.delay_s)
+        return self.found
+
+
+async def thinking(
+    knowledge: Documents | None = None, replies: dict[str, str] | None = None
+) -> tuple[Thinking, FakeModel]:
+    loop = asyncio.get_running_loop()
+    tasks = StageTasks("s", lambda stage, exc: pytest.fail(f"{stage}: {exc}"))
+    stage = Thinking("s", "You are a test.", (), DialogueSettings(), knowledge, loop.time, tasks)
+    model = FakeModel(replies or {})
+    await stage.start(model, None)
+    return stage, model
+
+
+@virtual_time
+async def test_passages_far_behind_the_best_are_left_out() -> None:
+    found = [Passage("a", 0.9), Passage("b", 0.6), Passage("c", 0.3)]
+    stage, _ = await thinking(Documents(found))
+    notes = await stage.notes_for("returns?")
+    assert [n.text for n in notes] == ["a", "b"]
+
+
+@virtual_time
+async def test_a_slow_search_is_given_up_at_its_deadline() -> None:
+    stage, _ = await thinking(Documents([Passage("a", 1.0)], delay_s=3.0))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await stage.notes_for("returns?") == ()
+    assert loop.time() - started == pytest.approx(KNOWLEDGE_TIMEOUT_S)
+
+
+@virtual_time
+async def test_a_speculation_is_taken_for_the_same_words_only() -> None:
+    stage, model = await thinking(replies={"Book a table": "Sure.", "Hi": "Hello."})
+    stage.speculate("Book a table")
+    stage.speculate("Book a table")  # the same pause again: not started twice
+    await asyncio.sleep(0.1)
+    assert model.calls == ["Book a table"]
+    taken = stage.take_speculation("Book a table")
+    assert taken is not None
+    assert [chunk async for chunk in taken.drain()] == ["Sure."]
+    stage.speculate("Hi")
+    assert stage.take_speculation("Hi there") is None, "other words: dropped"
+    await asyncio.sleep(0.1)
+    assert stage.take_speculation("Hi") is None, "and not kept for later"
+
+
+@virtual_time
+async def test_an_interruption_drops_the_speculation() -> None:
+    stage, _ = await thinking(replies={"Wait": "Yes?"})
+    stage.speculate("Wait")
+    stage.interrupt(Interruption(InterruptionCause.BARGE_IN, 1, 0.0, "", 0.0, 0.0))
+    assert stage.take_speculation("Wait") is None
