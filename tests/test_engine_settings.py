@@ -6,20 +6,35 @@ from pathlib import Path
 
 import pytest
 
-from opencharacters.engine_settings import DialogueSettings, TtsSettings
+from opencharacters.engine_settings import (
+    DialogueSettings,
+    EngineSettings,
+    KnowledgeSettings,
+    TtsSettings,
+)
+
+
+def _threshold(knowledge: str = "minilm", **dialogue: object) -> float:
+    settings = EngineSettings(
+        dialogue=DialogueSettings.model_validate(dialogue),
+        knowledge=KnowledgeSettings(embedder=knowledge),  # type: ignore[arg-type]
+    )
+    return settings.dialogue.tool_call_threshold
 
 
 def test_the_act_threshold_follows_the_deciding_model() -> None:
-    assert DialogueSettings().tool_call_threshold == 0.35
-    assert DialogueSettings(model="qwen2.5-coder-1.5b").tool_call_threshold == 1.0
-    assert DialogueSettings(action_model="qwen2.5-coder-1.5b").tool_call_threshold == 1.0
-    # The 0.5B decides for itself when the 1.5B talks but actions are the 0.5B's.
-    split = DialogueSettings(model="qwen2.5-coder-1.5b", action_model="qwen2.5-coder-0.5b")
-    assert split.tool_call_threshold == 0.35
+    assert _threshold() == 0.35
+    assert _threshold(model="qwen2.5-coder-1.5b") == 1.0
+    assert _threshold(action_model="qwen2.5-coder-1.5b") == 1.0
+    # Without the MiniLM closeness the score is the probability alone.
+    assert _threshold("none", action_model="qwen2.5-coder-1.5b") == 0.5
+    # The 1.5B talks but the 0.5B decides.
+    assert _threshold(model="qwen2.5-coder-1.5b", action_model="qwen2.5-coder-0.5b") == 0.35
     # A GGUF by path: nothing is known about it; what the user sets always wins.
-    assert DialogueSettings(model_path=Path("x.gguf")).tool_call_threshold == 0.35
-    chosen = DialogueSettings(model="qwen2.5-coder-1.5b", tool_call_threshold=0.6)
-    assert chosen.tool_call_threshold == 0.6
+    assert _threshold(model_path=Path("x.gguf")) == 0.35
+    assert _threshold(model="qwen2.5-coder-1.5b", tool_call_threshold=0.6) == 0.6
+    from_env = EngineSettings.model_validate({"dialogue": {"action_model": "qwen2.5-coder-1.5b"}})
+    assert from_env.dialogue.tool_call_threshold == 1.0
 
 
 def test_unknown_packaged_models_are_refused() -> None:

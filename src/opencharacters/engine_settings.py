@@ -56,6 +56,9 @@ class AsrSettings(BaseModel):
 
 PackagedDialogueModel = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
 DEFAULT_15B_TOOL_CALL_THRESHOLD = 1.0
+"""The 1.5B deciding, probability + MiniLM closeness (bench/dialogue_bench.py)."""
+PROBABILITY_15B_THRESHOLD = 0.5
+"""The 1.5B deciding on its call probability alone (knowledge.embedder none)."""
 
 
 class DialogueSettings(BaseModel):
@@ -96,8 +99,9 @@ class DialogueSettings(BaseModel):
     probability of starting one plus the words' closeness to the nearest action (embedding
     cosine, dialogue/routing.py) reaches this. Measured with the 0.5B: requests 0.38-0.80,
     other turns 0.12-0.32 (docs/tools.md). Unless set, it is 1.0 when the packaged 1.5B
-    decides: its probabilities run higher (bench/dialogue_bench.py: requests 1.17-1.57, other
-    turns up to 0.86; at 0.35 it acted on a third of plain questions)."""
+    decides with the MiniLM closeness: its probabilities run higher (bench/dialogue_bench.py:
+    requests 1.17-1.57, other turns up to 0.86; at 0.35 it acted on a third of plain
+    questions). See EngineSettings."""
     tool_replies: Literal["auto", "model", "template"] = "auto"
     """What is said after an action: the model's own words, or a fixed sentence built from the
     result. `auto`: the model for `openai` backends; templates for the embedded 0.5B model,
@@ -106,16 +110,6 @@ class DialogueSettings(BaseModel):
     openai_api_key: str | None = None
     openai_model: str = "qwen2.5:0.5b-instruct"
     timeout_s: float = Field(default=60.0, gt=0)
-
-    @model_validator(mode="after")
-    def _threshold_of_the_deciding_model(self) -> DialogueSettings:
-        if "tool_call_threshold" in self.model_fields_set:
-            return self
-        deciding = self.model if self.action_model == "same" else self.action_model
-        by_path = self.action_model == "same" and self.model_path is not None
-        if deciding == "qwen2.5-coder-1.5b" and not by_path:
-            self.tool_call_threshold = DEFAULT_15B_TOOL_CALL_THRESHOLD
-        return self
 
 
 class KnowledgeSettings(BaseModel):
@@ -199,3 +193,18 @@ class EngineSettings(BaseModel):
     tts: TtsSettings = Field(default_factory=TtsSettings)
     voices: VoiceSettings = Field(default_factory=VoiceSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+
+    @model_validator(mode="after")
+    def _threshold_of_the_deciding_model(self) -> EngineSettings:
+        """The act-or-talk threshold of the model that decides, unless one was set."""
+        dialogue = self.dialogue
+        if "tool_call_threshold" in dialogue.model_fields_set:
+            return self
+        deciding = dialogue.model if dialogue.action_model == "same" else dialogue.action_model
+        by_path = dialogue.action_model == "same" and dialogue.model_path is not None
+        if deciding == "qwen2.5-coder-1.5b" and not by_path:
+            with_closeness = self.knowledge.embedder != "none"
+            dialogue.tool_call_threshold = (
+                DEFAULT_15B_TOOL_CALL_THRESHOLD if with_closeness else PROBABILITY_15B_THRESHOLD
+            )
+        return self

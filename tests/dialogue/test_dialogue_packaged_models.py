@@ -12,7 +12,9 @@ import pytest
 from opencharacters.assets import QWEN_15B, asset_status
 from opencharacters.dialogue.conversation import Conversation
 from opencharacters.dialogue.engines import dialogue_model_path, load_dialogue_model
+from opencharacters.dialogue.knowledge.embedding import load_embedder
 from opencharacters.dialogue.llama_backend import LlamaDialogueModel
+from opencharacters.dialogue.routing import ActionRouter
 from opencharacters.dialogue.split_model import SplitDialogueModel
 from opencharacters.dialogue.tools import ToolCall, ToolOutcome, ToolSpec
 from opencharacters.engine_settings import DialogueSettings, EngineSettings
@@ -76,8 +78,12 @@ async def test_the_15b_decides_actions_while_the_05b_talks() -> None:
     model = load_dialogue_model(settings)
     assert isinstance(model, SplitDialogueModel)
     assert model.talker._llm.metadata["general.name"] != model.decider._llm.metadata["general.name"]
+    assert settings.dialogue.tool_call_threshold == 1.0  # the 1.5B's own
+    embedder = load_embedder(settings)
+    assert embedder is not None
+    router = ActionRouter(embedder, [SHOW])  # as live calls route: probability + closeness
     conversation = Conversation(
-        model, "You are Sam of Trail Outfitters.", settings.dialogue, [SHOW]
+        model, "You are Sam of Trail Outfitters.", settings.dialogue, [SHOW], router
     )
     ran: list[ToolCall] = []
 
