@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from opencharacters.mp4 import (
+from opencharacters.media.mp4 import (
     Mp4Writer,
     _shift_chunk_offsets,
     _top_level_boxes,

@@ -14,7 +14,7 @@ from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import FaceAnimator
 from opencharacters.animation.sync import syllables
-from opencharacters.speech.audio import AudioChunk
+from opencharacters.media.audio import AudioChunk
 
 
 def _column(frame: np.ndarray, x: int, y0: int, y1: int) -> np.ndarray:

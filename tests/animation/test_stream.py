@@ -7,7 +7,7 @@ from opencharacters.animation.params import NEUTRAL
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import FaceAnimator
 from opencharacters.animation.sync import av_offset_s, mouth_opening, speech_envelope, syllables
-from opencharacters.speech.audio import AudioChunk
+from opencharacters.media.audio import AudioChunk
 from opencharacters.speech.tts import PhonemeTiming
 
 

@@ -9,8 +9,8 @@ import httpx
 from PIL import Image
 from runwayml import RunwayML
 
+from opencharacters.domain.preset_characters import PRESET_CHARACTERS, PRESET_CHARACTERS_BY_ID
 from opencharacters.domain.voices import PRESETS_BY_ID
-from opencharacters.presets.catalog import PRESET_CHARACTERS, PRESET_CHARACTERS_BY_ID
 from tests.support.http import api, error_of, wait_for
 from tests.support.server import Server
 

@@ -21,12 +21,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from opencharacters.domain.voice_designs import VoiceDesign
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.media.audio import Samples, resample
 from opencharacters.speech import voice_analysis
-from opencharacters.speech.audio import Samples, resample
 from opencharacters.speech.voice_analysis import VoiceMeasurements
 from opencharacters.speech.voice_builder import clamp_design
-from opencharacters.speech.voice_designs import VoiceDesign
 
 MIN_SAMPLE_S = 10.0
 MAX_SAMPLE_S = 300.0

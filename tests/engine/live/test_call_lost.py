@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
-from opencharacters.animation.media import read_audio
+from opencharacters.media.audio import read_audio
 from tests.engine.live.conftest import HEADERS, create_avatar
 from tests.engine.live.test_call_command import write_wav
 from tests.support.server import API_KEY, Server
