@@ -42,6 +42,7 @@ lint: venv
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	PYTHONPATH=$(CURDIR)/src $(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff format src tests bench
