@@ -36,7 +36,7 @@ test: setup
 	$(BIN)/pytest -q
 
 test-fast: venv
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "(unit or integration) and not slow"
 
 lint: venv
 	$(BIN)/ruff format --check src tests bench

@@ -16,6 +16,8 @@ from opencharacters.media.mp4 import (
     move_index_to_front,
 )
 
+pytestmark = pytest.mark.integration
+
 
 def _clip(path: Path, faststart: bool) -> None:
     writer = Mp4Writer(path, width=64, height=48, fps=25, audio_rate=48000, faststart=faststart)

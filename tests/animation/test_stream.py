@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from opencharacters.animation.drive import track_from_phonemes
 from opencharacters.animation.params import NEUTRAL
@@ -9,6 +10,8 @@ from opencharacters.animation.stream import FaceAnimator
 from opencharacters.animation.sync import av_offset_s, mouth_opening, speech_envelope, syllables
 from opencharacters.media.audio import AudioChunk
 from opencharacters.speech.tts import PhonemeTiming
+
+pytestmark = pytest.mark.unit
 
 
 def test_frame_count_and_timestamps_are_exact(rig: FaceRig) -> None:

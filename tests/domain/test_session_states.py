@@ -17,6 +17,8 @@ from opencharacters.domain.session_states import (
     transition,
 )
 
+pytestmark = pytest.mark.unit
+
 S = SessionStatus
 # Runway's diagram, plus the one documented extension READY -> CANCELLED (DELETE before connect).
 EXPECTED = {

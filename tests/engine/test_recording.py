@@ -19,6 +19,8 @@ from opencharacters.media.recording import (
     soft_limit,
 )
 
+pytestmark = pytest.mark.integration
+
 W, H, FPS, RATE = 160, 96, 25, 48000
 BAR = 16
 

@@ -29,7 +29,7 @@ from tests.support.server import Server
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 START_SCRIPT = "Hi, I'm Ada. Ask me anything about space!"
 QUESTION = "Hello Ada. What is the biggest planet in our solar system?"

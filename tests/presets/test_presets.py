@@ -25,6 +25,8 @@ from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar
 
+pytestmark = pytest.mark.integration
+
 IDS = [preset.id for preset in PRESET_CHARACTERS]
 
 

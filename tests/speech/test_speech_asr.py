@@ -15,6 +15,8 @@ from opencharacters.speech.engines import load_turn_detector
 from opencharacters.speech.listener import Listener, SpeechStarted, UserTurn
 from opencharacters.speech.wer import wer
 
+pytestmark = pytest.mark.integration
+
 SENTENCE = "Please remind me to call my sister tomorrow morning before work."
 
 

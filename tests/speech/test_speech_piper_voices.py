@@ -24,7 +24,7 @@ from opencharacters.speech.engines import load_synthesizer
 from opencharacters.speech.piper_voices import PiperVoiceError, config_path_for
 from opencharacters.speech.tts import PresetSynthesizer, UnknownVoiceError
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,8 @@ from opencharacters.speech.tts import PresetSynthesizer, UnknownVoiceError
 from opencharacters.speech.tts_openai import OpenAISpeechSynthesizer, SpeechServerError
 from opencharacters.speech.wer import wer
 
+pytestmark = pytest.mark.integration
+
 KEY = "sk-test"
 TEXT = "Hello, thanks for calling. Our clinic is open from nine to five on weekdays."
 

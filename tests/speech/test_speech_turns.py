@@ -14,6 +14,8 @@ from opencharacters.speech.engines import load_turn_detector
 from opencharacters.speech.turns import TurnDetector, TurnEvent, ends_sentence
 from opencharacters.speech.vad import VAD_FRAME_SAMPLES
 
+pytestmark = pytest.mark.integration
+
 FRAME_S = VAD_FRAME_SAMPLES / 16_000
 
 

@@ -28,6 +28,8 @@ from opencharacters.store.webhooks import (
 )
 from opencharacters.webhooks.signing import new_secret
 
+pytestmark = pytest.mark.integration
+
 OK = AttemptOutcome(200, 5, None, "ok")
 BROKEN = AttemptOutcome(500, 5, "HTTP 500", "")
 

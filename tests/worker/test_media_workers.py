@@ -24,7 +24,7 @@ from opencharacters.store.db import normalize_url
 from tests.engine.live.conftest import HEADERS, conversation, create_avatar, espeak, wait_status
 from tests.support.server import API_KEY, MediaWorker, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

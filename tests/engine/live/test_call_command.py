@@ -16,7 +16,7 @@ import pytest
 from opencharacters.media.audio import Samples, float_to_int16, read_audio
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def write_wav(path: Path, samples: Samples, rate: int) -> None:

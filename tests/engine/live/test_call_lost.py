@@ -21,7 +21,7 @@ from tests.engine.live.conftest import HEADERS, create_avatar
 from tests.engine.live.test_call_command import write_wav
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # From the kill to the command's exit: noticing (about 2 s of media silence and one refused
 # request), hanging up, and encoding the saved MP4 on a busy 2-core machine.
