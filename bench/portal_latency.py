@@ -76,8 +76,8 @@ async def cli_run(
         await call.wait_for_state("speaking", 60)
         await call.wait_until_listening(60)
         await call.say(*audio)
-        await call.wait_for_state("speaking", 90)
-        await call.wait_until_listening(90)
+        await call.wait_for_state("speaking", 240)
+        await call.wait_until_listening(240)
         messages = call.received.messages
     turn = [m for _, m in messages if m.get("type") == "opencharacters.turn"][-1]
     states = [(t, m["state"]) for t, m in messages if m.get("type") == "opencharacters.state"]
@@ -120,7 +120,7 @@ def browser_run(base: str, avatar_id: str, microphone: Path, browser: Any) -> di
         wait_state(page, "listening", 60)
         cpu_before, wall_before = chromium_cpu_seconds(), time.monotonic()
         page.click("#mic")
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not page.evaluate("benchTurns.length"):
             time.sleep(0.2)
         cpu = (chromium_cpu_seconds() - cpu_before) / (time.monotonic() - wall_before)

@@ -131,9 +131,12 @@ def worker(
     Start it with the API's database (OPENCHARACTERS_DATABASE_URL), data directory and secret
     key; SIGTERM ends its calls (FAILED, SERVER_SHUTDOWN) and stops it."""
     import asyncio
+    import faulthandler
     import logging
 
     from opencharacters.worker.process import MediaWorkerProcess
+
+    faulthandler.enable()  # a crash in native media code leaves its Python stack in the log
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

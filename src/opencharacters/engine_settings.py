@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 def default_model_cache() -> Path:
@@ -55,6 +55,7 @@ class AsrSettings(BaseModel):
 
 
 PackagedDialogueModel = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+DEFAULT_15B_TOOL_CALL_THRESHOLD = 1.0
 
 
 class DialogueSettings(BaseModel):
@@ -90,11 +91,13 @@ class DialogueSettings(BaseModel):
     """For replies given knowledge passages: facts from documents should be repeated, not
     varied (at 0.6 the 0.5B model answered "20 days" to "30 days" in a third of tries)."""
     history_turns: int = Field(default=12, ge=0)
-    tool_call_threshold: float = Field(default=0.35, gt=0, lt=2)
+    tool_call_threshold: float = Field(default=0.35, gt=0, lt=3)
     """Embedded model with actions: a turn becomes an action call when the model's
     probability of starting one plus the words' closeness to the nearest action (embedding
-    cosine, dialogue/routing.py) reaches this. Measured: requests 0.38-0.80, other turns
-    0.12-0.32."""
+    cosine, dialogue/routing.py) reaches this. Measured with the 0.5B: requests 0.38-0.80,
+    other turns 0.12-0.32 (docs/tools.md). Unless set, it is 1.0 when the packaged 1.5B
+    decides: its probabilities run higher (bench/dialogue_bench.py: requests 1.17-1.57, other
+    turns up to 0.86; at 0.35 it acted on a third of plain questions)."""
     tool_replies: Literal["auto", "model", "template"] = "auto"
     """What is said after an action: the model's own words, or a fixed sentence built from the
     result. `auto`: the model for `openai` backends; templates for the embedded 0.5B model,
@@ -103,6 +106,16 @@ class DialogueSettings(BaseModel):
     openai_api_key: str | None = None
     openai_model: str = "qwen2.5:0.5b-instruct"
     timeout_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _threshold_of_the_deciding_model(self) -> DialogueSettings:
+        if "tool_call_threshold" in self.model_fields_set:
+            return self
+        deciding = self.model if self.action_model == "same" else self.action_model
+        by_path = self.action_model == "same" and self.model_path is not None
+        if deciding == "qwen2.5-coder-1.5b" and not by_path:
+            self.tool_call_threshold = DEFAULT_15B_TOOL_CALL_THRESHOLD
+        return self
 
 
 class KnowledgeSettings(BaseModel):

@@ -136,8 +136,8 @@ def test_undecodable_audio_fails_the_task(server: Server, avatar_id: str) -> Non
         ({"type": "audio", "audio": "data:image/png;base64,AAAA"}, None, "data:audio"),
         (
             {"type": "text", "text": "hi"},
-            {"type": "runway-preset", "presetId": "cat-character"},
-            "runway-preset",
+            {"type": "runway-preset", "presetId": "dog-character"},
+            "avatar.presetId",
         ),
         (
             {"type": "text", "text": "hi"},

@@ -160,10 +160,7 @@ def test_delete_cancels_ready_and_is_idempotent(
         ({"personality": "p" * 10_001}, "personality: must be at most 10000"),
         ({"startScript": "s" * 2001}, "startScript: must be at most 2000"),
         ({"model": "gen4_turbo"}, "model"),
-        (
-            {"avatar": {"type": "runway-preset", "presetId": "cat-character"}},
-            "runway-preset avatars are not available",
-        ),
+        ({"avatar": {"type": "runway-preset", "presetId": "dog-character"}}, "avatar.presetId"),
         ({"livekit": {"url": "wss://x", "token": "t", "roomName": "r"}}, "livekit"),
         ({"integration": {"type": "elevenlabs", "signedUrl": "https://x"}}, "integration"),
         (

@@ -140,6 +140,9 @@ async def test_a_separate_worker_serves_a_call_and_its_crash_keeps_the_record(
     transcript = record["transcript"]
     assert transcript[0] == {**transcript[0], "role": "assistant", "content": "Hi, I'm Ada."}
     assert transcript[1]["role"] == "user" and "name" in transcript[1]["content"].lower()
+    # The answer being spoken is on record up to the words heard, marked cut.
+    answer = transcript[2]
+    assert answer["role"] == "assistant" and answer["content"] and answer["interrupted"] is True
     truth = killed_at - parse_time(record["startedAt"])
     assert abs(record["duration"] - truth) <= 1.0, (record["duration"], truth)
     assert parse_time(record["endedAt"]) <= killed_at + 0.1
@@ -197,8 +200,6 @@ async def test_two_one_slot_workers_take_one_call_each(
 ) -> None:
     one = start_worker(api_server, workers, "one")
     two = start_worker(api_server, workers, "two")
-    for worker in (one, two):  # models load in each worker (slow on a busy 2-core box)
-        await asyncio.to_thread(worker.wait_for_log, "engines loaded")
     first = create_avatar(api, name="Bo", startScript="Bo here, hello from the bakery.")
     second = create_avatar(api, name="Cy", startScript="Cy speaking, welcome to the garage.")
     async with (
@@ -229,3 +230,30 @@ def queued(api: httpx.Client, session_id: str) -> None:
     while api.get(f"/v1/realtime_sessions/{session_id}").json().get("queued") is not True:
         assert time.monotonic() < deadline, "the session was not queued"
         time.sleep(0.1)
+
+
+def test_a_workers_endpoint_answers_only_the_deployment(
+    api_server: Server, workers: list[MediaWorker]
+) -> None:
+    from opencharacters.worker.admission import INTERNAL_HEADER, internal_token
+
+    worker = start_worker(api_server, workers, "guarded")
+    url = api_server.database_url or f"sqlite:///{api_server.data_dir / 'opencharacters.db'}"
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.connect() as connection:
+            address = connection.execute(
+                text("SELECT address FROM media_workers WHERE id = :id"), {"id": worker.worker_id}
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert address and address.startswith("http://127.0.0.1:")
+    secret = (api_server.data_dir / "secret.key").read_text().strip().encode()
+    for headers in ({}, {INTERNAL_HEADER: "guess"}):
+        refused = httpx.get(f"{address}/internal/v1/worker", headers=headers)
+        assert refused.status_code == 401 and "internal token" in refused.json()["error"]
+    answer = httpx.get(
+        f"{address}/internal/v1/worker", headers={INTERNAL_HEADER: internal_token(secret)}
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {"id": worker.worker_id, "slots": 1, "calls": []}

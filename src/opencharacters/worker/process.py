@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -32,6 +35,8 @@ from opencharacters.store.db import Database
 from opencharacters.worker.internal_api import internal_app
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+SERVER_STOP_S = 3.0
 
 
 class MediaWorkerProcess:
@@ -55,6 +60,7 @@ class MediaWorkerProcess:
         self.parent_pid = parent_pid
         """Supervised by `serve`: when that process is gone, take no new calls and exit once
         the running ones end (a dead API takes no call with it)."""
+        self._control_thread = ThreadPoolExecutor(1, thread_name_prefix="worker-lease")
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._draining = False
@@ -75,6 +81,13 @@ class MediaWorkerProcess:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def _control(self, work: Callable[..., T], *args: Any) -> T:
+        """Lease, claim and registration work runs on a thread of its own: in the shared default
+        pool it queued behind speech and dialogue inference on a busy box, the heartbeat came
+        more than a lease late and a healthy worker was declared lost."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._control_thread, functools.partial(work, *args))
 
     def stop(self) -> None:
         self._stop.set()
@@ -99,10 +112,16 @@ class MediaWorkerProcess:
                 internal_app(self.live, self.db, self, token),
                 log_level="warning",
                 lifespan="off",
+                timeout_graceful_shutdown=int(SERVER_STOP_S),
             )
         )
         serving = asyncio.create_task(server.serve(sockets=[listener]), name="internal-http")
-        await asyncio.to_thread(self._register, address)
+        if self.settings.preload_engines:
+            # Take calls only once the models are in memory: a session waits queued rather
+            # than greeting its caller 30 s late (loading takes 10-40 s on a small box).
+            self.live.engines.warm()
+            await self.live.engines.get()
+        await self._control(self._register, address)
         log.warning(
             "media worker %s at %s with %d slots (pid %d)",
             self.worker_id,
@@ -110,8 +129,6 @@ class MediaWorkerProcess:
             self.slots,
             os.getpid(),
         )
-        if self.settings.preload_engines:
-            self.live.engines.warm()
         tasks = [
             asyncio.create_task(self._keep_lease(address), name="lease"),
             asyncio.create_task(self._claim_loop(), name="claims"),
@@ -126,11 +143,20 @@ class MediaWorkerProcess:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.live.stop_all()
-            await asyncio.to_thread(self._deregister)
+            try:
+                await self._control(self._deregister)
+            except Exception:  # the lease runs out instead: its sessions FAIL as WORKER_LOST
+                log.exception("worker %s: deregistering failed", self.worker_id)
+            # uvicorn waits for open connections to close; a peer gone without a FIN (a killed
+            # API process) left a stopping worker idle forever.
             server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
+            try:
+                await asyncio.wait_for(serving, SERVER_STOP_S)
+            except (TimeoutError, asyncio.CancelledError):
+                server.force_exit = True
+                serving.cancel()
             await self.knowledge.stop()
+            self._control_thread.shutdown(wait=False)
             self.db.dispose()
             log.warning("media worker %s stopped", self.worker_id)
 
@@ -154,14 +180,13 @@ class MediaWorkerProcess:
         interval = self.settings.worker_heartbeat_s
         while True:
             try:
-                renewed, ended = await asyncio.to_thread(self._heartbeat)
-            except Exception:
-                log.exception("worker %s: the heartbeat failed", self.worker_id)
-            else:
+                renewed, ended = await self._control(self._heartbeat)
                 if not renewed:
                     await self._lease_lost(address)
                 for session_id, status in ended.items():
                     self.live.end_for_status(session_id, status)
+            except Exception:  # the next beat tries again; the loop must never end
+                log.exception("worker %s: the heartbeat failed", self.worker_id)
             if self._orphaned() and not self._draining:
                 log.warning("worker %s: its supervisor is gone; finishing calls", self.worker_id)
                 self._draining = True
@@ -184,7 +209,7 @@ class MediaWorkerProcess:
             self.live.end_for_status(session_id, "FAILED")
         self.worker_id = str(uuid.uuid4())
         self.live.worker_id = self.worker_id
-        await asyncio.to_thread(self._register, address)
+        await self._control(self._register, address)
         log.warning("worker registered again as %s", self.worker_id)
 
     def _orphaned(self) -> bool:
@@ -201,7 +226,7 @@ class MediaWorkerProcess:
             if self._draining:
                 continue
             try:
-                claimed = await asyncio.to_thread(self._claim)
+                claimed = await self._control(self._claim)
             except Exception:
                 log.exception("worker %s: claiming sessions failed", self.worker_id)
                 continue

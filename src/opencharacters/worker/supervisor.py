@@ -21,7 +21,8 @@ from opencharacters.store.tables import MediaWorker
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 120.0
+START_TIMEOUT_S = 300.0
+"""Registration waits for the models to load (OPENCHARACTERS_PRELOAD_ENGINES)."""
 STOP_TIMEOUT_S = 25.0
 RESTART_DELAY_S = 1.0
 

@@ -73,3 +73,19 @@ async def test_a_sessions_start_script_overrides_the_presets(
     listed = page.json()["data"]
     item = next(c for c in listed if c["id"] == call.session_id)
     assert item["avatar"] == {"type": "runway-preset", "presetId": cat.id, "name": "Mochi"}
+
+
+@pytest.mark.parametrize("preset_id", [p for p in PRESET_CHARACTERS_BY_ID if p != "tennis-coach"])
+async def test_every_preset_greets_with_its_own_line_and_voice(
+    live_server: Server, preset_id: str
+) -> None:
+    character = PRESET_CHARACTERS_BY_ID[preset_id]
+    async with Caller(
+        live_server.base_url, API_KEY, character.avatar_id, session_options=preset(preset_id)
+    ) as call:
+        await call.wait_for_state("speaking", 60)
+        await call.wait_until_listening(60)
+        assert call.received.transcript("assistant") == {1: character.start_script}
+        assert np.abs(call.received.audio_samples()).max() > 0.05, "the greeting was heard"
+        # Frame rate is measured by bench/live_bench.py (and test_live_calls); here: its face came.
+        assert call.received.video_size == (1088, 704)
