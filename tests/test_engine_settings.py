@@ -8,6 +8,8 @@ import pytest
 
 from opencharacters.engine_settings import DialogueSettings, TtsSettings
 
+pytestmark = pytest.mark.unit
+
 
 def test_the_act_threshold_follows_the_deciding_model() -> None:
     assert DialogueSettings().tool_call_threshold == 0.35

@@ -235,7 +235,7 @@ def queued(api: httpx.Client, session_id: str) -> None:
 def test_a_workers_endpoint_answers_only_the_deployment(
     api_server: Server, workers: list[MediaWorker]
 ) -> None:
-    from opencharacters.worker.admission import INTERNAL_HEADER, internal_token
+    from opencharacters.engine.live.admission import INTERNAL_HEADER, internal_token
 
     worker = start_worker(api_server, workers, "guarded")
     url = api_server.database_url or f"sqlite:///{api_server.data_dir / 'opencharacters.db'}"
