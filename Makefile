@@ -49,4 +49,4 @@ format: venv
 	$(BIN)/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
