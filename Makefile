@@ -36,16 +36,17 @@ test: setup
 	$(BIN)/pytest -q
 
 test-fast: venv
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "(unit or integration) and not slow"
 
 lint: venv
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	PYTHONPATH=$(CURDIR)/src $(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

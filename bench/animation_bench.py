@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from opencharacters.animation import face_model  # noqa: E402
-from opencharacters.animation.media import contact_sheet, read_audio, write_mp4  # noqa: E402
+from opencharacters.animation.media import contact_sheet, write_mp4  # noqa: E402
 from opencharacters.animation.rig import FaceRig, prepare  # noqa: E402
 from opencharacters.animation.sample_faces import (  # noqa: E402
     CARTOON_FACE_POINTS,
@@ -41,7 +41,7 @@ from opencharacters.animation.sync import (  # noqa: E402
     speech_envelope,
     syllables,
 )
-from opencharacters.speech.audio import AudioChunk  # noqa: E402
+from opencharacters.media.audio import AudioChunk, read_audio  # noqa: E402
 
 FPS = 25
 SENTENCE = "Hello! I am your new assistant. How can I help you today?"
@@ -83,9 +83,9 @@ def speech_wav(directory: Path) -> Path | None:
 def piper_speech() -> tuple[AudioChunk, list[tuple[AudioChunk, Any]]] | None:
     """The sentence from the project's TTS, per segment with its phoneme timings."""
     try:
+        from opencharacters.domain.voice_designs import VOICE_DESIGNS
         from opencharacters.engine_settings import EngineSettings
         from opencharacters.speech.engines import load_synthesizer
-        from opencharacters.speech.voice_designs import VOICE_DESIGNS
 
         synthesizer = load_synthesizer(EngineSettings())
     except Exception as error:  # the voice model may not be prepared on this machine

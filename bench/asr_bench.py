@@ -21,8 +21,8 @@ import numpy as np
 from common import SENTENCES, add_noise, espeak, load_average, to16k, write_results
 from opencharacters.assets import ensure_asset
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.media.audio import AudioChunk, Samples
 from opencharacters.speech.asr import WhisperRecognizer
-from opencharacters.speech.audio import AudioChunk, Samples
 from opencharacters.speech.engines import load_synthesizer, load_turn_detector
 from opencharacters.speech.listener import Listener, UserTurn
 from opencharacters.speech.wer import word_errors

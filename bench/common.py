@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from opencharacters.speech.audio import Samples, read_wav, resample
+from opencharacters.media.audio import Samples, read_wav, resample
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

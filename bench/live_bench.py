@@ -35,7 +35,7 @@ import numpy as np
 from common import load_average, write_results
 from opencharacters.client.call import Caller
 from opencharacters.engine_settings import EngineSettings
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
 from opencharacters.speech.engines import load_synthesizer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,12 +31,12 @@ from aiortc.mediastreams import MediaStreamError
 from common import load_average, write_results
 from opencharacters.animation.rig import prepare
 from opencharacters.dialogue.tools import ToolRecord
-from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.engines import EngineLoader
 from opencharacters.engine.live.worker import CallSpec, Ending, Outcome, SessionWorker
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.media.audio import Samples, float_to_int16, resample
 from opencharacters.model_registry import models_for
-from opencharacters.speech.audio import Samples, float_to_int16, resample
+from opencharacters.pipeline.clock import SessionClock
 
 PERSONA = (
     "You are Mia, the friendly receptionist of Sunrise Dental Clinic on Harbor Street. "

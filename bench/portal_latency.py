@@ -35,7 +35,7 @@ from common import load_average, write_results
 from live_bench import API_KEY, create_avatar, running_server
 from opencharacters.client.call import MIC_RATE, Caller
 from opencharacters.engine_settings import EngineSettings
-from opencharacters.speech.audio import resample, wav_bytes
+from opencharacters.media.audio import resample, wav_bytes
 from opencharacters.speech.engines import load_synthesizer
 
 # A long question, as in the report that prompted this measurement (issue 18).

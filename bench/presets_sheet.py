@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT / "src"))
 from opencharacters.animation.rig import FaceRig  # noqa: E402
 from opencharacters.animation.stream import FaceAnimator  # noqa: E402
 from opencharacters.animation.sync import syllables  # noqa: E402
+from opencharacters.domain.preset_characters import PRESET_CHARACTERS, PresetCharacter  # noqa: E402
 from opencharacters.ingest.images import process_reference_image  # noqa: E402
-from opencharacters.presets.catalog import PRESET_CHARACTERS, PresetCharacter  # noqa: E402
+from opencharacters.media.audio import AudioChunk  # noqa: E402
 from opencharacters.presets.install import preset_face_points, preset_image  # noqa: E402
-from opencharacters.speech.audio import AudioChunk  # noqa: E402
 
 FPS = 25
 TILE_H = 300

@@ -32,9 +32,9 @@ from common import load_average, write_results  # noqa: E402
 from opencharacters.animation.rig import prepare  # noqa: E402
 from opencharacters.animation.stream import FaceAnimator  # noqa: E402
 from opencharacters.animation.sync import syllables  # noqa: E402
-from opencharacters.engine.recording import CallRecorder  # noqa: E402
-from opencharacters.mp4 import H264Settings, Mp4Writer  # noqa: E402
-from opencharacters.speech.audio import AudioChunk  # noqa: E402
+from opencharacters.media.audio import AudioChunk  # noqa: E402
+from opencharacters.media.mp4 import H264Settings, Mp4Writer  # noqa: E402
+from opencharacters.media.recording import CallRecorder  # noqa: E402
 
 FPS = 25
 SETTINGS = [(preset, crf) for preset in ("ultrafast", "superfast", "veryfast") for crf in (23, 26)]

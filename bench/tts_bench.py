@@ -26,7 +26,7 @@ import parselmouth
 from common import load_average, write_results
 from opencharacters.domain.voices import PRESET_VOICES
 from opencharacters.engine_settings import EngineSettings
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
 from opencharacters.speech.engines import load_recognizer, load_synthesizer
 from opencharacters.speech.tts import PresetSynthesizer
 from opencharacters.speech.wer import word_errors

@@ -29,13 +29,13 @@ import parselmouth
 from parselmouth.praat import call
 
 from common import SENTENCES, espeak, load_average, write_results
+from opencharacters.domain.voice_designs import VoiceDesign
 from opencharacters.domain.voices import PRESET_IDS
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech import voice_analysis
 from opencharacters.speech.engines import load_recognizer, shared_synthesizer
 from opencharacters.speech.voice_builder import design_from_attributes
 from opencharacters.speech.voice_cloning import EmbeddedCloner, ensure_reference
-from opencharacters.speech.voice_designs import VoiceDesign
 from opencharacters.speech.voice_prompts import ModelParser, combine, parse_prompt, parse_rules
 from opencharacters.speech.wer import word_errors
 

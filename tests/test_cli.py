@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.server import free_port
+
+pytestmark = pytest.mark.integration
 
 
 def serve_until_ready(

@@ -21,6 +21,8 @@ def _threshold(knowledge: str = "minilm", **dialogue: object) -> float:
     )
     return settings.dialogue.tool_call_threshold
 
+pytestmark = pytest.mark.unit
+
 
 def test_the_act_threshold_follows_the_deciding_model() -> None:
     assert _threshold() == 0.35

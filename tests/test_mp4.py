@@ -9,12 +9,14 @@ import av
 import numpy as np
 import pytest
 
-from opencharacters.mp4 import (
+from opencharacters.media.mp4 import (
     Mp4Writer,
     _shift_chunk_offsets,
     _top_level_boxes,
     move_index_to_front,
 )
+
+pytestmark = pytest.mark.integration
 
 
 def _clip(path: Path, faststart: bool) -> None:

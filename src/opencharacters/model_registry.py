@@ -1,22 +1,20 @@
-"""Every model this process uses, loaded once and shared.
-
-Loading is lazy and thread-safe: the first caller of `dialogue()` loads the GGUF, every later
-caller (live calls, voice-prompt reading, the next call) gets the same object. Models that keep
-per-stream state are the exception and are made per use, from shared parts: the turn detector
-(the VAD's ONNX session is shared, its recurrent state is not, see speech/vad.py).
+"""Every model a call uses, each the process's shared one: loaded once per engine configuration
+(model_cache.py), whether a call, the knowledge base or voice-prompt reading asks first. Models
+that keep per-stream state are the exception and are made per use, from shared parts: the turn
+detector (the VAD's ONNX session is shared, its recurrent state is not, see speech/vad.py).
 
 Before it, the knowledge base and the live calls each loaded MiniLM, and reading voice prompts
 loaded the dialogue GGUF a second time."""
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.model_cache import ModelCache, cache_for
 
+# The loaders are imported when first used: a process that never runs a call never imports them.
 if TYPE_CHECKING:
     from opencharacters.animation.face_model import FaceMesh
     from opencharacters.dialogue.backend import DialogueModel
@@ -25,53 +23,33 @@ if TYPE_CHECKING:
     from opencharacters.speech.tts import PresetSynthesizer, SpeechSynthesizer
     from opencharacters.speech.turns import TurnDetector
 
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-_UNSET = object()
-
 
 class ModelRegistry:
-    def __init__(self, settings: EngineSettings) -> None:
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._models: dict[str, object] = {}
-        self._loading: dict[str, threading.Lock] = {}
-        self.loads: dict[str, int] = {}
-        """How many times each model was loaded (1 each, or something is wrong)."""
+    """Every model a call uses, each the process's shared one (model_cache.py)."""
 
-    def _get(self, name: str, load: Callable[[], T]) -> T:
-        with self._lock:
-            found = self._models.get(name, _UNSET)
-            if found is not _UNSET:
-                return found  # type: ignore[return-value]
-            gate = self._loading.setdefault(name, threading.Lock())
-        with gate:  # one loader per model; other models load in parallel
-            with self._lock:
-                found = self._models.get(name, _UNSET)
-            if found is not _UNSET:
-                return found  # type: ignore[return-value]
-            model = load()
-            with self._lock:
-                self._models[name] = model
-                self.loads[name] = self.loads.get(name, 0) + 1
-            log.info("model loaded: %s", name)
-            return model
+    def __init__(self, settings: EngineSettings, cache: ModelCache | None = None) -> None:
+        self.settings = settings
+        self._cache = cache or ModelCache(settings)
+
+    @property
+    def loads(self) -> dict[str, int]:
+        """How many times each model was loaded (1 each, or something is wrong)."""
+        return self._cache.loads
 
     def recognizer(self) -> SpeechRecognizer:
-        from opencharacters.speech.engines import load_recognizer
+        from opencharacters.speech.engines import shared_recognizer
 
-        return self._get("recognizer", lambda: load_recognizer(self.settings))
+        return shared_recognizer(self.settings, self._cache)
 
     def dialogue(self) -> DialogueModel:
-        from opencharacters.dialogue.engines import load_dialogue_model
+        from opencharacters.dialogue.engines import shared_dialogue_model
 
-        return self._get("dialogue", lambda: load_dialogue_model(self.settings))
+        return shared_dialogue_model(self.settings, self._cache)
 
     def synthesizer(self) -> PresetSynthesizer:
-        from opencharacters.speech.engines import load_synthesizer
+        from opencharacters.speech.engines import shared_synthesizer
 
-        return self._get("synthesizer", lambda: load_synthesizer(self.settings))
+        return shared_synthesizer(self.settings, self._cache)
 
     def speech_synthesizer(self) -> SpeechSynthesizer:
         """The calls' speech stage as configured (`tts.backend`): the embedded synthesizer
@@ -79,14 +57,16 @@ class ModelRegistry:
         if self.settings.tts.backend == "openai":
             from opencharacters.speech.tts_openai import OpenAISpeechSynthesizer
 
-            return self._get("speech-server", lambda: OpenAISpeechSynthesizer(self.settings.tts))
+            return self._cache.shared(
+                "speech-server", lambda: OpenAISpeechSynthesizer(self.settings.tts)
+            )
         return self.synthesizer()
 
     def embedder(self) -> Embedder | None:
         """None when retrieval is configured without embeddings (BM25 alone)."""
-        from opencharacters.dialogue.knowledge.embedding import load_embedder
+        from opencharacters.dialogue.knowledge.embedding import shared_embedder
 
-        return self._get("embedder", lambda: load_embedder(self.settings))
+        return shared_embedder(self.settings, self._cache)
 
     def face_mesh(self) -> FaceMesh:
         """Face landmarks for avatar images (not configured by engine settings: one per process,
@@ -112,5 +92,5 @@ def models_for(settings: EngineSettings) -> ModelRegistry:
     with _registries_lock:
         registry = _registries.get(key)
         if registry is None:
-            registry = _registries[key] = ModelRegistry(settings)
+            registry = _registries[key] = ModelRegistry(settings, cache_for(settings))
         return registry

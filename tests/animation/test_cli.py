@@ -5,10 +5,13 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from opencharacters.animation.sync import syllables
 from opencharacters.cli import main
+
+pytestmark = pytest.mark.integration
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 

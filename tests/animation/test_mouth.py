@@ -7,6 +7,7 @@ import itertools
 
 import cv2
 import numpy as np
+import pytest
 
 from opencharacters.animation.fields import displacement
 from opencharacters.animation.params import NEUTRAL, FaceParams
@@ -14,7 +15,9 @@ from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import FaceAnimator
 from opencharacters.animation.sync import syllables
-from opencharacters.speech.audio import AudioChunk
+from opencharacters.media.audio import AudioChunk
+
+pytestmark = pytest.mark.unit
 
 
 def _column(frame: np.ndarray, x: int, y0: int, y1: int) -> np.ndarray:

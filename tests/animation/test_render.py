@@ -3,10 +3,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from opencharacters.animation.params import NEUTRAL, PARAM_NAMES, RANGES, FaceParams
 from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
+
+pytestmark = pytest.mark.unit
 
 
 def test_neutral_frame_is_the_reference(rig: FaceRig) -> None:

@@ -9,6 +9,8 @@ from opencharacters.animation import face_model
 from opencharacters.animation.landmarks import NoFaceError
 from opencharacters.animation.rig import FaceRig, prepare
 
+pytestmark = pytest.mark.integration
+
 ASTRONAUT_POINTS = {
     "left_eye": [203, 101],
     "right_eye": [246, 103],

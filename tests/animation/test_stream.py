@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from opencharacters.animation.drive import track_from_phonemes
 from opencharacters.animation.params import NEUTRAL
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import FaceAnimator
 from opencharacters.animation.sync import av_offset_s, mouth_opening, speech_envelope, syllables
-from opencharacters.speech.audio import AudioChunk
+from opencharacters.media.audio import AudioChunk
 from opencharacters.speech.tts import PhonemeTiming
+
+pytestmark = pytest.mark.unit
 
 
 def test_frame_count_and_timestamps_are_exact(rig: FaceRig) -> None:

@@ -8,9 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.http import api, error_of
 from tests.support.server import API_KEY, Server
+
+pytestmark = pytest.mark.integration
 
 MISSING = "7d1c9a2e-7b4d-4e8a-9c1f-2a3b4c5d6e7f"
 

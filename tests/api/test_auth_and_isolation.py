@@ -15,6 +15,8 @@ from runwayml import RunwayML
 from tests.support.http import VERSION, api, error_of, ready_avatar, wait_for
 from tests.support.server import Server
 
+pytestmark = pytest.mark.integration
+
 MISSING = "7d1c9a2e-7b4d-4e8a-9c1f-2a3b4c5d6e7f"
 
 

@@ -15,6 +15,8 @@ from tests.support.http import api, error_of, ready_avatar, wait_for
 from tests.support.media import data_uri
 from tests.support.server import Server
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def avatar_id(server: Server) -> str:

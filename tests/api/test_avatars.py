@@ -21,6 +21,8 @@ from tests.support.media import (
 )
 from tests.support.server import Server
 
+pytestmark = pytest.mark.integration
+
 CLARA = {"type": "runway-live-preset", "presetId": "clara"}
 
 

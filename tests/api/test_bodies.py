@@ -17,6 +17,8 @@ from tests.support.http import VERSION, api, error_of, wait_for
 from tests.support.media import FACE_JPEG
 from tests.support.server import API_KEY, Server
 
+pytestmark = pytest.mark.integration
+
 HUGE = 200 * 1024 * 1024
 
 

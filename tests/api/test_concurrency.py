@@ -15,7 +15,7 @@ import pytest
 from tests.support.http import VERSION, api, error_of, ready_avatar, wait_for
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SESSION_LIMIT = 10
 CREATIONS = 200

@@ -18,6 +18,8 @@ from opencharacters.store.tables import Conversation, RealtimeSession, Transcrip
 from tests.support.http import api, error_of, ready_avatar, wait_for
 from tests.support.server import Server
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def database(server: Server) -> Any:

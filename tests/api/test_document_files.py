@@ -3,12 +3,15 @@ and DOCX files made in the test, on a real server, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from runwayml import RunwayML
 
 from tests.support.documents import ENCRYPTED_OFFICE, docx, docx_bomb, pdf
 from tests.support.http import api, error_of, ready_avatar
 from tests.support.media import data_uri
 from tests.support.server import Server
+
+pytestmark = pytest.mark.integration
 
 DOCX_MEDIA = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 

@@ -9,6 +9,8 @@ from runwayml import RunwayML
 from tests.support.http import api, error_of, ready_avatar
 from tests.support.server import Server
 
+pytestmark = pytest.mark.integration
+
 
 def test_document_lifecycle_and_used_by(client: RunwayML, server: Server) -> None:
     document = client.documents.create(name="Store FAQ", content="# Hours\nOpen 9 to 5.")

@@ -16,6 +16,8 @@ from opencharacters.store.db import normalize_url
 from tests.support.http import VERSION, api, error_of
 from tests.support.server import API_KEY, Server
 
+pytestmark = pytest.mark.integration
+
 SOME_ID = "7d1c9a2e-7b4d-4e8a-9c1f-2a3b4c5d6e7f"
 
 

@@ -11,6 +11,8 @@ from opencharacters.domain.knowledge import MAX_AVATAR_KNOWLEDGE_TOKENS, count_t
 from tests.support.http import api, avatar_body, error_of
 from tests.support.server import Server
 
+pytestmark = pytest.mark.integration
+
 
 def words(n: int) -> str:
     """Exactly n tokens ("word" is one token; spaces are free)."""

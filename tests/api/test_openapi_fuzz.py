@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.server import API_KEY, Server
 
+pytestmark = pytest.mark.integration
+
 
 def test_openapi_describes_the_runway_surface(server: Server) -> None:
     spec = httpx.get(f"{server.base_url}/openapi.json").json()

@@ -18,6 +18,8 @@ from runwayml import RunwayML
 from tests.support.http import api, error_of, ready_avatar, wait_for
 from tests.support.server import API_KEY, Server
 
+pytestmark = pytest.mark.integration
+
 MODELS = {
     "gwm1_avatars",
     "gwm1_avatar_async_audio_to_video",

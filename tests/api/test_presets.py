@@ -6,13 +6,16 @@ from __future__ import annotations
 import io
 
 import httpx
+import pytest
 from PIL import Image
 from runwayml import RunwayML
 
+from opencharacters.domain.preset_characters import PRESET_CHARACTERS, PRESET_CHARACTERS_BY_ID
 from opencharacters.domain.voices import PRESETS_BY_ID
-from opencharacters.presets.catalog import PRESET_CHARACTERS, PRESET_CHARACTERS_BY_ID
 from tests.support.http import api, error_of, wait_for
 from tests.support.server import Server
+
+pytestmark = pytest.mark.integration
 
 
 def test_every_preset_is_listed_ready_with_its_look_and_voice(server: Server) -> None:

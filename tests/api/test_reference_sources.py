@@ -15,6 +15,8 @@ from tests.support.media import FACE_JPEG, noise_png
 from tests.support.server import API_KEY, Server
 from tests.support.tls import TlsHost, tls_host
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsHost]:

@@ -18,6 +18,8 @@ from tests.support.media import FACE_JPEG
 from tests.support.server import Server
 from tests.support.tls import TlsHost, Trap, tls_host, trap_listener
 
+pytestmark = pytest.mark.integration
+
 HOST_ADDRESS = "127.0.0.2"
 
 

@@ -9,10 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.http import api, error_of, ready_avatar
 from tests.support.media import face_data_uri
 from tests.support.server import Server
 from tests.support.storage import fill, remount, small_tmpfs
+
+pytestmark = pytest.mark.integration
 
 FULL = "The server's storage is full"
 

@@ -15,6 +15,8 @@ from opencharacters.assets import PIPER_JOE
 from tests.support.http import api, error_of, wait_for
 from tests.support.server import Server
 
+pytestmark = pytest.mark.integration
+
 PROMPT = "A bright, quick young female voice with a cheerful manner"
 
 

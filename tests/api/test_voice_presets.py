@@ -6,10 +6,13 @@ import io
 import wave
 
 import httpx
+import pytest
 
 from opencharacters.domain.voices import PRESET_IDS
 from tests.support.http import api, error_of
 from tests.support.server import Server
+
+pytestmark = pytest.mark.integration
 
 
 def test_presets_list_and_preview_audio(server: Server) -> None:

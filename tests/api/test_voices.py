@@ -22,6 +22,8 @@ from tests.support.http import api, error_of, ready_avatar, wait_for
 from tests.support.media import data_uri
 from tests.support.server import API_KEY, Server
 
+pytestmark = pytest.mark.integration
+
 PROMPT = "A warm, slow, deep older male voice with a calm manner"
 SPEECH_TEXT = (
     "Please call Stella. Ask her to bring these things with her from the store: six spoons of "

@@ -13,6 +13,8 @@ from opencharacters.api.routers.whip import offer_problem
 from tests.support.http import api, error_of, ready_avatar, wait_for
 from tests.support.server import Server
 
+pytestmark = pytest.mark.e2e
+
 
 def real_offer() -> str:
     async def make() -> str:

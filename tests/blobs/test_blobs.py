@@ -8,6 +8,8 @@ import pytest
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore, content_type_for
 
+pytestmark = pytest.mark.unit
+
 
 def test_filesystem_store_round_trip_and_prefix_delete(tmp_path: Path) -> None:
     store = FilesystemBlobStore(tmp_path)

@@ -13,6 +13,8 @@ import pytest
 
 from opencharacters.client.call import MIC_RATE, Caller, CallTimeout
 
+pytestmark = pytest.mark.unit
+
 
 def state(call: Caller, name: str) -> None:
     call._on_message(json.dumps({"type": "opencharacters.state", "state": name}))

@@ -16,7 +16,7 @@ import pytest
 from tests.support.http import api, ready_avatar
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.server import free_port
 
+pytestmark = pytest.mark.integration
+
 AVATAR = "00000000-0000-4000-8000-000000000000"
 
 

@@ -11,6 +11,8 @@ import pytest
 from opencharacters.client.errors import PeerGone
 from opencharacters.client.peer_watch import PeerWatch
 
+pytestmark = pytest.mark.unit
+
 
 class Probe:
     """Answers as a server would: None while alive, a reason once it is gone."""

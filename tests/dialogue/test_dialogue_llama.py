@@ -12,6 +12,8 @@ from opencharacters.dialogue.llama_backend import LlamaDialogueModel, LlamaPerso
 from opencharacters.dialogue.spoken import has_markup
 from opencharacters.engine_settings import DialogueSettings, EngineSettings
 
+pytestmark = pytest.mark.integration
+
 PERSONA = (
     "You are Mia, the receptionist of Sunrise Dental Clinic. The clinic is open Monday to "
     "Friday, 9am to 5pm. You help callers book, move or cancel appointments."

@@ -14,6 +14,8 @@ from opencharacters.dialogue.conversation import Conversation
 from opencharacters.dialogue.openai_backend import OpenAIChatError, OpenAIChatModel
 from opencharacters.engine_settings import DialogueSettings
 
+pytestmark = pytest.mark.integration
+
 REPLY = ["Sure", ", I can", " help", " with **that**.", " Anything", " else?"]
 
 

@@ -22,6 +22,7 @@ from opencharacters.engine_settings import DialogueSettings, EngineSettings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 pytestmark = [
+    pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.skipif(
         asset_status(QWEN_15B).state not in ("ready", "needs-assembly"),

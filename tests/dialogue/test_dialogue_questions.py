@@ -6,6 +6,8 @@ import pytest
 
 from opencharacters.dialogue.questions import asks_question, question_part
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "words",

@@ -8,6 +8,8 @@ from opencharacters.dialogue.chunker import SpeakableChunker, chunk_text, speaka
 from opencharacters.dialogue.prompt import SPOKEN_RULES, build_messages, system_prompt
 from opencharacters.dialogue.spoken import clean_spoken, has_markup
 
+pytestmark = pytest.mark.unit
+
 
 def test_first_chunk_is_cut_at_a_clause_then_sentences() -> None:
     chunker = SpeakableChunker()

@@ -17,6 +17,8 @@ from opencharacters.domain.requests import (
     SessionCreate,
 )
 
+pytestmark = pytest.mark.unit
+
 AVATAR_ID = "3f1c9a2e-7b4d-4e8a-9c1f-2a3b4c5d6e7f"
 
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from opencharacters.domain.errors import Conflict
 from opencharacters.domain.session_states import (
     ACTIVE,
     TERMINAL,
@@ -15,6 +16,8 @@ from opencharacters.domain.session_states import (
     conversation_status,
     transition,
 )
+
+pytestmark = pytest.mark.unit
 
 S = SessionStatus
 # Runway's diagram, plus the one documented extension READY -> CANCELLED (DELETE before connect).
@@ -42,7 +45,7 @@ def test_every_pair_is_allowed_exactly_when_the_diagram_says(
     else:
         with pytest.raises(IllegalTransition) as raised:
             transition(current, target)
-        assert raised.value.status_code == 409
+        assert isinstance(raised.value, Conflict), "the API answers it with 409"
         assert str(current) in raised.value.message and str(target) in raised.value.message
 
 

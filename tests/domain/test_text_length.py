@@ -11,6 +11,8 @@ from opencharacters.api.errors import describe_validation_error
 from opencharacters.domain.requests import AvatarCreate, DocumentCreate, VoicePreview
 from opencharacters.domain.text_length import utf16_length
 
+pytestmark = pytest.mark.unit
+
 
 def avatar(name: str) -> dict[str, Any]:
     return {

@@ -11,13 +11,15 @@ import av
 import numpy as np
 import pytest
 
-from opencharacters.engine.recording import (
+from opencharacters.media.recording import (
     AudioMix,
     AudioTrack,
     CallRecorder,
     RecordingError,
     soft_limit,
 )
+
+pytestmark = pytest.mark.integration
 
 W, H, FPS, RATE = 160, 96, 25, 48000
 BAR = 16
@@ -300,7 +302,7 @@ _CRASHING_RECORDER = """
 import asyncio, os, signal, sys, time
 import numpy as np
 from pathlib import Path
-from opencharacters.engine.recording import CallRecorder
+from opencharacters.media.recording import CallRecorder
 
 async def main() -> None:
     recorder = CallRecorder(Path(sys.argv[1]), width=320, height=240, fps=25)
@@ -322,7 +324,7 @@ def test_a_recording_cut_by_a_crash_is_salvaged_up_to_its_last_second(tmp_path: 
     import subprocess
     import sys
 
-    from opencharacters.engine.recording import partial_path, salvage
+    from opencharacters.media.recording import partial_path, salvage
 
     path = tmp_path / "crashed.mp4"
     killed = subprocess.run([sys.executable, "-c", _CRASHING_RECORDER, str(path)], check=False)
@@ -343,7 +345,7 @@ def test_a_recording_cut_by_a_crash_is_salvaged_up_to_its_last_second(tmp_path: 
 
 
 def test_salvaging_an_empty_partial_file_says_so(tmp_path: Path) -> None:
-    from opencharacters.engine.recording import salvage
+    from opencharacters.media.recording import salvage
 
     partial = tmp_path / "nothing.mp4.part"
     partial.write_bytes(b"")

@@ -7,6 +7,8 @@ import pytest
 from opencharacters.ingest.documents import DocumentRejected, extract_text
 from tests.support.documents import ENCRYPTED_OFFICE, docx, docx_bomb, pdf, pdf_bomb
 
+pytestmark = pytest.mark.unit
+
 
 def test_plain_text_and_markdown() -> None:
     text = extract_text(

@@ -27,6 +27,8 @@ from opencharacters.ingest.sources import decode_data_uri
 from tests.support.media import FACE_JPEG
 from tests.support.tls import TlsHost, Trap, tls_host, trap_listener
 
+pytestmark = pytest.mark.integration
+
 HOST_ADDRESS = "127.0.0.2"
 
 

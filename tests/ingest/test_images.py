@@ -9,6 +9,8 @@ from opencharacters.animation.rig import FaceRig
 from opencharacters.ingest.images import ImageRejected, decode_image, process_reference_image
 from tests.support.media import FACE_JPEG, bomb_png, noise_png, truncated_png
 
+pytestmark = pytest.mark.integration
+
 
 def test_builds_the_rig_and_frames_the_face() -> None:
     result = process_reference_image(

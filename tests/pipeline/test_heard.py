@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from opencharacters.engine.live.captions import SpokenReply
+from opencharacters.pipeline.captions import SpokenReply
 from opencharacters.pipeline.frames import Interruption, InterruptionCause, WordHeard
 from opencharacters.pipeline.heard import HeardWords
 from opencharacters.pipeline.stage import StageTasks

@@ -8,8 +8,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from opencharacters.engine.live.speaker import PLAYOUT_RATE, Speaker
 from opencharacters.pipeline.frames import Interruption, InterruptionCause
+from opencharacters.pipeline.speaker import PLAYOUT_RATE, Speaker
 from opencharacters.pipeline.voice import AvatarVoice
 from tests.support.pipeline import FakeFace, FakeSynthesizer
 from tests.support.virtual_time import virtual_time

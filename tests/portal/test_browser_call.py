@@ -21,15 +21,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from opencharacters.media.audio import resample, wav_bytes
 from opencharacters.settings import Settings
-from opencharacters.speech.audio import resample, wav_bytes
 from tests.engine.live.conftest import HEADERS, conversation, create_avatar, espeak, wait_status
 from tests.support.browser import launch_chromium, server_for_browser
 from tests.support.server import Server
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 START_SCRIPT = "Hi, I'm Ada. Ask me anything about space!"
 QUESTION = "Hello Ada. What is the biggest planet in our solar system?"

@@ -13,7 +13,7 @@ import pytest
 from opencharacters.portal import static_path
 
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="needs Node.js")
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(NODE is None, reason="needs Node.js")]
 
 STUBS = """
 globalThis.window = new EventTarget();

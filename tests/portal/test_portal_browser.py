@@ -24,7 +24,7 @@ from tests.support.server import API_KEY, Server
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # docs/portal/ is refreshed only on request (OPENCHARACTERS_UPDATE_SCREENSHOTS=1): a test run
 # must not rewrite the repository.

@@ -11,6 +11,8 @@ from opencharacters.api.app import create_app
 from opencharacters.portal import static_path
 from opencharacters.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 MODULES = [
     "app.js", "api.js", "ui.js", "characters.js", "tools.js", "call.js",
     "conversations.js", "voices.js", "documents.js", "usage.js", "keys.js", "leave.js",

@@ -15,7 +15,7 @@ from tests.support.webhook_receiver import Receiver, webhook_receiver
 
 pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ENDPOINTS = "document.querySelector('#webhook-endpoints tbody')"
 
 

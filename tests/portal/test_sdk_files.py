@@ -10,6 +10,8 @@ import pytest
 from opencharacters.portal import static_path
 from tests.support.server import Server
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

@@ -14,15 +14,18 @@ from opencharacters.animation.params import FaceParams
 from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
 from opencharacters.blobs.store import FilesystemBlobStore
+from opencharacters.domain import preset_characters as catalog
+from opencharacters.domain.preset_characters import PRESET_CHARACTERS, PRESET_ORGANIZATION_ID
 from opencharacters.domain.voices import PRESETS_BY_ID
 from opencharacters.ingest.images import process_reference_image
-from opencharacters.presets import catalog, install
-from opencharacters.presets.catalog import PRESET_CHARACTERS, PRESET_ORGANIZATION_ID
+from opencharacters.presets import install
 from opencharacters.presets.install import PresetAvatars, preset_face_points, preset_image
 from opencharacters.presets.portraits import PORTRAITS
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar
+
+pytestmark = pytest.mark.integration
 
 IDS = [preset.id for preset in PRESET_CHARACTERS]
 

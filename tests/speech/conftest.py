@@ -10,8 +10,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.media.audio import Samples, resample
 from opencharacters.speech.asr import WhisperRecognizer
-from opencharacters.speech.audio import Samples, resample
 from opencharacters.speech.engines import load_recognizer, load_synthesizer
 from opencharacters.speech.tts import PresetSynthesizer
 

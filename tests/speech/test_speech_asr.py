@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from opencharacters.engine_settings import AsrSettings, EngineSettings
+from opencharacters.media.audio import AudioChunk, Samples
 from opencharacters.speech.asr import WhisperRecognizer, drop_echo, window_frames
-from opencharacters.speech.audio import AudioChunk, Samples
 from opencharacters.speech.engines import load_turn_detector
 from opencharacters.speech.listener import Listener, SpeechStarted, UserTurn
 from opencharacters.speech.wer import wer
+
+pytestmark = pytest.mark.integration
 
 SENTENCE = "Please remind me to call my sister tomorrow morning before work."
 

@@ -15,6 +15,8 @@ from aiohttp import web
 from opencharacters.engine_settings import AsrSettings
 from opencharacters.speech.asr_openai import OpenAIRecognizer, OpenAITranscriptionError
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 async def fake_server() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:

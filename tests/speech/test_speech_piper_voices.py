@@ -12,15 +12,19 @@ import numpy as np
 import pytest
 
 from opencharacters.assets import PIPER_JOE
+from opencharacters.domain.voice_designs import (
+    SOURCE_MEDIAN_F0_HZ,
+    VOICE_DESIGNS,
+    design_from_json,
+    design_to_json,
+)
 from opencharacters.engine_settings import EngineSettings, TtsSettings
 from opencharacters.speech import voice_analysis
 from opencharacters.speech.engines import load_synthesizer
 from opencharacters.speech.piper_voices import PiperVoiceError, config_path_for
 from opencharacters.speech.tts import PresetSynthesizer, UnknownVoiceError
-from opencharacters.speech.voice_builder import design_from_json, design_to_json
-from opencharacters.speech.voice_designs import SOURCE_MEDIAN_F0_HZ, VOICE_DESIGNS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

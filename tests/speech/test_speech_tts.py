@@ -18,6 +18,8 @@ from opencharacters.speech.tts import PresetSynthesizer, UnknownVoiceError
 from opencharacters.speech.visemes import viseme_for
 from opencharacters.speech.wer import word_errors
 
+pytestmark = pytest.mark.integration
+
 ROUND_TRIP = "Thank you for calling. Your appointment is on Friday afternoon."
 
 

@@ -16,15 +16,17 @@ import numpy as np
 import pytest
 from aiohttp import web
 
+from opencharacters.domain.voice_designs import VOICE_DESIGNS
 from opencharacters.engine_settings import EngineSettings, TtsSettings
+from opencharacters.media.audio import float_to_int16, resample
 from opencharacters.speech.asr import WhisperRecognizer
-from opencharacters.speech.audio import float_to_int16, resample
 from opencharacters.speech.audio_visemes import frame_visemes
 from opencharacters.speech.engines import load_speech_synthesizer
 from opencharacters.speech.tts import PresetSynthesizer, UnknownVoiceError
 from opencharacters.speech.tts_openai import OpenAISpeechSynthesizer, SpeechServerError
-from opencharacters.speech.voice_designs import VOICE_DESIGNS
 from opencharacters.speech.wer import wer
+
+pytestmark = pytest.mark.integration
 
 KEY = "sk-test"
 TEXT = "Hello, thanks for calling. Our clinic is open from nine to five on weekdays."

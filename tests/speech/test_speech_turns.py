@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from opencharacters.engine_settings import EngineSettings, VadSettings
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
 from opencharacters.speech.engines import load_turn_detector
 from opencharacters.speech.turns import TurnDetector, TurnEvent, ends_sentence
 from opencharacters.speech.vad import VAD_FRAME_SAMPLES
+
+pytestmark = pytest.mark.integration
 
 FRAME_S = VAD_FRAME_SAMPLES / 16_000
 

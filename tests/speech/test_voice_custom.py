@@ -8,14 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from opencharacters.domain.voice_designs import VOICE_DESIGNS, design_from_json, design_to_json
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.speech import voice_analysis
-from opencharacters.speech.voice_builder import (
-    design_from_attributes,
-    design_from_json,
-    design_to_json,
-    nearest_preset,
-)
+from opencharacters.speech.voice_builder import design_from_attributes, nearest_preset
 from opencharacters.speech.voice_cloning import (
     CloneRejected,
     EmbeddedCloner,
@@ -24,7 +20,6 @@ from opencharacters.speech.voice_cloning import (
     ensure_reference,
     measure_design,
 )
-from opencharacters.speech.voice_designs import VOICE_DESIGNS
 from opencharacters.speech.voice_prompts import (
     VoiceAttributes,
     attribute_schema,

@@ -18,6 +18,8 @@ from opencharacters.store.limits import OrgLimits, check_session_limits, org_use
 from opencharacters.store.tables import RealtimeSession
 from opencharacters.store.usage import Model, daily_use, meter
 
+pytestmark = pytest.mark.integration
+
 UNLIMITED = OrgLimits(None, None, None, None)
 
 

@@ -21,6 +21,8 @@ from opencharacters.store.locks import lock_organization
 from opencharacters.store.tables import Upload
 from opencharacters.store.uploads import claim_upload, release_claim
 
+pytestmark = pytest.mark.integration
+
 THREADS = 12
 # Widens the gap between the check and the act, so an unlocked version fails every time.
 RACE_WINDOW_S = 0.02

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Base
+
+pytestmark = pytest.mark.integration
 
 
 def test_migrations_match_the_tables(database_url: str) -> None:

@@ -22,6 +22,8 @@ from opencharacters.store.sessions import (
 )
 from opencharacters.store.tables import Avatar, Conversation, MediaWorker, RealtimeSession
 
+pytestmark = pytest.mark.integration
+
 S = SessionStatus
 
 

@@ -14,6 +14,8 @@ from opencharacters.store.sessions import call_duration, make_ready, set_status
 from opencharacters.store.tables import Avatar, Conversation, RealtimeSession
 from tests.store.test_scheduler import make_sessions
 
+pytestmark = pytest.mark.integration
+
 S = SessionStatus
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from opencharacters.domain.timefmt import utcnow
@@ -9,6 +10,8 @@ from opencharacters.store.db import Database
 from opencharacters.store.tables import TranscriptEntry
 from opencharacters.store.transcripts import MAX_ENTRIES, append_entry
 from tests.store.test_scheduler import db, make_sessions
+
+pytestmark = pytest.mark.integration
 
 __all__ = ["db"]
 

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import delete, select
 
 from opencharacters.domain.timefmt import utcnow
-from opencharacters.domain.webhook_events import EventType
 from opencharacters.store.accounts import get_or_create_org
 from opencharacters.store.db import Database
 from opencharacters.store.tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from opencharacters.store.webhook_events import EventType
 from opencharacters.store.webhooks import (
     AttemptOutcome,
     DeliveryJob,
@@ -27,6 +27,8 @@ from opencharacters.store.webhooks import (
     retry_delay_s,
 )
 from opencharacters.webhooks.signing import new_secret
+
+pytestmark = pytest.mark.integration
 
 OK = AttemptOutcome(200, 5, None, "ok")
 BROKEN = AttemptOutcome(500, 5, "HTTP 500", "")

@@ -18,12 +18,12 @@ import numpy as np
 from opencharacters.animation.stream import VideoFrame
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.tools import ToolCall, ToolRecord, ToolSpec
-from opencharacters.engine.live.speaker import Speaker
 from opencharacters.engine.live.tracks import AvatarAudioTrack
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.media.audio import AudioChunk
 from opencharacters.pipeline.call import CallSpec, Ending, Outcome
 from opencharacters.pipeline.session import CallSession
-from opencharacters.speech.audio import AudioChunk
+from opencharacters.pipeline.speaker import Speaker
 from opencharacters.speech.listener import PartialTranscript, SpeechStarted, UserTurn
 from opencharacters.speech.tts import PhonemeTiming, SpeechSegment, Voice
 

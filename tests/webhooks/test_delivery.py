@@ -9,10 +9,14 @@ import socket
 import time
 from collections.abc import Callable
 
+import pytest
+
 from tests.support.http import api, error_of, wait_for
 from tests.support.server import Server
 from tests.support.webhook_receiver import Receiver
 from tests.webhooks.conftest import register
+
+pytestmark = pytest.mark.integration
 
 
 def test_a_test_event_arrives_signed_and_is_logged(

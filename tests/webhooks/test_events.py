@@ -19,7 +19,7 @@ from tests.support.server import API_KEY, Server
 from tests.support.webhook_receiver import Received, Receiver
 from tests.webhooks.conftest import register
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def silent_wav(seconds: float, rate: int = 16_000) -> bytes:

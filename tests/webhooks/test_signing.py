@@ -9,6 +9,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from opencharacters.webhooks.signing import headers, is_valid_secret, new_secret, sign
 
+pytestmark = pytest.mark.unit
+
 
 def test_signed_messages_verify_with_the_standard_library() -> None:
     secret = new_secret()

@@ -24,7 +24,7 @@ from opencharacters.store.db import normalize_url
 from tests.engine.live.conftest import HEADERS, conversation, create_avatar, espeak, wait_status
 from tests.support.server import API_KEY, MediaWorker, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +235,7 @@ def queued(api: httpx.Client, session_id: str) -> None:
 def test_a_workers_endpoint_answers_only_the_deployment(
     api_server: Server, workers: list[MediaWorker]
 ) -> None:
-    from opencharacters.worker.admission import INTERNAL_HEADER, internal_token
+    from opencharacters.engine.live.admission import INTERNAL_HEADER, internal_token
 
     worker = start_worker(api_server, workers, "guarded")
     url = api_server.database_url or f"sqlite:///{api_server.data_dir / 'opencharacters.db'}"

@@ -28,10 +28,11 @@ def animate(
     import cv2
 
     from opencharacters.animation.landmarks import NoFaceError
-    from opencharacters.animation.media import contact_sheet, read_audio, write_mp4
+    from opencharacters.animation.media import contact_sheet, write_mp4
     from opencharacters.animation.render import Renderer
     from opencharacters.animation.rig import prepare
     from opencharacters.animation.stream import FaceAnimator
+    from opencharacters.media.audio import read_audio
 
     picture = cv2.imread(str(image), cv2.IMREAD_COLOR)
     if picture is None:

@@ -16,26 +16,10 @@ from opencharacters.animation.drive import VISEME_TARGETS
 from opencharacters.animation.params import FaceParams
 from opencharacters.animation.render import Renderer
 from opencharacters.animation.stream import VideoFrame
-from opencharacters.mp4 import H264Settings, Mp4Writer
-from opencharacters.speech.audio import AudioChunk
+from opencharacters.media.audio import AudioChunk
+from opencharacters.media.mp4 import H264Settings, Mp4Writer
 
 _AAC_RATE = 48000
-
-
-def read_audio(path: Path) -> AudioChunk:
-    """Any file FFmpeg reads (WAV at any rate included), mixed to mono float32 at its own rate."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        rate = stream.rate
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        parts = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                parts.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            parts.append(out.to_ndarray().reshape(-1))
-    samples = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
-    return AudioChunk(samples, rate, 0.0)
 
 
 def write_mp4(path: Path, frames: Iterable[VideoFrame], audio: AudioChunk, fps: int) -> int:

@@ -22,7 +22,7 @@ from opencharacters.animation.idle import IdleMotion
 from opencharacters.animation.params import NEUTRAL, FaceParams
 from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
-from opencharacters.speech.audio import AudioChunk
+from opencharacters.media.audio import AudioChunk
 from opencharacters.speech.tts import PhonemeTiming
 
 

@@ -43,10 +43,10 @@ from opencharacters.api.routers import (
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import FilesystemBlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
+from opencharacters.engine.avatar_jobs import AvatarProcessor
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
-from opencharacters.ingest.avatar_jobs import AvatarProcessor
-from opencharacters.ingest.voice_jobs import VoiceProcessor
+from opencharacters.engine.voice_jobs import VoiceProcessor
 from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key

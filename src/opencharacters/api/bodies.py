@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from opencharacters.api.auth import api_caller, authenticate, client_address
 from opencharacters.api.context import Services
 from opencharacters.api.route_index import RouteIndex
-from opencharacters.domain.errors import ApiError
+from opencharacters.domain.errors import DomainError
+from opencharacters.http_errors import http_status
 
 MiB = 1024 * 1024
 DEFAULT_BODY_BYTES = 1 * MiB
@@ -142,9 +143,9 @@ class BodyGate:
                     _header(scope, b"x-runway-version"),
                     client_address(scope),
                 )
-            except ApiError as refused:
+            except DomainError as refused:
                 await send_error(
-                    send, refused.status_code, refused.message, refused.headers, close=True
+                    send, http_status(refused), refused.message, refused.headers, close=True
                 )
                 return
             scope.setdefault("state", {})["caller"] = caller

@@ -10,10 +10,10 @@ from opencharacters.api.ratelimit import RateLimiter
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
+from opencharacters.engine.avatar_jobs import AvatarProcessor
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
-from opencharacters.ingest.avatar_jobs import AvatarProcessor
-from opencharacters.ingest.voice_jobs import VoiceProcessor
+from opencharacters.engine.voice_jobs import VoiceProcessor
 from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database

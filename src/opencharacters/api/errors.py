@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opencharacters.api.route_index import RouteIndex
-from opencharacters.domain.errors import ApiError
+from opencharacters.domain.errors import DomainError
 from opencharacters.domain.text_length import utf16_length
+from opencharacters.http_errors import error_response, http_status
 
 log = logging.getLogger(__name__)
 
@@ -124,21 +125,15 @@ def describe_validation_error(error: dict[str, Any], required: list[str] | None 
     return f"{where}{error.get('msg', 'is invalid')}"
 
 
-def error_response(
-    status: int, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
 def allowed_methods(request: Request) -> list[str]:
     index: RouteIndex | None = getattr(request.app.state, "route_index", None)
     return index.allowed_methods(request.scope) if index else []
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status_code, exc.message, exc.headers)
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(http_status(exc), exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

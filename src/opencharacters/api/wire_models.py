@@ -1,6 +1,6 @@
 """The wire shapes of responses, as pydantic models for /openapi.json.
 
-They describe what `domain/responses.py` builds (Runway's shapes, field for field, plus the
+They describe what `store/responses.py` builds (Runway's shapes, field for field, plus the
 extensions docs/api.md names). Unknown keys are forbidden, as in Runway's own spec, so the
 Schemathesis run (tests/api/test_openapi_fuzz.py) fails when a response and its description
 drift apart."""

@@ -34,7 +34,7 @@ from opencharacters.client.errors import CallError as CallError
 from opencharacters.client.errors import CallTimeout as CallTimeout
 from opencharacters.client.errors import PeerGone as PeerGone
 from opencharacters.client.peer_watch import PeerWatch
-from opencharacters.speech.audio import Samples, float_to_int16, resample
+from opencharacters.media.audio import Samples, float_to_int16, resample
 
 log = logging.getLogger(__name__)
 

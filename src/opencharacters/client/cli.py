@@ -53,7 +53,7 @@ async def _run_call(
     as_json: bool,
     ready_timeout_s: float = 30.0,
 ) -> dict[str, Any]:
-    from opencharacters.animation.media import read_audio
+    from opencharacters.media.audio import read_audio
 
     sounds = [read_audio(path) for path in clips]
     started = time.monotonic()
@@ -125,7 +125,7 @@ async def _converse(call: Caller, sounds: list[Any], as_json: bool) -> str | Non
 
 async def _save(call: Caller, path: Path) -> None:
     """What the caller received, on the arrival clock of the first frame."""
-    from opencharacters.engine.recording import CallRecorder
+    from opencharacters.media.recording import CallRecorder
 
     received = call.received
     if not received.video_frames or received.video_size is None:

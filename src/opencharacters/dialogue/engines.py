@@ -10,6 +10,7 @@ from opencharacters.dialogue.llama_backend import LlamaDialogueModel
 from opencharacters.dialogue.openai_backend import OpenAIChatModel
 from opencharacters.dialogue.split_model import SplitDialogueModel
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.model_cache import ModelCache, cache_for
 
 
 def dialogue_model_path(settings: EngineSettings) -> Path:
@@ -32,3 +33,10 @@ def load_dialogue_model(settings: EngineSettings) -> DialogueModel:
         ensure_asset(DIALOGUE_MODELS[action_model], settings), settings.dialogue
     )
     return SplitDialogueModel(talker, decider)
+
+
+def shared_dialogue_model(
+    settings: EngineSettings, cache: ModelCache | None = None
+) -> DialogueModel:
+    """The process's dialogue model for this configuration: one GGUF in memory, whoever asks."""
+    return (cache or cache_for(settings)).shared("dialogue", lambda: load_dialogue_model(settings))

@@ -1,56 +1,56 @@
-"""Errors the API turns into `{"error": "..."}` bodies with the right status."""
+"""What went wrong, by kind. Domain errors carry no HTTP status: the HTTP edges map each kind to
+one (http_errors.py) and answer `{"error": "<message>"}`."""
 
 from __future__ import annotations
 
 
-class ApiError(Exception):
-    status_code = 400
-
+class DomainError(Exception):
     def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        """Response headers the refusal implies (Retry-After, WWW-Authenticate ...)."""
 
 
-class BadRequest(ApiError):
-    status_code = 400
+class BadRequest(DomainError):
+    """The request itself is wrong: a field, a value over its limit."""
 
 
-class Unauthorized(ApiError):
-    status_code = 401
+class Unauthorized(DomainError):
+    """No credential, or one that is not valid."""
 
 
-class Forbidden(ApiError):
-    status_code = 403
+class Forbidden(DomainError):
+    """A valid credential that may not do this."""
 
 
-class NotFound(ApiError):
-    status_code = 404
+class NotFound(DomainError):
+    """No such resource for this organization."""
 
 
-class Conflict(ApiError):
-    status_code = 409
+class Conflict(DomainError):
+    """The resource is in a state that does not allow it."""
 
 
-class MethodNotAllowed(ApiError):
-    status_code = 405
+class MethodNotAllowed(DomainError):
+    """The resource exists but does not take this method."""
 
 
-class PayloadTooLarge(ApiError):
-    status_code = 413
+class PayloadTooLarge(DomainError):
+    """A body over its size limit."""
 
 
-class UnsupportedMediaType(ApiError):
-    status_code = 415
+class UnsupportedMediaType(DomainError):
+    """A body of a type the endpoint does not take."""
 
 
-class TooManyRequests(ApiError):
-    status_code = 429
+class TooManyRequests(DomainError):
+    """A rate or quota limit was reached."""
 
 
-class NotImplementedYet(ApiError):
-    status_code = 501
+class NotImplementedYet(DomainError):
+    """A part of Runway's API this server does not implement."""
 
 
-class ServiceUnavailable(ApiError):
-    status_code = 503
+class ServiceUnavailable(DomainError):
+    """Something this needs is down or full for now."""

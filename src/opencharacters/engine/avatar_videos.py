@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from opencharacters.animation.media import read_audio, write_mp4
+from opencharacters.animation.media import write_mp4
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import FaceAnimator
 from opencharacters.engine_settings import EngineSettings
-from opencharacters.speech.audio import AudioChunk
+from opencharacters.media.audio import AudioChunk, read_audio
 from opencharacters.speech.engines import shared_synthesizer
 from opencharacters.speech.tts import Voice
 

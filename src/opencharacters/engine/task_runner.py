@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.domain.voice_designs import design_from_json
 from opencharacters.engine.avatar_videos import SpeechRejected, render_video
 from opencharacters.engine.background import JobRunner
 from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
-from opencharacters.speech.voice_builder import design_from_json
 from opencharacters.store.tables import Avatar, Task
 from opencharacters.store.task_events import task_changed
 

@@ -17,7 +17,7 @@ from opencharacters.dialogue.tools import (
     ToolSpec,
     check_arguments,
 )
-from opencharacters.engine.live import channel as messages
+from opencharacters.pipeline import channel as messages
 from opencharacters.pipeline.frames import Interruption
 from opencharacters.pipeline.ports import ToolRunner
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from opencharacters.engine.live import channel as messages
+from opencharacters.pipeline import channel as messages
 from opencharacters.pipeline.frames import Interruption, InterruptionCause
 
 

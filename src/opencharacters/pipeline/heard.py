@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from opencharacters.engine.live import channel as messages
-from opencharacters.engine.live.captions import TimedWord
+from opencharacters.pipeline import channel as messages
+from opencharacters.pipeline.captions import TimedWord
 from opencharacters.pipeline.frames import Interruption, WordHeard
 from opencharacters.pipeline.stage import StageTasks
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from opencharacters.engine_settings import AsrSettings
+from opencharacters.media.audio import AudioChunk
 from opencharacters.pipeline.frames import Interruption, ListenerEvent
 from opencharacters.pipeline.ports import SpeechRecognizer, TurnDetection
-from opencharacters.speech.audio import AudioChunk
 from opencharacters.speech.listener import Listener, PartialTranscript
 
 

@@ -29,8 +29,8 @@ from opencharacters.animation.stream import VideoFrame
 from opencharacters.dialogue.backend import ActionChooser, DialogueModel
 from opencharacters.dialogue.knowledge.embedding import Embedder
 from opencharacters.dialogue.tools import ToolOutcome, ToolRecord
+from opencharacters.media.audio import AudioChunk, Samples
 from opencharacters.speech.asr import SpeechRecognizer
-from opencharacters.speech.audio import AudioChunk, Samples
 from opencharacters.speech.tts import PhonemeTiming, SpeechSynthesizer
 from opencharacters.speech.turns import TurnDetection
 

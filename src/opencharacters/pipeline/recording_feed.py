@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from opencharacters.media.audio import Samples
 from opencharacters.pipeline.frames import Interruption
 from opencharacters.pipeline.ports import CallRecording
-from opencharacters.speech.audio import Samples
 
 
 class RecordingFeed:

@@ -36,13 +36,13 @@ from opencharacters.dialogue.conversation import ReplyRecord
 from opencharacters.dialogue.tools import (
     ToolRecord,
 )
-from opencharacters.engine.live import channel as messages
-from opencharacters.engine.live.captions import SpokenReply
-from opencharacters.engine.live.clock import SessionClock
-from opencharacters.engine.live.speaker import PLAYOUT_RATE, Speaker
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.media.audio import Samples
+from opencharacters.pipeline import channel as messages
 from opencharacters.pipeline.actions import Actions, RunTool
 from opencharacters.pipeline.call import CallSpec, Ending, Outcome
+from opencharacters.pipeline.captions import SpokenReply
+from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.events import CallerEvents
 from opencharacters.pipeline.frames import (
     Interruption,
@@ -65,11 +65,11 @@ from opencharacters.pipeline.ports import (
     TurnDetection,
 )
 from opencharacters.pipeline.recording_feed import RecordingFeed
+from opencharacters.pipeline.speaker import PLAYOUT_RATE, Speaker
 from opencharacters.pipeline.stage import Stage, StageTasks
 from opencharacters.pipeline.thinking import Speculation, Thinking, note_source
 from opencharacters.pipeline.transcript import TranscriptWriter
 from opencharacters.pipeline.voice import AvatarVoice, PreparedLine, Segment
-from opencharacters.speech.audio import Samples
 
 log = logging.getLogger(__name__)
 

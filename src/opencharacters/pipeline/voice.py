@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from opencharacters.engine.live.speaker import PLAYOUT_RATE, Speaker
+from opencharacters.media.audio import AudioChunk, Samples, resample
 from opencharacters.pipeline.frames import Interruption, InterruptionCause
 from opencharacters.pipeline.ports import FaceAnimation, SpeechSynthesizer
-from opencharacters.speech.audio import AudioChunk, Samples, resample
+from opencharacters.pipeline.speaker import PLAYOUT_RATE, Speaker
 from opencharacters.speech.tts import PhonemeTiming, Voice
 
 Segment = tuple[Samples, tuple[PhonemeTiming, ...]]

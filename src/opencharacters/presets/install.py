@@ -20,14 +20,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from opencharacters.blobs.store import BlobStore
-from opencharacters.domain.timefmt import utcnow
-from opencharacters.presets.catalog import (
+from opencharacters.domain.preset_characters import (
     PRESET_CHARACTERS,
     PRESET_CHARACTERS_BY_ID,
     PRESET_ORGANIZATION_ID,
     PRESET_ORGANIZATION_NAME,
     PresetCharacter,
 )
+from opencharacters.domain.timefmt import utcnow
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, Organization

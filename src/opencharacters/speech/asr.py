@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from opencharacters.engine_settings import AsrSettings
-from opencharacters.speech.audio import Samples, resample
+from opencharacters.media.audio import Samples, resample
 
 ASR_SAMPLE_RATE = 16_000
 _HOP = 160

@@ -8,8 +8,8 @@ import time
 import aiohttp
 
 from opencharacters.engine_settings import AsrSettings
+from opencharacters.media.audio import Samples, wav_bytes
 from opencharacters.speech.asr import Transcript
-from opencharacters.speech.audio import Samples, wav_bytes
 
 
 class OpenAITranscriptionError(RuntimeError):

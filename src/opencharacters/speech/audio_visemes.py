@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
 
 FRAME_S = 0.02
 HOP_S = 0.01

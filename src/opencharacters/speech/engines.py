@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from opencharacters.assets import ensure_asset
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.model_cache import ModelCache, cache_for
 from opencharacters.speech.asr import SpeechRecognizer, WhisperRecognizer
 from opencharacters.speech.asr_openai import OpenAIRecognizer
 from opencharacters.speech.tts import PresetSynthesizer, SegmentSynthesizer
@@ -40,9 +41,15 @@ def load_speech_synthesizer(settings: EngineSettings) -> SegmentSynthesizer:
     return load_synthesizer(settings)
 
 
-def shared_synthesizer(settings: EngineSettings) -> PresetSynthesizer:
-    """The process's synthesizer for this configuration (thread-safe; loading costs ~1 s): the
-    model registry's."""
-    from opencharacters.model_registry import models_for
+def shared_synthesizer(
+    settings: EngineSettings, cache: ModelCache | None = None
+) -> PresetSynthesizer:
+    """The process's synthesizer for this configuration (thread-safe; loading costs ~1 s)."""
+    return (cache or cache_for(settings)).shared("synthesizer", lambda: load_synthesizer(settings))
 
-    return models_for(settings).synthesizer()
+
+def shared_recognizer(
+    settings: EngineSettings, cache: ModelCache | None = None
+) -> SpeechRecognizer:
+    """The process's recogniser for this configuration (the live calls' one)."""
+    return (cache or cache_for(settings)).shared("recognizer", lambda: load_recognizer(settings))

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from opencharacters.engine_settings import AsrSettings
+from opencharacters.media.audio import AudioChunk, Samples, resample
 from opencharacters.speech.asr import ASR_SAMPLE_RATE, SpeechRecognizer, Transcript
-from opencharacters.speech.audio import AudioChunk, Samples, resample
 from opencharacters.speech.turns import TurnDetection
 from opencharacters.speech.vad import VAD_SAMPLE_RATE
 

@@ -13,12 +13,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from opencharacters.assets import model_cache_dir
+from opencharacters.domain.voice_designs import PREVIEW_SENTENCES, VOICE_DESIGNS, VoiceDesign
 from opencharacters.domain.voices import PRESETS_BY_ID
 from opencharacters.engine_settings import EngineSettings
-from opencharacters.speech.audio import Samples, float_to_int16, wav_bytes
+from opencharacters.media.audio import Samples, float_to_int16, wav_bytes
 from opencharacters.speech.engines import shared_synthesizer
 from opencharacters.speech.tts import UnknownVoiceError
-from opencharacters.speech.voice_designs import PREVIEW_SENTENCES, VOICE_DESIGNS, VoiceDesign
 
 _RENDER_VERSION = "1"
 _lock = threading.Lock()

@@ -17,8 +17,9 @@ from typing import Protocol
 
 import numpy as np
 
+from opencharacters.domain.voice_designs import SOURCE_MEDIAN_F0_HZ, VOICE_DESIGNS, VoiceDesign
 from opencharacters.engine_settings import TtsSettings
-from opencharacters.speech.audio import AudioChunk, Samples, resample
+from opencharacters.media.audio import AudioChunk, Samples, resample
 from opencharacters.speech.piper_voices import (
     CALIBRATION_TEXT,
     BaseVoice,
@@ -27,7 +28,6 @@ from opencharacters.speech.piper_voices import (
     load_piper,
 )
 from opencharacters.speech.visemes import viseme_for
-from opencharacters.speech.voice_designs import SOURCE_MEDIAN_F0_HZ, VOICE_DESIGNS, VoiceDesign
 from opencharacters.speech.voice_transform import transform
 
 

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import numpy as np
 
+from opencharacters.domain.voice_designs import VoiceDesign
 from opencharacters.engine_settings import TtsSettings
-from opencharacters.speech.audio import AudioChunk, Samples, int16_to_float
+from opencharacters.media.audio import AudioChunk, Samples, int16_to_float
 from opencharacters.speech.audio_visemes import viseme_spans
 from opencharacters.speech.tts import PhonemeTiming, SpeechSegment, Voice, design_for
-from opencharacters.speech.voice_designs import VoiceDesign
 
 FIRST_PIECE_S = 0.15
 PIECE_S = 0.4

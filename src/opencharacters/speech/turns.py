@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from opencharacters.engine_settings import VadSettings
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
 from opencharacters.speech.vad import VAD_FRAME_SAMPLES, VAD_SAMPLE_RATE, SileroVad
 
 _FRAME_S = VAD_FRAME_SAMPLES / VAD_SAMPLE_RATE

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
 
 VAD_SAMPLE_RATE = 16_000
 VAD_FRAME_SAMPLES = 512

@@ -34,7 +34,7 @@ import numpy.typing as npt
 import parselmouth
 import pyworld
 
-from opencharacters.speech.audio import Samples, resample
+from opencharacters.media.audio import Samples, resample
 
 ANALYSIS_RATE = 16_000
 _FRAME_S = 0.005

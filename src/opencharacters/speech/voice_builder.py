@@ -10,11 +10,9 @@ move the way each description says."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, replace
-from typing import Any
 
+from opencharacters.domain.voice_designs import VOICE_DESIGNS, VoiceDesign
 from opencharacters.domain.voices import PRESET_IDS
-from opencharacters.speech.voice_designs import VOICE_DESIGNS, VoiceDesign
 from opencharacters.speech.voice_prompts import VoiceAttributes
 
 F0_RANGE_HZ = (70.0, 340.0)
@@ -87,15 +85,6 @@ def clamp_design(design: VoiceDesign) -> VoiceDesign:
         noise_w=round(_clamp(design.noise_w, (0.3, 1.2)), 3),
         base=design.base,
     )
-
-
-def design_to_json(design: VoiceDesign) -> dict[str, Any]:
-    return dict(asdict(design))
-
-
-def design_from_json(data: dict[str, Any]) -> VoiceDesign:
-    known = {key: data[key] for key in asdict(VoiceDesign(None)) if key in data}
-    return replace(VoiceDesign(None), **known)
 
 
 def _parameter_distance(a: VoiceDesign, b: VoiceDesign) -> float:

@@ -21,12 +21,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from opencharacters.domain.voice_designs import VoiceDesign
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.media.audio import Samples, resample
 from opencharacters.speech import voice_analysis
-from opencharacters.speech.audio import Samples, resample
 from opencharacters.speech.voice_analysis import VoiceMeasurements
 from opencharacters.speech.voice_builder import clamp_design
-from opencharacters.speech.voice_designs import VoiceDesign
 
 MIN_SAMPLE_S = 10.0
 MAX_SAMPLE_S = 300.0
@@ -230,14 +230,14 @@ class EmbeddedCloner:
         self.settings = settings
 
     def clone(self, samples: Samples, sample_rate: int) -> CloneResult:
-        from opencharacters.model_registry import models_for
+        from opencharacters.speech.engines import shared_recognizer
 
         check_duration(samples, sample_rate)
         speech, speech_s = speech_only(samples, sample_rate, self.settings)
         head = speech[: int(_TRANSCRIBE_S * _VAD_RATE)]
         # The process's recogniser (the live calls' one), not a second copy of Whisper; this
         # runs in a job's thread, which has no event loop of its own.
-        recognizer = models_for(self.settings).recognizer()
+        recognizer = shared_recognizer(self.settings)
         transcript = asyncio.run(recognizer.transcribe(head, _VAD_RATE)).text
         words = len(transcript.split())
         if words < max(3, len(head) / _VAD_RATE * 0.5):

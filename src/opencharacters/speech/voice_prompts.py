@@ -534,9 +534,9 @@ class ModelParser:
 
     def parse(self, prompt: str) -> dict[str, str]:
         """Blocking (1-4 s on this CPU with the embedded model): call it from a worker thread."""
-        from opencharacters.model_registry import models_for
+        from opencharacters.dialogue.engines import shared_dialogue_model
 
-        model = models_for(self._settings).dialogue()
+        model = shared_dialogue_model(self._settings)
         raw = asyncio.run(model.complete_json(self._messages(prompt), attribute_schema(), 200))
         return _validated(json.loads(raw))
 

@@ -13,8 +13,8 @@ import numpy.typing as npt
 import parselmouth
 import pyworld
 
-from opencharacters.speech.audio import Samples
-from opencharacters.speech.voice_designs import SOURCE_MEDIAN_F0_HZ, VoiceDesign
+from opencharacters.domain.voice_designs import SOURCE_MEDIAN_F0_HZ, VoiceDesign
+from opencharacters.media.audio import Samples
 
 _FRAME_PERIOD_MS = 5.0
 _Floats = npt.NDArray[np.float64]

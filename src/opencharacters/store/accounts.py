@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opencharacters.domain.preset_characters import PRESET_ORGANIZATION_NAME
 from opencharacters.domain.timefmt import utcnow
-from opencharacters.presets.catalog import PRESET_ORGANIZATION_NAME
 from opencharacters.store.tables import ApiKey, Organization
 
 DEFAULT_ORG = "default"

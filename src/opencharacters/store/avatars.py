@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from opencharacters.domain.errors import BadRequest, NotFound
 from opencharacters.domain.knowledge import MAX_AVATAR_KNOWLEDGE_TOKENS, count_tokens
-from opencharacters.presets.catalog import PRESET_CHARACTERS_BY_ID
+from opencharacters.domain.preset_characters import PRESET_CHARACTERS_BY_ID
 from opencharacters.store.tables import Avatar, AvatarDocument, Document
 
 

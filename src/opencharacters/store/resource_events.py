@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from opencharacters.domain.webhook_events import EventType, avatar_event_data, voice_event_data
 from opencharacters.store.tables import Avatar, Voice
 from opencharacters.store.usage import Model, meter
+from opencharacters.store.webhook_events import EventType, avatar_event_data, voice_event_data
 from opencharacters.store.webhooks import emit
 
 

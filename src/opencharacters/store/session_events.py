@@ -7,14 +7,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
-from opencharacters.domain.webhook_events import (
+from opencharacters.store.tables import Conversation, RealtimeSession, TranscriptEntry
+from opencharacters.store.usage import Model, meter
+from opencharacters.store.webhook_events import (
     SESSION_EVENTS,
     EventType,
     conversation_event_data,
     session_event_data,
 )
-from opencharacters.store.tables import Conversation, RealtimeSession, TranscriptEntry
-from opencharacters.store.usage import Model, meter
 from opencharacters.store.webhooks import emit
 
 

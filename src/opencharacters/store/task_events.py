@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from opencharacters.domain.webhook_events import EventType, task_event_data
 from opencharacters.store.tables import Task
 from opencharacters.store.usage import Model, meter
+from opencharacters.store.webhook_events import EventType, task_event_data
 from opencharacters.store.webhooks import emit
 
 

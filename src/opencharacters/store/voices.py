@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opencharacters.domain.errors import BadRequest, NotFound
-from opencharacters.speech.tts import Voice as SynthVoice
-from opencharacters.speech.voice_builder import design_from_json
+from opencharacters.domain.voice_designs import VoiceDesign, design_from_json
 from opencharacters.store.tables import Voice
 
 DEFAULT_FALLBACK_PRESET = "sam"
@@ -57,7 +56,7 @@ def custom_voice_ids(voices: Iterable[dict[str, Any]]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedVoice:
-    voice: SynthVoice
+    voice: str | VoiceDesign
     """What the synthesizer takes: a preset id or a custom voice's design."""
     fallback: bool
     """True when a deleted (or unusable) custom voice is replaced by a preset."""

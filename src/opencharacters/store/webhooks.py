@@ -19,13 +19,13 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from opencharacters.domain.timefmt import iso, utcnow
-from opencharacters.domain.webhook_events import EventType
 from opencharacters.store.tables import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
 )
+from opencharacters.store.webhook_events import EventType
 
 PENDING = "PENDING"
 SUCCEEDED = "SUCCEEDED"

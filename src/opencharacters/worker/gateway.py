@@ -19,19 +19,25 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from opencharacters.domain.errors import (
-    ApiError,
     BadRequest,
     Conflict,
+    DomainError,
     NotFound,
     ServiceUnavailable,
     Unauthorized,
 )
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
+from opencharacters.engine.live.admission import (
+    INTERNAL_HEADER,
+    check_media_token,
+    internal_token,
+    same,
+)
+from opencharacters.http_errors import HttpError
 from opencharacters.settings import Settings
 from opencharacters.store import workers as store
 from opencharacters.store.db import Database
 from opencharacters.store.tables import RealtimeSession
-from opencharacters.worker.admission import INTERNAL_HEADER, check_media_token, internal_token, same
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +228,7 @@ async def _pump(websocket: WebSocket, upstream: aiohttp.ClientWebSocketResponse)
             await task
 
 
-def _relayed(status: int, body: str) -> ApiError:
+def _relayed(status: int, body: str) -> DomainError:
     """The worker's `{"error": ...}` answer, as the same error here."""
     import json
 
@@ -230,14 +236,14 @@ def _relayed(status: int, body: str) -> ApiError:
         message = str(json.loads(body).get("error") or body)
     except (ValueError, AttributeError):
         message = body or f"The media worker answered {status}."
-    kinds: dict[int, type[ApiError]] = {
+    kinds: dict[int, type[DomainError]] = {
         400: BadRequest,
         401: Unauthorized,
         404: NotFound,
         409: Conflict,
         503: ServiceUnavailable,
     }
-    error = kinds.get(status, ApiError)(message)
-    if status not in kinds:
-        error.status_code = status if 400 <= status < 600 else 502
-    return error
+    kind = kinds.get(status)
+    if kind is None:
+        return HttpError(status if 400 <= status < 600 else 502, message)
+    return kind(message)

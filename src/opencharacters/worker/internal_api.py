@@ -12,13 +12,13 @@ from typing import Any, Protocol
 from fastapi import Depends, FastAPI, Header, Request, Response, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from opencharacters.api.errors import install_error_handlers
 from opencharacters.domain.errors import Unauthorized
+from opencharacters.engine.live.admission import INTERNAL_HEADER, same
 from opencharacters.engine.live.backends import BackendRefused
 from opencharacters.engine.live.calls import LiveCalls
+from opencharacters.http_errors import install_domain_error_handler
 from opencharacters.store.db import Database
 from opencharacters.store.tables import RealtimeSession
-from opencharacters.worker.admission import INTERNAL_HEADER, same
 
 
 class WorkerState(Protocol):
@@ -45,7 +45,7 @@ def internal_app(live: LiveCalls, db: Database, state: WorkerState, token: str) 
             raise Unauthorized("Internal endpoint: the deployment's internal token is required.")
 
     app = FastAPI(title="OpenCharacters media worker", dependencies=[Depends(internal)])
-    install_error_handlers(app)
+    install_domain_error_handler(app)
 
     @app.get("/internal/v1/worker")
     def describe() -> dict[str, Any]:

@@ -27,12 +27,12 @@ import uvicorn
 
 from opencharacters.blobs.store import FilesystemBlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
+from opencharacters.engine.live.admission import internal_token
 from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.settings import Settings
 from opencharacters.store import workers as store
 from opencharacters.store.db import Database
 from opencharacters.store.tables import RealtimeSession
-from opencharacters.worker.admission import internal_token
 from opencharacters.worker.internal_api import internal_app
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
-from opencharacters.engine.recording import salvage
+from opencharacters.media.recording import salvage
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Conversation, MediaWorker, RealtimeSession
 from opencharacters.store.transcripts import set_recording

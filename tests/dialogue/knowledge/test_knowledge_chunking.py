@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from opencharacters.dialogue.knowledge.chunking import chunk_document, parse_blocks
 from opencharacters.domain.knowledge import count_tokens
+
+pytestmark = pytest.mark.unit
 
 FAQ = Path(__file__).parents[3] / "bench" / "data" / "store_faq.md"
 

@@ -23,6 +23,8 @@ from opencharacters.dialogue.knowledge.index import (
 from opencharacters.dialogue.prompt import with_knowledge
 from opencharacters.domain.knowledge import count_tokens
 
+pytestmark = pytest.mark.integration
+
 DATA = Path(__file__).parents[3] / "bench" / "data"
 
 SHOP = """# Shop

@@ -17,6 +17,8 @@ from opencharacters.store.avatars import set_documents
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, Document
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from opencharacters.speech.audio import Samples, read_wav
+from opencharacters.media.audio import Samples, read_wav
 from tests.support.media import face_data_uri
 from tests.support.server import API_KEY, Server
 

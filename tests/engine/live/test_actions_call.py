@@ -12,7 +12,7 @@ import pytest
 
 from opencharacters.backend import SessionBackend
 from opencharacters.client.call import Caller
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
 from tests.engine.live.conftest import conversation, create_avatar, wait_status
 from tests.support.server import API_KEY, Server
 

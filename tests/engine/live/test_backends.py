@@ -9,6 +9,8 @@ import pytest
 
 from opencharacters.engine.live.backends import MAX_MESSAGE_BYTES, BackendLinks, BackendRefused
 
+pytestmark = pytest.mark.unit
+
 
 class Socket:
     def __init__(self) -> None:

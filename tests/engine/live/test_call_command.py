@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from opencharacters.animation.media import read_audio
-from opencharacters.speech.audio import Samples, float_to_int16
+from opencharacters.media.audio import Samples, float_to_int16, read_audio
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def write_wav(path: Path, samples: Samples, rate: int) -> None:

@@ -17,12 +17,12 @@ import httpx
 import numpy as np
 import pytest
 
-from opencharacters.animation.media import read_audio
+from opencharacters.media.audio import read_audio
 from tests.engine.live.conftest import HEADERS, create_avatar
 from tests.engine.live.test_call_command import write_wav
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # From the kill to the command's exit: noticing (about 2 s of media silence and one refused
 # request), hanging up, and encoding the saved MP4 on a busy 2-core machine.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from opencharacters.engine.live.captions import SpokenReply
+from opencharacters.pipeline.captions import SpokenReply
 
 pytestmark = pytest.mark.unit
 

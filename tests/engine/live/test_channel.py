@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from opencharacters.engine.live.channel import (
+from opencharacters.pipeline.channel import (
     _MAX_PENDING,
     MAX_INBOUND_BYTES,
     CallChannel,

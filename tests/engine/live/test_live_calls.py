@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from opencharacters.client.call import Caller
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
 from tests.engine.live.conftest import conversation, create_avatar, wait_status
 from tests.support.server import API_KEY, Server
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from opencharacters.client.call import Caller
-from opencharacters.presets.catalog import PRESET_CHARACTERS_BY_ID
-from opencharacters.speech.audio import Samples
+from opencharacters.domain.preset_characters import PRESET_CHARACTERS_BY_ID
+from opencharacters.media.audio import Samples
 from tests.engine.live.conftest import conversation, wait_status
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 Say = Callable[[str], tuple[Samples, int]]
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from opencharacters.client.call import Caller
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
 from tests.engine.live.conftest import create_avatar
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 GUIDE = """# Meridian Museum visitor guide
 

@@ -17,7 +17,7 @@ from opencharacters.client.call import Caller
 from tests.engine.live.conftest import HEADERS, conversation, wait_status
 from tests.support.server import API_KEY, Server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def ready_session(api: httpx.Client, avatar_id: str, **options: object) -> tuple[str, str]:

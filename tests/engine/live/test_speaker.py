@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from opencharacters.engine.live.speaker import FRAME_SAMPLES, PLAYOUT_RATE, Speaker
+from opencharacters.pipeline.speaker import FRAME_SAMPLES, PLAYOUT_RATE, Speaker
 
 pytestmark = pytest.mark.unit
 

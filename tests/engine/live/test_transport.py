@@ -14,10 +14,10 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 
 from opencharacters.animation.stream import VideoFrame
-from opencharacters.engine.live.clock import SessionClock
-from opencharacters.engine.live.speaker import Speaker
 from opencharacters.engine.live.transport import CALLER_RATE, WebRtcTransport
-from opencharacters.speech.audio import Samples
+from opencharacters.media.audio import Samples
+from opencharacters.pipeline.clock import SessionClock
+from opencharacters.pipeline.speaker import Speaker
 from tests.support.pipeline import FakeFace
 
 pytestmark = pytest.mark.unit

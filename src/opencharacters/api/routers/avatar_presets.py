@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Path
 from opencharacters.api.auth import Caller, api_caller
 from opencharacters.api.context import Services, services
 from opencharacters.domain.errors import NotFound
-from opencharacters.domain.responses import voice_json
-from opencharacters.presets.catalog import PRESET_CHARACTERS, PRESET_CHARACTERS_BY_ID
+from opencharacters.domain.preset_characters import PRESET_CHARACTERS, PRESET_CHARACTERS_BY_ID
+from opencharacters.store.responses import voice_json
 from opencharacters.store.tables import Avatar
 
 router = APIRouter(tags=["avatar presets (extension)"])

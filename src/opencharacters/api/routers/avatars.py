@@ -16,9 +16,8 @@ from opencharacters.api.context import Services, services
 from opencharacters.api.params import Cursor, IdPath, check_id, limit_query
 from opencharacters.domain.errors import BadRequest, Conflict
 from opencharacters.domain.requests import AvatarCreate, AvatarUpdate, CustomVoiceRef
-from opencharacters.domain.responses import avatar_json
 from opencharacters.domain.timefmt import parse_query_datetime, utcnow
-from opencharacters.ingest.avatar_jobs import avatar_blob_prefix
+from opencharacters.engine.avatar_jobs import avatar_blob_prefix
 from opencharacters.ingest.sources import completed_upload, decode_data_uri
 from opencharacters.store.avatars import (
     check_documents,
@@ -28,6 +27,7 @@ from opencharacters.store.avatars import (
     set_documents,
 )
 from opencharacters.store.pagination import paginate
+from opencharacters.store.responses import avatar_json
 from opencharacters.store.sessions import cancel_for_avatar
 from opencharacters.store.tables import Avatar, RealtimeSession
 from opencharacters.store.voices import custom_voice_ids, live_voices, usable_custom_voice

@@ -13,10 +13,10 @@ from opencharacters.api.auth import Caller, api_caller
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import Cursor, IdPath, check_id, limit_query
 from opencharacters.domain.errors import Conflict, NotFound
-from opencharacters.domain.responses import conversation_json, conversation_list_item_json
+from opencharacters.domain.preset_characters import PRESET_ORGANIZATION_ID
 from opencharacters.domain.timefmt import parse_query_datetime
-from opencharacters.presets.catalog import PRESET_ORGANIZATION_ID
 from opencharacters.store.pagination import paginate
+from opencharacters.store.responses import conversation_json, conversation_list_item_json
 from opencharacters.store.tables import Avatar, Conversation, TranscriptEntry
 
 router = APIRouter(tags=["conversations"])

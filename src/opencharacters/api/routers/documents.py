@@ -17,12 +17,12 @@ from opencharacters.dialogue.knowledge.index import SourceDocument
 from opencharacters.domain.errors import BadRequest, NotFound
 from opencharacters.domain.knowledge import MAX_AVATAR_KNOWLEDGE_TOKENS, count_tokens
 from opencharacters.domain.requests import DocumentCreate, DocumentUpdate
-from opencharacters.domain.responses import document_json
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.ingest.documents import DocumentRejected, extract_text
 from opencharacters.ingest.sources import completed_upload, decode_data_uri
 from opencharacters.store.avatars import check_document_update_limit
 from opencharacters.store.pagination import paginate
+from opencharacters.store.responses import document_json
 from opencharacters.store.tables import Avatar, AvatarDocument, Document
 
 router = APIRouter(tags=["documents"])

@@ -27,12 +27,12 @@ from opencharacters.domain.errors import (
     Unauthorized,
 )
 from opencharacters.domain.requests import SessionCreate
-from opencharacters.domain.responses import session_json
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
 from opencharacters.store.avatars import ready_avatar
 from opencharacters.store.limits import check_session_limits, server_defaults
 from opencharacters.store.locks import lock_organization
 from opencharacters.store.queue import active_sessions, queue_place
+from opencharacters.store.responses import session_json
 from opencharacters.store.sessions import create_session, mark_consumed, set_status
 from opencharacters.store.tables import Avatar, RealtimeSession
 

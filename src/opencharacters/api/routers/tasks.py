@@ -19,9 +19,9 @@ from opencharacters.domain.requests import (
     SpeechAudio,
 )
 from opencharacters.domain.timefmt import iso, utcnow
+from opencharacters.domain.voice_designs import design_to_json
 from opencharacters.engine.task_runner import ACTIVE_TASK_STATES, task_blob_prefix
 from opencharacters.ingest.sources import completed_upload, decode_data_uri
-from opencharacters.speech.voice_builder import design_to_json
 from opencharacters.store.avatars import ready_avatar
 from opencharacters.store.limits import check_video_limits, server_defaults
 from opencharacters.store.locks import lock_organization

@@ -17,19 +17,16 @@ from starlette.datastructures import UploadFile
 from opencharacters.api.auth import Caller, api_caller
 from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
-from opencharacters.domain.errors import ApiError, BadRequest, Forbidden, PayloadTooLarge
+from opencharacters.domain.errors import BadRequest, Forbidden, PayloadTooLarge
 from opencharacters.domain.requests import UploadCreate
 from opencharacters.domain.timefmt import iso, utcnow
+from opencharacters.http_errors import HttpError
 from opencharacters.ingest.sources import runway_uri
 from opencharacters.store.tables import Upload
 from opencharacters.store.uploads import claim_upload, record_upload_file, release_claim
 
 router = APIRouter(tags=["uploads"])
 FORM_OVERHEAD_BYTES = 64 * 1024
-
-
-class LengthRequired(ApiError):
-    status_code = 411
 
 
 def safe_filename(name: str) -> str:
@@ -98,7 +95,7 @@ async def receive_upload(id: IdPath, request: Request, svc: Services = Depends(s
     limit = svc.settings.upload_max_bytes
     declared = request.headers.get("content-length")
     if declared is None:
-        raise LengthRequired("Content-Length is required for uploads.")
+        raise HttpError(411, "Content-Length is required for uploads.")
     if not declared.isdigit() or int(declared) > limit + FORM_OVERHEAD_BYTES:
         raise PayloadTooLarge(f"The file is larger than the upload limit of {limit} bytes.")
     try:

@@ -22,12 +22,11 @@ from opencharacters.domain.requests import (
     VoicePreview,
     VoiceUpdate,
 )
-from opencharacters.domain.responses import custom_voice_json
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.domain.voice_designs import design_to_json
+from opencharacters.engine.voice_jobs import design_from_prompt, voice_blob_prefix
 from opencharacters.ingest.sources import completed_upload, decode_data_uri
-from opencharacters.ingest.voice_jobs import design_from_prompt, voice_blob_prefix
 from opencharacters.speech.previews import CUSTOM_PREVIEW_SENTENCE, render_design_preview
-from opencharacters.speech.voice_builder import design_to_json
 from opencharacters.speech.voice_cloning import (
     MAX_SAMPLE_BYTES,
     CloneRejected,
@@ -35,6 +34,7 @@ from opencharacters.speech.voice_cloning import (
     decode_sample,
 )
 from opencharacters.store.pagination import paginate
+from opencharacters.store.responses import custom_voice_json
 from opencharacters.store.tables import Voice
 from opencharacters.store.voices import get_voice
 

@@ -19,13 +19,13 @@ from opencharacters.api.params import IdPath, check_id
 from opencharacters.domain.errors import BadRequest, NotFound
 from opencharacters.domain.requests import Strict
 from opencharacters.domain.timefmt import iso, utcnow
-from opencharacters.domain.webhook_events import EVENT_DESCRIPTIONS, EventType
 from opencharacters.store.tables import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
 )
+from opencharacters.store.webhook_events import EVENT_DESCRIPTIONS, EventType
 from opencharacters.store.webhooks import emit
 from opencharacters.webhooks.sender import private_address_reason, webhook_policy
 from opencharacters.webhooks.signing import is_valid_secret, new_secret

@@ -29,8 +29,8 @@ from opencharacters.domain.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from opencharacters.engine.live.admission import MAX_OFFER_BYTES
 from opencharacters.store.tables import RealtimeSession
-from opencharacters.worker.admission import MAX_OFFER_BYTES
 
 router = APIRouter(tags=["realtime sessions"])
 

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from opencharacters.engine_settings import EngineSettings
+from opencharacters.model_cache import ModelCache, cache_for
 
 Vectors = npt.NDArray[np.float32]
 
@@ -253,3 +254,8 @@ def load_embedder(settings: EngineSettings) -> Embedder | None:
 
     path = ensure_asset("all-minilm-l6-v2", settings)
     return MiniLMEmbedder(path.parent, threads=settings.knowledge.threads)
+
+
+def shared_embedder(settings: EngineSettings, cache: ModelCache | None = None) -> Embedder | None:
+    """The process's embedder for this configuration (MiniLM once, for knowledge and calls)."""
+    return (cache or cache_for(settings)).shared("embedder", lambda: load_embedder(settings))

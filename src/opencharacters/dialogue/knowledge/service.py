@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 
-from opencharacters.dialogue.knowledge.embedding import Embedder
+from opencharacters.dialogue.knowledge.embedding import Embedder, shared_embedder
 from opencharacters.dialogue.knowledge.index import (
     KnowledgeIndex,
     Passage,
@@ -31,7 +31,6 @@ from opencharacters.dialogue.knowledge.index import (
     fingerprint,
 )
 from opencharacters.engine_settings import EngineSettings
-from opencharacters.model_registry import models_for
 from opencharacters.store.db import Database
 from opencharacters.store.tables import AvatarDocument, Document
 
@@ -198,7 +197,7 @@ class KnowledgeBase:
         async with self._embedder_lock:
             if not self._embedder_loaded:
                 try:
-                    self._embedder = await asyncio.to_thread(models_for(self._settings).embedder)
+                    self._embedder = await asyncio.to_thread(shared_embedder, self._settings)
                 except Exception:
                     log.exception("knowledge: no embedding model, retrieval falls back to BM25")
                     self._embedder = None

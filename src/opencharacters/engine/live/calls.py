@@ -26,8 +26,13 @@ from opencharacters.domain.errors import BadRequest, Conflict, NotFound, Unautho
 from opencharacters.domain.session_states import TERMINAL, SessionStatus, can_transition
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.live import codecs
+from opencharacters.engine.live.admission import (
+    MAX_OFFER_BYTES,
+    check_media_token,
+    check_offer_text,
+    same,
+)
 from opencharacters.engine.live.backends import BackendLinks
-from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.engines import EngineLoader
 from opencharacters.engine.live.transcript import StoreTranscript
 from opencharacters.engine.live.worker import (
@@ -36,17 +41,12 @@ from opencharacters.engine.live.worker import (
     Outcome,
     SessionWorker,
 )
+from opencharacters.pipeline.clock import SessionClock
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, RealtimeSession
 from opencharacters.store.transcripts import set_recording
 from opencharacters.store.voices import resolve_voice
-from opencharacters.worker.admission import (
-    MAX_OFFER_BYTES,
-    check_media_token,
-    check_offer_text,
-    same,
-)
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class LiveCalls:
         return LiveCall(spec.session_id, token, worker, peer)
 
     def _new_recorder(self, spec: CallSpec, size: tuple[int, int]) -> Any:
-        from opencharacters.engine.recording import CallRecorder
+        from opencharacters.media.recording import CallRecorder
 
         return CallRecorder(
             recording_path(self._recordings, spec.session_id),

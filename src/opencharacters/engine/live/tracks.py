@@ -19,9 +19,9 @@ from aiortc.mediastreams import MediaStreamError
 
 from opencharacters.animation.stream import VideoFrame
 from opencharacters.engine.live import codecs
-from opencharacters.engine.live.speaker import FRAME_S, FRAME_SAMPLES, PLAYOUT_RATE, Speaker
+from opencharacters.media.audio import Samples, float_to_int16
 from opencharacters.pipeline.ports import FaceAnimation
-from opencharacters.speech.audio import Samples, float_to_int16
+from opencharacters.pipeline.speaker import FRAME_S, FRAME_SAMPLES, PLAYOUT_RATE, Speaker
 
 VIDEO_CLOCK_RATE = 90_000
 _AUDIO_TIME_BASE = fractions.Fraction(1, PLAYOUT_RATE)

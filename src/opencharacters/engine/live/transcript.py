@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 from opencharacters.dialogue.tools import ToolRecord
-from opencharacters.engine.live.clock import SessionClock
+from opencharacters.pipeline.clock import SessionClock
 from opencharacters.store.db import Database
 from opencharacters.store.transcripts import append_entry, revise_entry
 

@@ -13,12 +13,12 @@ import av
 import numpy as np
 
 from opencharacters.animation.stream import FaceAnimator, VideoFrame
-from opencharacters.engine.live.channel import CallChannel
-from opencharacters.engine.live.clock import SessionClock
-from opencharacters.engine.live.speaker import Speaker
 from opencharacters.engine.live.tracks import AvatarAudioTrack, AvatarVideoTrack
+from opencharacters.media.audio import AudioChunk, Samples
+from opencharacters.pipeline.channel import CallChannel
+from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.ports import CallControl
-from opencharacters.speech.audio import AudioChunk, Samples
+from opencharacters.pipeline.speaker import Speaker
 
 log = logging.getLogger(__name__)
 

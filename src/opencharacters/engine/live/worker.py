@@ -11,15 +11,15 @@ from typing import Any
 from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import FaceAnimator
-from opencharacters.engine.live.clock import SessionClock
 from opencharacters.engine.live.engines import EngineLoader
-from opencharacters.engine.live.speaker import Speaker
 from opencharacters.engine.live.transport import WebRtcTransport
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.model_registry import models_for
 from opencharacters.pipeline.call import CallSpec, Ending, Outcome
+from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.ports import CallRecording, Knowledge, ToolRunner, TranscriptSink
 from opencharacters.pipeline.session import CallSession
+from opencharacters.pipeline.speaker import Speaker
 
 __all__ = ["CallSpec", "Ending", "Outcome", "SessionWorker", "TranscriptSink"]
 

@@ -12,7 +12,8 @@ steadier, energetic/expressive = wider pitch range and faster."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from opencharacters.domain.voices import PRESET_IDS
 
@@ -119,3 +120,12 @@ PREVIEW_SENTENCES: dict[str, str] = {
         strict=True,
     )
 }
+
+
+def design_to_json(design: VoiceDesign) -> dict[str, Any]:
+    return dict(asdict(design))
+
+
+def design_from_json(data: dict[str, Any]) -> VoiceDesign:
+    known = {key: data[key] for key in asdict(VoiceDesign(None)) if key in data}
+    return replace(VoiceDesign(None), **known)

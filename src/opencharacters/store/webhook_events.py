@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from opencharacters.domain.responses import session_json, transcript_entry_json
 from opencharacters.domain.timefmt import iso
+from opencharacters.store.responses import session_json, transcript_entry_json
 from opencharacters.store.tables import (
     Avatar,
     Conversation,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from opencharacters.domain.preset_characters import PRESETS_BY_AVATAR_ID
 from opencharacters.domain.session_states import SessionStatus
 from opencharacters.domain.timefmt import iso
 from opencharacters.domain.voices import PRESETS_BY_ID
-from opencharacters.presets.catalog import PRESETS_BY_AVATAR_ID
 from opencharacters.store.tables import (
     Avatar,
     Conversation,

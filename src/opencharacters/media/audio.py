@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import wave
 from dataclasses import dataclass
+from pathlib import Path
 
+import av
 import numpy as np
 import numpy.typing as npt
 
@@ -72,3 +74,19 @@ def read_wav(data: bytes) -> tuple[Samples, int]:
     if channels > 1:
         pcm = pcm.reshape(-1, channels).mean(axis=1).astype(np.int16)
     return int16_to_float(pcm), rate
+
+
+def read_audio(path: Path) -> AudioChunk:
+    """Any file FFmpeg reads (WAV at any rate included), mixed to mono float32 at its own rate."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.rate
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        parts = []
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                parts.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            parts.append(out.to_ndarray().reshape(-1))
+    samples = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+    return AudioChunk(samples, rate, 0.0)

@@ -37,7 +37,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from opencharacters.mp4 import H264Settings, Mp4Writer, PixelFormat, remux_progressive
+from opencharacters.media.mp4 import H264Settings, Mp4Writer, PixelFormat, remux_progressive
 
 log = logging.getLogger(__name__)
 

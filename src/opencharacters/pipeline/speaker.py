@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from opencharacters.speech.audio import Samples, resample
+from opencharacters.media.audio import Samples, resample
 
 PLAYOUT_RATE = 48_000
 FRAME_SAMPLES = 960

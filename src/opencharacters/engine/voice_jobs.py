@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from opencharacters.domain.timefmt import utcnow
+from opencharacters.domain.voice_designs import VoiceDesign, design_to_json
 from opencharacters.engine.background import JobRunner
 from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.settings import Settings
@@ -21,18 +22,13 @@ from opencharacters.speech.previews import (
     CUSTOM_PREVIEW_CLONE_SENTENCE,
     render_design_preview,
 )
-from opencharacters.speech.voice_builder import (
-    design_from_attributes,
-    design_to_json,
-    nearest_preset,
-)
+from opencharacters.speech.voice_builder import design_from_attributes, nearest_preset
 from opencharacters.speech.voice_cloning import (
     MAX_SAMPLE_BYTES,
     CloneRejected,
     decode_sample,
     load_cloner,
 )
-from opencharacters.speech.voice_designs import VoiceDesign
 from opencharacters.speech.voice_prompts import RENDERED_ACCENTS, parse_prompt
 from opencharacters.store.resource_events import voice_changed
 from opencharacters.store.tables import Voice
