@@ -21,6 +21,7 @@ def _threshold(knowledge: str = "minilm", **dialogue: object) -> float:
     )
     return settings.dialogue.tool_call_threshold
 
+
 pytestmark = pytest.mark.unit
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
-from opencharacters.domain.errors import ApiError, BadRequest, Conflict, Unauthorized
-from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.admission import (
     MAX_OFFER_BYTES,
     check_media_token,
     check_offer_text,
     internal_token,
 )
+
+from opencharacters.domain.errors import ApiError, BadRequest, Conflict, Unauthorized
+from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.gateway import _relayed
 
 
