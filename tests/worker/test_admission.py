@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from opencharacters.worker.admission import (
+
+from opencharacters.domain.errors import BadRequest, Conflict, Unauthorized
+from opencharacters.engine.live.admission import (
     MAX_OFFER_BYTES,
     check_media_token,
     check_offer_text,
     internal_token,
 )
-
-from opencharacters.domain.errors import ApiError, BadRequest, Conflict, Unauthorized
+from opencharacters.http_errors import HttpError
 from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.gateway import _relayed
+
+pytestmark = pytest.mark.unit
 
 
 def session(status: str, token: str | None) -> RealtimeSession:
@@ -51,5 +54,5 @@ def test_worker_errors_are_relayed_as_the_same_errors() -> None:
     conflict = _relayed(409, '{"error": "This session is already connected."}')
     assert isinstance(conflict, Conflict) and conflict.message.startswith("This session")
     odd = _relayed(502, "<html>bad gateway</html>")
-    assert isinstance(odd, ApiError) and odd.status_code == 502
+    assert isinstance(odd, HttpError) and odd.status == 502
     assert odd.message == "<html>bad gateway</html>"
