@@ -281,8 +281,30 @@ await check('avatarVideos.create with a custom avatar and uploaded audio', async
 });
 
 // --- organization ----------------------------------------------------------------------------
-// >>> ORGANIZATION CHECKS (helper h5 adds client.organization.retrieve() and
-// >>> client.organization.retrieveUsage() checks here, after merge) <<<
+await check('organization.retrieve (tier limits and usage per model)', async () => {
+  const org = await client.organization.retrieve();
+  expect(typeof org.creditBalance === 'number', 'creditBalance is a number');
+  const avatars = org.tier.models.gwm1_avatars;
+  const limit = (value) => value === null || typeof value === 'number';
+  expect(avatars && limit(avatars.maxConcurrentGenerations),
+    'tier.models.gwm1_avatars.maxConcurrentGenerations is a number or null');
+  expect(limit(avatars.maxDailyGenerations), 'maxDailyGenerations is a number or null');
+  expect(typeof org.usage.models.gwm1_avatars?.dailyGenerations === 'number',
+    'usage.models.gwm1_avatars.dailyGenerations counts the sessions created above');
+  expect(org.usage && typeof org.usage.models === 'object', 'usage.models is an object');
+});
+
+await check('organization.retrieveUsage (per day, per model)', async () => {
+  const today = new Date();
+  const start = new Date(today.getTime() - 2 * 86_400_000).toISOString().slice(0, 10);
+  const before = new Date(today.getTime() + 86_400_000).toISOString().slice(0, 10);
+  const usage = await client.organization.retrieveUsage({ startDate: start, beforeDate: before });
+  expect(Array.isArray(usage.models), 'models is an array');
+  expect(Array.isArray(usage.results) && usage.results.length > 0, 'results has days');
+  for (const day of usage.results) {
+    expect(typeof day.date === 'string' && Array.isArray(day.usedCredits), 'a day has usedCredits');
+  }
+});
 // --- end organization ------------------------------------------------------------------------
 
 // --- clean-up (also checks the deletes) --------------------------------------------------------
