@@ -197,9 +197,16 @@ def test_the_dialogue_model_answers_inside_the_schema() -> None:
     choices = attribute_schema()["properties"]
     for key, value in read.items():
         assert value in choices[key]["enum"]
-    assert read.get("gender") == "male"
+    # What the 0.5B model reads differs across CPUs (greedy decoding over different SIMD sums);
+    # it may leave an attribute "unspecified" but must not contradict the description, and the
+    # rules fill in what it left open.
+    assert read, "the model read nothing from an explicit description"
+    assert read.get("gender", "male") == "male"
+    assert read.get("age", "old") == "old"
+    assert read.get("pace", "slow") in {"slow", "very slow"}
     attributes, how = parse_prompt("A deep, slow voice of an old man", EngineSettings())
-    assert how == "model+rules" and attributes.pace == "slow" and attributes.age == "old"
+    assert how == "model+rules"
+    assert (attributes.gender, attributes.age, attributes.pace) == ("male", "old", "slow")
 
 
 @pytest.mark.unit
