@@ -5,17 +5,22 @@ LiveKit tests skip on a developer's machine and fail in CI, where it must be the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import secrets
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
+from opencharacters.media.audio import Samples
 from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,3 +129,169 @@ def livekit_server(log_dir: Path) -> Iterator[LiveKitServer]:
         yield server
     finally:
         server.stop()
+
+
+MIC_RATE = 48_000
+MIC_FRAME = 480  # 10 ms
+
+
+class LiveKitCaller:
+    """A caller as Runway's browser SDK is one: joins the room consume named with its token,
+    publishes a microphone (silence, or a clip when told to speak), plays every remote track,
+    reads data messages and sends END_CALL. Built on the `livekit` rtc SDK."""
+
+    def __init__(self) -> None:
+        from livekit import rtc
+
+        self.rtc = rtc
+        self.room = rtc.Room()
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.audio: list[tuple[float, Samples]] = []
+        self.frames: list[tuple[float, np.ndarray[Any, Any]]] = []
+        """Every fifth frame the avatar sent, a quarter of its size."""
+        self.video_sources: list[int] = []
+        self.audio_sources: list[int] = []
+        self.avatar_identity: str | None = None
+        self.disconnected = asyncio.Event()
+        self.frame_size: tuple[int, int] | None = None
+        self.frame_count = 0
+        self._clips: list[tuple[Samples, asyncio.Future[float]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._changed = asyncio.Event()
+
+    async def join(self, url: str, token: str) -> None:
+        rtc = self.rtc
+        self.room.on("data_received", self._data)
+        self.room.on("track_subscribed", self._subscribed)
+        self.room.on("disconnected", lambda *_: self.disconnected.set())
+        await self.room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))
+        source = rtc.AudioSource(MIC_RATE, 1, queue_size_ms=100)
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", source)
+        await self.room.local_participant.publish_track(
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        )
+        self._tasks.append(asyncio.ensure_future(self._microphone(source)))
+
+    async def leave(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.room.disconnect()
+
+    async def end_call(self) -> None:
+        """What Runway's SDK does on End: END_CALL (reliable), then leave."""
+        payload = json.dumps({"type": "END_CALL"})
+        await self.room.local_participant.publish_data(payload, reliable=True)
+        await asyncio.sleep(0.3)
+        await self.leave()
+
+    def say(self, samples: Samples, sample_rate: int) -> asyncio.Future[float]:
+        from opencharacters.media.audio import resample
+
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._clips.append((resample(samples, sample_rate, MIC_RATE), future))
+        return future
+
+    # ----- what arrives ----------------------------------------------------------------------
+
+    def _data(self, packet: Any) -> None:
+        with contextlib.suppress(ValueError):
+            message = json.loads(packet.data)
+            if isinstance(message, dict):
+                self.messages.append((time.monotonic(), message))
+                self._changed.set()
+
+    def _subscribed(self, track: Any, publication: Any, participant: Any) -> None:
+        rtc = self.rtc
+        self.avatar_identity = participant.identity
+        if track.kind == rtc.TrackKind.KIND_VIDEO:
+            self.video_sources.append(publication.source)
+            self._tasks.append(asyncio.ensure_future(self._watch(track)))
+        elif track.kind == rtc.TrackKind.KIND_AUDIO:
+            self.audio_sources.append(publication.source)
+            self._tasks.append(asyncio.ensure_future(self._listen(track)))
+
+    async def _watch(self, track: Any) -> None:
+        rtc = self.rtc
+        async for event in rtc.VideoStream(track, format=rtc.VideoBufferType.RGBA):
+            frame = event.frame
+            # Every 5th frame kept, at a quarter of its size: enough to see the face move.
+            if self.frame_count % 5 == 0:
+                pixels = np.frombuffer(frame.data, dtype=np.uint8).reshape(
+                    frame.height, frame.width, 4
+                )
+                self.frames.append((time.monotonic(), pixels[::4, ::4, :3].copy()))
+            self.frame_count += 1
+            self.frame_size = (frame.width, frame.height)
+
+    async def _listen(self, track: Any) -> None:
+        rtc = self.rtc
+        async for event in rtc.AudioStream.from_track(track=track, sample_rate=16_000):
+            pcm = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float32) / 32768.0
+            self.audio.append((time.monotonic(), pcm))
+
+    async def _microphone(self, source: Any) -> None:
+        rtc = self.rtc
+        started = time.monotonic()
+        index = 0
+        clip: Samples | None = None
+        position = 0
+        while True:
+            due = started + index * MIC_FRAME / MIC_RATE
+            wait = due - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            out = np.zeros(MIC_FRAME, dtype=np.float32)
+            if clip is None and self._clips:
+                clip, position = self._clips[0][0], 0
+            if clip is not None:
+                part = clip[position : position + MIC_FRAME]
+                out[: len(part)] = part
+                position += MIC_FRAME
+                if position >= len(clip):
+                    _, future = self._clips.pop(0)
+                    if not future.done():
+                        future.set_result(time.monotonic())
+                    clip = None
+            pcm = (np.clip(out, -1, 1) * 32767).astype(np.int16)
+            await source.capture_frame(rtc.AudioFrame(pcm.tobytes(), MIC_RATE, 1, MIC_FRAME))
+            index += 1
+
+    # ----- waiting -----------------------------------------------------------------------------
+
+    async def wait_for(
+        self, match: Callable[[dict[str, Any]], bool], timeout_s: float, since: int = 0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for _, message in self.messages[since:]:
+                if match(message):
+                    return message
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no such message in {timeout_s} s: {self.messages[-10:]}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
+
+    async def wait_for_state(self, state: str, timeout_s: float, since: int = 0) -> None:
+        await self.wait_for(
+            lambda m: m.get("type") == "opencharacters.state" and m.get("state") == state,
+            timeout_s,
+            since,
+        )
+
+    def transcript(self, role: str) -> dict[int, str]:
+        """Runway's flat transcription deltas, joined per turn."""
+        turns: dict[int, str] = {}
+        for _, message in self.messages:
+            if message.get("type") == "transcription" and message.get("role") == role:
+                turn = int(message.get("turn", 0))
+                turns[turn] = turns.get(turn, "") + str(message.get("text", ""))
+        return turns
+
+    def audio_after(self, since: float) -> Samples:
+        parts = [pcm for at, pcm in self.audio if at >= since]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)

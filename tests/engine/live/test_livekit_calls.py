@@ -1,0 +1,178 @@
+"""Live calls over the LiveKit transport, through the real thing: a livekit-server process, an
+`opencharacters serve` process with OPENCHARACTERS_TRANSPORT=livekit, real models, and a caller
+built on the `livekit` rtc SDK that does what Runway's browser SDK does (consume, join the room
+with the token, publish a microphone, read data messages, END_CALL)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import jwt
+import numpy as np
+import pytest
+
+from opencharacters.media.audio import Samples
+from tests.engine.live.conftest import HEADERS, conversation, create_avatar, wait_status
+from tests.support.livekit import LiveKitCaller, LiveKitServer, binary
+from tests.support.server import Server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+Say = Callable[[str], tuple[Samples, int]]
+CONNECT_TIMEOUT_S = 8
+
+
+@pytest.fixture(scope="module")
+def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKitServer]:
+    binary()  # skips (fails in CI) before anything starts when it was not built
+    server = LiveKitServer(tmp_path_factory.mktemp("livekit")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def lk_server(livekit: LiveKitServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = Server(
+        tmp_path_factory.mktemp("live-livekit"),
+        None,
+        OPENCHARACTERS_PRELOAD_ENGINES="true",
+        OPENCHARACTERS_SESSION_CAPACITY="3",
+        OPENCHARACTERS_CONNECT_TIMEOUT_S=str(CONNECT_TIMEOUT_S),
+        **livekit.server_env(),
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def lk_api(lk_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=lk_server.base_url, headers=HEADERS, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def lk_avatar(lk_api: httpx.Client) -> str:
+    return create_avatar(lk_api)
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def ready_session(api: httpx.Client, avatar_id: str) -> tuple[str, str]:
+    body = {"model": "gwm1_avatars", "avatar": {"type": "custom", "avatarId": avatar_id}}
+    response = api.post("/v1/realtime_sessions", json=body)
+    assert response.status_code == 200, response.text
+    session_id = str(response.json()["id"])
+    session = wait_status(api, session_id, {"READY"})
+    return session_id, str(session["sessionKey"])
+
+
+def consume(api: httpx.Client, session_id: str, key: str) -> httpx.Response:
+    return httpx.post(
+        f"{api.base_url}/v1/realtime_sessions/{session_id}/consume",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+
+async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The test's HTTP calls leave the loop free for the caller's media."""
+    return await asyncio.to_thread(function, *args, **kwargs)
+
+
+async def test_a_livekit_call_greets_hears_answers_and_completes(
+    livekit: LiveKitServer, lk_api: httpx.Client, lk_avatar: str, say: Say
+) -> None:
+    question = say("What is your name?")
+    session_id, key = await in_thread(ready_session, lk_api, lk_avatar)
+    response = await in_thread(consume, lk_api, session_id, key)
+    assert response.status_code == 200, response.text
+    credentials = response.json()
+    assert credentials["url"] == livekit.url and credentials["roomName"] == session_id
+    claims = jwt.decode(credentials["token"], livekit.api_secret, algorithms=["HS256"])
+    assert claims["iss"] == livekit.api_key and claims["sub"].startswith("caller:")
+    assert claims["video"]["room"] == session_id and claims["video"]["roomJoin"] is True
+    assert claims["video"]["canPublishData"] is True
+    assert 0 < claims["exp"] - time.time() <= 600
+    again = await in_thread(consume, lk_api, session_id, key)
+    assert again.status_code == 409, "credentials are consumed once"
+
+    from livekit import rtc
+
+    caller = LiveKitCaller()
+    await caller.join(credentials["url"], credentials["token"])
+    try:
+        await caller.wait_for_state("speaking", 60)
+        await caller.wait_for_state("listening", 60)
+        running = await in_thread(lk_api.get, f"/v1/realtime_sessions/{session_id}")
+        assert running.json()["status"] == "RUNNING"
+        assert caller.transcript("assistant") == {1: "Hi, I'm Ada."}
+        greeting = caller.audio_after(0)
+        assert np.abs(greeting).max() > 0.05, "the greeting was heard, not only transcribed"
+        # The avatar is one `worker:` participant with a Camera video and a Microphone voice.
+        assert caller.avatar_identity is not None and caller.avatar_identity.startswith("worker:")
+        assert caller.video_sources == [rtc.TrackSource.SOURCE_CAMERA]
+        assert caller.audio_sources == [rtc.TrackSource.SOURCE_MICROPHONE]
+        assert caller.frame_size == (1088, 704)
+        assert caller.frame_count > 25, "frames keep arriving"
+        seen = [pixels.astype(np.int16) for _, pixels in caller.frames]
+        moved = max(float(np.abs(a - b).mean()) for a, b in itertools.pairwise(seen))
+        assert moved > 0.5, "the face moves: the frames change"
+
+        since = len(caller.messages)
+        caller.say(*question)
+        await caller.wait_for_state("speaking", 60, since)
+        await caller.wait_for_state("listening", 90, since + 1)
+        heard = caller.transcript("user")
+        answers = caller.transcript("assistant")
+        assert list(heard) == [2] and {"what", "your", "name"} <= words(heard[2])
+        assert 3 in answers and answers[3].strip()
+        await caller.end_call()
+    finally:
+        await caller.leave()
+    session = await in_thread(wait_status, lk_api, session_id, {"COMPLETED"})
+    assert session["duration"] >= 1
+    record = await in_thread(conversation, lk_api, session_id)
+    transcript = record["transcript"]
+    assert [entry["role"] for entry in transcript] == ["assistant", "user", "assistant"]
+    assert transcript[0]["content"] == "Hi, I'm Ada."
+    assert transcript[1]["content"] == heard[2]
+    assert record["recordingUrl"], "the call was recorded"
+
+
+async def test_delete_ends_a_livekit_call_for_the_caller(
+    lk_api: httpx.Client, lk_avatar: str
+) -> None:
+    session_id, key = await in_thread(ready_session, lk_api, lk_avatar)
+    credentials = (await in_thread(consume, lk_api, session_id, key)).json()
+    caller = LiveKitCaller()
+    await caller.join(credentials["url"], credentials["token"])
+    try:
+        await caller.wait_for_state("speaking", 60)
+        deleted = await in_thread(lk_api.delete, f"/v1/realtime_sessions/{session_id}")
+        assert deleted.status_code == 204
+        # The room is closed for everyone: the page sees the call end.
+        await asyncio.wait_for(caller.disconnected.wait(), 10)
+    finally:
+        await caller.leave()
+    session = await in_thread(wait_status, lk_api, session_id, {"CANCELLED"})
+    assert session["status"] == "CANCELLED"
+
+
+async def test_a_caller_who_never_joins_fails_the_session(
+    lk_api: httpx.Client, lk_avatar: str
+) -> None:
+    session_id, key = await in_thread(ready_session, lk_api, lk_avatar)
+    assert (await in_thread(consume, lk_api, session_id, key)).status_code == 200
+    session = await in_thread(
+        wait_status, lk_api, session_id, {"FAILED", "COMPLETED"}, CONNECT_TIMEOUT_S + 20
+    )
+    assert session["status"] == "FAILED"
+    assert session["failureCode"] == "CONNECTION_TIMEOUT"
