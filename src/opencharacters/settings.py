@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     """STUN/TURN servers for the server's peer, e.g. OPENCHARACTERS_ICE_SERVERS=
     '[{"urls": "stun:stun.example.org:3478"}]'. Empty: host candidates only, nothing contacted."""
     connect_timeout_s: float = Field(default=20.0, gt=0)
-    """From the WHIP offer to a connected peer; past it the session FAILS (CONNECTION_TIMEOUT)."""
+    """From the WHIP offer to a connected peer (LiveKit: from consume to the caller in the room);
+    past it the session FAILS (CONNECTION_TIMEOUT)."""
     video_fps: int = Field(default=25, ge=1, le=60)
     record_sessions: bool = True
     preload_engines: bool = True

@@ -65,8 +65,12 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z']+", text.lower()))
 
 
-def ready_session(api: httpx.Client, avatar_id: str) -> tuple[str, str]:
-    body = {"model": "gwm1_avatars", "avatar": {"type": "custom", "avatarId": avatar_id}}
+def ready_session(api: httpx.Client, avatar_id: str, **fields: Any) -> tuple[str, str]:
+    body = {
+        "model": "gwm1_avatars",
+        "avatar": {"type": "custom", "avatarId": avatar_id},
+        **fields,
+    }
     response = api.post("/v1/realtime_sessions", json=body)
     assert response.status_code == 200, response.text
     session_id = str(response.json()["id"])
@@ -176,3 +180,38 @@ async def test_a_caller_who_never_joins_fails_the_session(
     )
     assert session["status"] == "FAILED"
     assert session["failureCode"] == "CONNECTION_TIMEOUT"
+    assert "LiveKit room" in session["failure"]
+
+
+async def test_two_rooms_at_once_stay_separate_and_a_caller_leaving_completes(
+    lk_api: httpx.Client, lk_avatar: str
+) -> None:
+    scripts = ["Bo here, hello from the bakery.", "Cy speaking, welcome to the garage."]
+    sessions = [
+        await in_thread(ready_session, lk_api, lk_avatar, startScript=script) for script in scripts
+    ]
+    callers = [LiveKitCaller(), LiveKitCaller()]
+    try:
+        for caller, (session_id, key) in zip(callers, sessions, strict=True):
+            credentials = (await in_thread(consume, lk_api, session_id, key)).json()
+            assert credentials["roomName"] == session_id
+            await caller.join(credentials["url"], credentials["token"])
+        for caller in callers:
+            await caller.wait_for_state("listening", 60)
+        for caller, script in zip(callers, scripts, strict=True):
+            assert caller.transcript("assistant") == {1: script}
+            # Each room holds its caller and its own avatar, nobody else.
+            assert [p.identity for p in caller.room.remote_participants.values()] == [
+                "worker:avatar"
+            ]
+        # Leaving without END_CALL (a closed tab) completes the call; the other one goes on.
+        await callers[0].leave()
+        first = await in_thread(wait_status, lk_api, sessions[0][0], {"COMPLETED"})
+        assert first["status"] == "COMPLETED"
+        still = await in_thread(lk_api.get, f"/v1/realtime_sessions/{sessions[1][0]}")
+        assert still.json()["status"] == "RUNNING"
+        await callers[1].end_call()
+    finally:
+        for caller in callers:
+            await caller.leave()
+    await in_thread(wait_status, lk_api, sessions[1][0], {"COMPLETED"})

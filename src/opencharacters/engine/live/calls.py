@@ -87,6 +87,8 @@ class LiveCall:
     worker: SessionWorker[Any]
     close: Callable[[], Awaitable[None]]
     """Closes the caller's side: the aiortc peer, or the LiveKit room (deleted for everyone)."""
+    no_caller: str = "The caller's peer did not connect after the offer."
+    """The failure when the caller does not connect within connect_timeout_s."""
     task: asyncio.Task[None] | None = None
 
 
@@ -222,7 +224,13 @@ class LiveCalls:
             raise ServiceUnavailable(
                 "The avatar could not join the session's LiveKit room; retry in a moment."
             ) from None
-        return LiveCall(spec.session_id, token, worker, worker.transport.close)
+        return LiveCall(
+            spec.session_id,
+            token,
+            worker,
+            worker.transport.close,
+            no_caller="The caller did not join the session's LiveKit room after consume.",
+        )
 
     async def _connect(self, spec: CallSpec, token: str, sdp: str) -> tuple[LiveCall, str]:
         ice = [RTCIceServer(**server.model_dump()) for server in self._settings.ice_servers]
@@ -346,7 +354,7 @@ class LiveCalls:
                     Ending(
                         Outcome.FAILED,
                         "no connection",
-                        failure="The caller's peer did not connect after the offer.",
+                        failure=call.no_caller,
                         failure_code="CONNECTION_TIMEOUT",
                     )
                 )
