@@ -215,3 +215,41 @@ async def test_two_rooms_at_once_stay_separate_and_a_caller_leaving_completes(
         for caller in callers:
             await caller.leave()
     await in_thread(wait_status, lk_api, sessions[1][0], {"COMPLETED"})
+
+
+async def test_speaking_over_the_avatar_interrupts_it_in_the_room(
+    lk_api: httpx.Client, lk_avatar: str, say_naturally: Say
+) -> None:
+    script = (
+        "Welcome to the space museum. Today I will tell you about every planet in our solar "
+        "system, starting with Mercury, the smallest and fastest, then Venus, the hottest, and "
+        "then our own Earth, before we travel to Mars and the giant planets beyond it."
+    )
+    session_id, key = await in_thread(ready_session, lk_api, lk_avatar, startScript=script)
+    credentials = (await in_thread(consume, lk_api, session_id, key)).json()
+    caller = LiveKitCaller()
+    await caller.join(credentials["url"], credentials["token"])
+    try:
+        await caller.wait_for_state("speaking", 60)
+        await asyncio.sleep(2.0)
+        since = len(caller.messages)
+        caller.say(*say_naturally("Stop, please. How far away is the Moon?"))
+        cut = await caller.wait_for(
+            lambda m: m.get("type") == "opencharacters.interrupted", 20, since
+        )
+        interrupted = next(
+            at for at, m in caller.messages if m.get("type") == "opencharacters.interrupted"
+        )
+        await caller.wait_for_state("speaking", 60, since)
+        heard = cut["heard"]
+        assert heard and script.startswith(heard) and len(heard) < len(script)
+        assert caller.transcript("assistant")[1].strip() == heard
+        # The voice in the room went quiet soon after the interruption was detected.
+        quiet = [pcm for at, pcm in caller.audio if interrupted + 0.3 < at < interrupted + 0.8]
+        assert quiet and np.abs(np.concatenate(quiet)).max() < 0.02
+        await caller.end_call()
+    finally:
+        await caller.leave()
+    await in_thread(wait_status, lk_api, session_id, {"COMPLETED"})
+    transcript = (await in_thread(conversation, lk_api, session_id))["transcript"]
+    assert transcript[0]["content"] == heard and transcript[0]["interrupted"] is True
