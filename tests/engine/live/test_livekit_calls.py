@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -253,3 +254,75 @@ async def test_speaking_over_the_avatar_interrupts_it_in_the_room(
     await in_thread(wait_status, lk_api, session_id, {"COMPLETED"})
     transcript = (await in_thread(conversation, lk_api, session_id))["transcript"]
     assert transcript[0]["content"] == heard and transcript[0]["interrupted"] is True
+
+
+ORDER_TOOL = {
+    "type": "backend_rpc",
+    "name": "show_order",
+    "description": "Show an order and its delivery status",
+    "timeoutSeconds": 5,
+    "parameters": [{"type": "string", "name": "order_id", "description": "the order number"}],
+}
+
+
+async def test_backend_tools_are_livekit_rpc_calls_to_the_backend_in_the_room(
+    livekit: LiveKitServer, lk_api: httpx.Client, lk_avatar: str, say_naturally: Say
+) -> None:
+    from livekit import rtc
+
+    session_id, key = await in_thread(
+        ready_session,
+        lk_api,
+        lk_avatar,
+        personality="You are Sam, the assistant of an outdoor clothing shop.",
+        startScript="Hi, Sam here.",
+        tools=[ORDER_TOOL],
+    )
+    attached = await in_thread(lk_api.post, f"/v1/realtime_sessions/{session_id}/connect_backend")
+    assert attached.status_code == 200, attached.text
+    backend_credentials = attached.json()
+    assert backend_credentials["url"] == livekit.url
+    assert backend_credentials["roomName"] == session_id
+    # The developer's backend, as Runway's @runwayml/avatars-node-rpc is one: joins the room and
+    # answers each tool as an RPC method, only for `worker:` callers, args in `payload.args`.
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+    backend = rtc.Room()
+
+    async def show_order(invocation: rtc.RpcInvocationData) -> str:
+        if not invocation.caller_identity.startswith("worker:"):
+            raise rtc.RpcError(1500, "only the avatar may call")
+        parsed = json.loads(invocation.payload)
+        args = parsed.get("args", parsed)
+        calls.append((invocation.caller_identity, invocation.method, args))
+        return json.dumps({"status": "shipped", "arrives": "Friday"})
+
+    await backend.connect(backend_credentials["url"], backend_credentials["token"])
+    backend.local_participant.register_rpc_method("show_order", show_order)
+    caller = LiveKitCaller()
+    try:
+        credentials = (await in_thread(consume, lk_api, session_id, key)).json()
+        await caller.join(credentials["url"], credentials["token"])
+        await caller.wait_for_state("listening", 60)
+        # The backend is hidden: the page sees the avatar only.
+        assert list(caller.room.remote_participants) == ["worker:avatar"]
+        since = len(caller.messages)
+        caller.say(*say_naturally("Please show me order 42."))
+        await caller.wait_for_state("speaking", 60, since)
+        await caller.wait_for_state("listening", 90, since + 1)
+        answers = caller.transcript("assistant")
+        context = (caller.transcript("user"), answers)
+        assert calls, context
+        assert calls[0][:2] == ("worker:avatar", "show_order") and "42" in calls[0][2]["order_id"]
+        await caller.end_call()
+    finally:
+        await caller.leave()
+        await backend.disconnect()
+    assert any("shipped" in text.lower() for text in answers.values()), answers
+    await in_thread(wait_status, lk_api, session_id, {"COMPLETED"})
+    record = await in_thread(conversation, lk_api, session_id)
+    acted = [e for e in record["transcript"] if e.get("toolCalls")]
+    assert [e["toolCalls"][0]["name"] for e in acted] == ["show_order"]
+    result = acted[0]["toolResults"][0]
+    assert (
+        result["result"] == {"status": "shipped", "arrives": "Friday"} and result["error"] is None
+    )

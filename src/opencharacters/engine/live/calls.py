@@ -53,6 +53,7 @@ from opencharacters.engine.live.worker import (
     TransportFactory,
 )
 from opencharacters.pipeline.clock import SessionClock
+from opencharacters.pipeline.ports import ToolRunner
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, RealtimeSession
@@ -186,7 +187,9 @@ class LiveCalls:
                 tools=tuple(parse_tools(session.tools or [])),
             )
 
-    def _new_worker(self, spec: CallSpec, transport: TransportFactory[T]) -> SessionWorker[T]:
+    def _new_worker(
+        self, spec: CallSpec, transport: TransportFactory[T], tools: ToolRunner
+    ) -> SessionWorker[T]:
         clock = SessionClock()
         worker = SessionWorker(
             spec,
@@ -195,7 +198,7 @@ class LiveCalls:
             engine_settings=self._settings.engines,
             clock=clock,
             transcript=StoreTranscript(self._db, spec.session_id, clock),
-            tool_backend=self.backends,
+            tool_backend=tools,
             knowledge=_AvatarKnowledge(self._knowledge, spec.avatar_id)
             if self._knowledge
             else None,
@@ -205,14 +208,16 @@ class LiveCalls:
         return worker
 
     async def _join_room(self, spec: CallSpec, token: str) -> LiveCall:
-        from opencharacters.engine.live.livekit_transport import LiveKitTransport
+        from opencharacters.engine.live.livekit_transport import LiveKitTransport, RoomRpc
 
         settings = self._settings.livekit
+        rpc = RoomRpc()  # backend tools are RPC calls to the backend in the same room
         worker = self._new_worker(
             spec,
             lambda clock, speaker, face, size: LiveKitTransport(
-                spec.session_id, clock, speaker, face, settings, size
+                spec.session_id, clock, speaker, face, settings, size, rpc
             ),
+            rpc,
         )
         try:
             await worker.transport.join()
@@ -240,6 +245,7 @@ class LiveCalls:
             lambda clock, speaker, face, _size: WebRtcTransport(
                 spec.session_id, clock, speaker, face
             ),
+            self.backends,
         )
         transport = worker.transport
         peer.on("datachannel", transport.channel.attach)

@@ -19,6 +19,10 @@ from opencharacters.settings import LiveKitSettings
 log = logging.getLogger(__name__)
 
 AVATAR_IDENTITY = "worker:avatar"
+BACKEND_IDENTITY = "backend"
+"""The developer's backend (connect_backend): the one participant the avatar calls tools on."""
+BACKEND_TOKEN_TTL = datetime.timedelta(hours=2)
+"""A backend may attach while the session waits and stays for the whole call."""
 CALLER_IDENTITY_PREFIX = "caller:"
 CALLER_SOURCES = ["microphone", "camera", "screen_share", "screen_share_audio"]
 """What a caller may publish: what Runway's SDK does (microphone, camera, screen share)."""
@@ -76,6 +80,30 @@ def avatar_token(settings: LiveKitSettings, room: str) -> str:
         .with_ttl(AVATAR_TOKEN_TTL)
         .to_jwt()
     )
+
+
+def backend_credentials(settings: LiveKitSettings, room: str) -> dict[str, str]:
+    """What connect_backend returns with the LiveKit transport: the developer's backend joins
+    the room hidden (the page sees only the avatar), without media, and answers the avatar's
+    `backend_rpc` tools as LiveKit RPC methods (Runway's `@runwayml/avatars-node-rpc`)."""
+    _, key, secret = _credentials(settings)
+    grants = api.VideoGrants(
+        room_join=True,
+        room=room,
+        can_publish=False,
+        can_subscribe=False,
+        can_publish_data=True,
+        hidden=True,
+    )
+    token = (
+        api.AccessToken(key, secret)
+        .with_identity(BACKEND_IDENTITY)
+        .with_name("backend")
+        .with_grants(grants)
+        .with_ttl(BACKEND_TOKEN_TTL)
+        .to_jwt()
+    )
+    return {"url": signalling_url(settings), "token": token, "roomName": room}
 
 
 def caller_credentials(settings: LiveKitSettings, room: str) -> dict[str, str]:

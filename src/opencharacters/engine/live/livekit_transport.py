@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,8 +27,10 @@ import numpy as np
 from livekit import rtc
 
 from opencharacters.animation.stream import FaceAnimator
+from opencharacters.dialogue.tools import ToolOutcome
 from opencharacters.engine.live.livekit_room import (
     AVATAR_IDENTITY,
+    BACKEND_IDENTITY,
     avatar_token,
     close_room,
     signalling_url,
@@ -63,6 +67,7 @@ class LiveKitTransport:
         face: FaceAnimator,
         settings: LiveKitSettings,
         frame_size: tuple[int, int],
+        rpc: RoomRpc | None = None,
     ) -> None:
         self._session_id = session_id
         self._clock = clock
@@ -72,6 +77,8 @@ class LiveKitTransport:
         self._width, self._height = frame_size
         self._peer: CallPeer | None = None
         self.room = rtc.Room()
+        if rpc is not None:
+            rpc.room = self.room
         self.channel = CallChannel(session_id, self._end_call_requested)
         self._data = _RoomData(self._publish_data)
         self._outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=_DATA_QUEUE)
@@ -311,6 +318,56 @@ class LiveKitTransport:
             log.debug("session %s: publishing data failed", self._session_id, exc_info=True)
 
 
+class RoomRpc:
+    """`backend_rpc` tools as LiveKit RPC calls from the avatar to the developer's backend in
+    the room (connect_backend's participant): method = the tool's name, payload
+    `{"args": {...}}`, answer = JSON, within the tool's timeout. What Runway's
+    `@runwayml/avatars-node-rpc` helper answers (it takes `payload.args`)."""
+
+    def __init__(self) -> None:
+        self.room: rtc.Room | None = None
+
+    async def call(
+        self, session_id: str, method: str, args: dict[str, Any], timeout_s: float
+    ) -> ToolOutcome:
+        started = time.perf_counter()
+
+        def outcome(result: Any = None, error: str | None = None) -> ToolOutcome:
+            elapsed = round((time.perf_counter() - started) * 1000, 1)
+            return ToolOutcome(result=result, error=error, duration_ms=elapsed)
+
+        room = self.room
+        if room is None or not room.isconnected():
+            return outcome(error="no backend is connected to this session")
+        try:
+            answer = await room.local_participant.perform_rpc(
+                destination_identity=BACKEND_IDENTITY,
+                method=method,
+                payload=json.dumps({"args": args}, separators=(",", ":")),
+                response_timeout=timeout_s,
+            )
+        except rtc.RpcError as exc:
+            return outcome(error=_rpc_failure(exc, method, timeout_s))
+        except Exception as exc:  # the room is closing
+            log.info("session %s: backend call %s failed: %s", session_id, method, exc)
+            return outcome(error=f"the backend call failed: {exc}"[:300])
+        try:
+            return outcome(result=json.loads(answer))
+        except ValueError:
+            return outcome(result=answer)  # a plain string answer is kept as it is
+
+
+def _rpc_failure(error: rtc.RpcError, method: str, timeout_s: float) -> str:
+    codes = rtc.RpcError.ErrorCode
+    if error.code in (codes.RECIPIENT_NOT_FOUND, codes.RECIPIENT_DISCONNECTED):
+        return "no backend is connected to this session"
+    if error.code in (codes.RESPONSE_TIMEOUT, codes.CONNECTION_TIMEOUT):
+        return f"the backend did not answer within {timeout_s:g} s"
+    if error.code == codes.UNSUPPORTED_METHOD:
+        return f"the backend has no method {method!r}"
+    return error.message or f"the backend failed (RPC error {error.code})"
+
+
 class _RoomData:
     """The room's data packets as the data channel CallChannel expects (always open)."""
 
@@ -332,4 +389,4 @@ class _RoomData:
             self._on_message(data)
 
 
-__all__ = ["AVATAR_IDENTITY", "LiveKitTransport"]
+__all__ = ["AVATAR_IDENTITY", "LiveKitTransport", "RoomRpc"]
