@@ -10,7 +10,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,77 +19,23 @@ import numpy as np
 import pytest
 
 from opencharacters.media.audio import Samples
-from tests.engine.live.conftest import HEADERS, conversation, create_avatar, wait_status
-from tests.support.livekit import LiveKitCaller, LiveKitServer, binary
-from tests.support.server import Server
+from tests.engine.live.conftest import (
+    LIVEKIT_CONNECT_TIMEOUT_S,
+    consume,
+    conversation,
+    in_thread,
+    ready_session,
+    wait_status,
+)
+from tests.support.livekit import LiveKitCaller, LiveKitServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 Say = Callable[[str], tuple[Samples, int]]
-CONNECT_TIMEOUT_S = 8
-
-
-@pytest.fixture(scope="module")
-def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKitServer]:
-    binary()  # skips (fails in CI) before anything starts when it was not built
-    server = LiveKitServer(tmp_path_factory.mktemp("livekit")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def lk_server(livekit: LiveKitServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(
-        tmp_path_factory.mktemp("live-livekit"),
-        None,
-        OPENCHARACTERS_PRELOAD_ENGINES="true",
-        OPENCHARACTERS_SESSION_CAPACITY="3",
-        OPENCHARACTERS_CONNECT_TIMEOUT_S=str(CONNECT_TIMEOUT_S),
-        **livekit.server_env(),
-    ).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def lk_api(lk_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=lk_server.base_url, headers=HEADERS, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def lk_avatar(lk_api: httpx.Client) -> str:
-    return create_avatar(lk_api)
 
 
 def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z']+", text.lower()))
-
-
-def ready_session(api: httpx.Client, avatar_id: str, **fields: Any) -> tuple[str, str]:
-    body = {
-        "model": "gwm1_avatars",
-        "avatar": {"type": "custom", "avatarId": avatar_id},
-        **fields,
-    }
-    response = api.post("/v1/realtime_sessions", json=body)
-    assert response.status_code == 200, response.text
-    session_id = str(response.json()["id"])
-    session = wait_status(api, session_id, {"READY"})
-    return session_id, str(session["sessionKey"])
-
-
-def consume(api: httpx.Client, session_id: str, key: str) -> httpx.Response:
-    return httpx.post(
-        f"{api.base_url}/v1/realtime_sessions/{session_id}/consume",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        timeout=30,
-    )
-
-
-async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """The test's HTTP calls leave the loop free for the caller's media."""
-    return await asyncio.to_thread(function, *args, **kwargs)
 
 
 async def test_a_livekit_call_greets_hears_answers_and_completes(
@@ -177,7 +123,7 @@ async def test_a_caller_who_never_joins_fails_the_session(
     session_id, key = await in_thread(ready_session, lk_api, lk_avatar)
     assert (await in_thread(consume, lk_api, session_id, key)).status_code == 200
     session = await in_thread(
-        wait_status, lk_api, session_id, {"FAILED", "COMPLETED"}, CONNECT_TIMEOUT_S + 20
+        wait_status, lk_api, session_id, {"FAILED", "COMPLETED"}, LIVEKIT_CONNECT_TIMEOUT_S + 20
     )
     assert session["status"] == "FAILED"
     assert session["failureCode"] == "CONNECTION_TIMEOUT"

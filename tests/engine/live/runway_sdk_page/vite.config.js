@@ -1,0 +1,2 @@
+// The page is built as Runway's users build theirs; top-level await needs a modern target.
+export default { base: "./", build: { target: "es2022", outDir: "dist", emptyOutDir: true } };
