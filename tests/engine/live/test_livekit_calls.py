@@ -8,9 +8,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +32,7 @@ from tests.engine.live.conftest import (
     wait_status,
 )
 from tests.support.livekit import LiveKitCaller, LiveKitServer
+from tests.support.server import API_KEY, Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -211,11 +216,10 @@ ORDER_TOOL = {
 }
 
 
-async def test_backend_tools_are_livekit_rpc_calls_to_the_backend_in_the_room(
-    livekit: LiveKitServer, lk_api: httpx.Client, lk_avatar: str, say_naturally: Say
+async def test_runways_node_rpc_helper_answers_backend_tools_in_the_room(
+    lk_server: Server, lk_api: httpx.Client, lk_avatar: str, say_naturally: Say
 ) -> None:
-    from livekit import rtc
-
+    helper = runway_rpc_helper()
     session_id, key = await in_thread(
         ready_session,
         lk_api,
@@ -224,28 +228,33 @@ async def test_backend_tools_are_livekit_rpc_calls_to_the_backend_in_the_room(
         startScript="Hi, Sam here.",
         tools=[ORDER_TOOL],
     )
-    attached = await in_thread(lk_api.post, f"/v1/realtime_sessions/{session_id}/connect_backend")
-    assert attached.status_code == 200, attached.text
-    backend_credentials = attached.json()
-    assert backend_credentials["url"] == livekit.url
-    assert backend_credentials["roomName"] == session_id
-    # The developer's backend, as Runway's @runwayml/avatars-node-rpc is one: joins the room and
-    # answers each tool as an RPC method, only for `worker:` callers, args in `payload.args`.
-    calls: list[tuple[str, str, dict[str, Any]]] = []
-    backend = rtc.Room()
+    # The developer's backend: Runway's @runwayml/avatars-node-rpc, unchanged. It calls
+    # connect_backend, joins the room hidden and answers each tool as a LiveKit RPC method
+    # (only for `worker:` callers, args from `payload.args`).
+    backend = await asyncio.create_subprocess_exec(
+        "node",
+        str(helper),
+        lk_server.base_url,
+        API_KEY,
+        session_id,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert backend.stdout is not None
+    lines: list[dict[str, Any]] = []
 
-    async def show_order(invocation: rtc.RpcInvocationData) -> str:
-        if not invocation.caller_identity.startswith("worker:"):
-            raise rtc.RpcError(1500, "only the avatar may call")
-        parsed = json.loads(invocation.payload)
-        args = parsed.get("args", parsed)
-        calls.append((invocation.caller_identity, invocation.method, args))
-        return json.dumps({"status": "shipped", "arrives": "Friday"})
+    async def read_line() -> dict[str, Any]:
+        assert backend.stdout is not None
+        raw = await asyncio.wait_for(backend.stdout.readline(), 60)
+        assert raw, f"the backend exited: {lines}"
+        line: dict[str, Any] = json.loads(raw) if raw.startswith(b"{") else {"text": raw}
+        lines.append(line)
+        return line
 
-    await backend.connect(backend_credentials["url"], backend_credentials["token"])
-    backend.local_participant.register_rpc_method("show_order", show_order)
     caller = LiveKitCaller()
     try:
+        while (await read_line()).get("event") != "connected":
+            pass
         credentials = (await in_thread(consume, lk_api, session_id, key)).json()
         await caller.join(credentials["url"], credentials["token"])
         await caller.wait_for_state("listening", 60)
@@ -256,13 +265,21 @@ async def test_backend_tools_are_livekit_rpc_calls_to_the_backend_in_the_room(
         await caller.wait_for_state("speaking", 60, since)
         await caller.wait_for_state("listening", 90, since + 1)
         answers = caller.transcript("assistant")
-        context = (caller.transcript("user"), answers)
-        assert calls, context
-        assert calls[0][:2] == ("worker:avatar", "show_order") and "42" in calls[0][2]["order_id"]
+        context = (caller.transcript("user"), answers, lines)
+        while not [line for line in lines if line.get("event") == "call"]:
+            await read_line()
+        call = next(line for line in lines if line.get("event") == "call")
+        assert call["tool"] == "show_order" and "42" in call["args"]["order_id"], context
         await caller.end_call()
+        # The session's room closes: the helper sees its disconnect and exits.
+        while (await read_line()).get("event") != "disconnected":
+            pass
+        assert await asyncio.wait_for(backend.wait(), 20) == 0
     finally:
         await caller.leave()
-        await backend.disconnect()
+        if backend.returncode is None:
+            backend.kill()
+            await backend.wait()
     assert any("shipped" in text.lower() for text in answers.values()), answers
     await in_thread(wait_status, lk_api, session_id, {"COMPLETED"})
     record = await in_thread(conversation, lk_api, session_id)
@@ -272,3 +289,33 @@ async def test_backend_tools_are_livekit_rpc_calls_to_the_backend_in_the_room(
     assert (
         result["result"] == {"status": "shipped", "arrives": "Friday"} and result["error"] is None
     )
+
+
+def runway_rpc_helper() -> Path:
+    """tests/engine/live/runway_rpc_backend/backend.mjs with Runway's helper installed (once
+    per machine, into .cache/runway-rpc-backend/)."""
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        if os.environ.get("CI"):
+            pytest.fail("node and npm are needed for Runway's RPC helper", pytrace=False)
+        pytest.skip("node and npm are needed for Runway's RPC helper")
+    assert npm is not None
+    source = Path(__file__).with_name("runway_rpc_backend")
+    cache = Path(__file__).resolve().parents[3] / ".cache" / "runway-rpc-backend"
+    cache.mkdir(parents=True, exist_ok=True)
+    wanted = json.loads((source / "package.json").read_text())["dependencies"]
+    installed = cache / "node_modules" / "@runwayml" / "avatars-node-rpc" / "package.json"
+    if (
+        not installed.exists()
+        or json.loads(installed.read_text())["version"] != wanted["@runwayml/avatars-node-rpc"]
+    ):
+        shutil.copyfile(source / "package.json", cache / "package.json")
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund"],
+            cwd=cache,
+            check=True,
+            timeout=600,
+            capture_output=True,
+        )
+    shutil.copyfile(source / "backend.mjs", cache / "backend.mjs")
+    return cache / "backend.mjs"
