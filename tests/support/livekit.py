@@ -157,6 +157,10 @@ class LiveKitCaller:
         self.frame_count = 0
         self._clips: list[tuple[Samples, asyncio.Future[float]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: list[Any] = []
+        """Native streams and sources, closed on leaving (left to the garbage collector, the
+        SDK's native side may call back into a closed event loop)."""
+        self._left = False
         self._changed = asyncio.Event()
 
     async def join(self, url: str, token: str) -> None:
@@ -166,6 +170,7 @@ class LiveKitCaller:
         self.room.on("disconnected", lambda *_: self.disconnected.set())
         await self.room.connect(url, token, rtc.RoomOptions(auto_subscribe=True))
         source = rtc.AudioSource(MIC_RATE, 1, queue_size_ms=100)
+        self._closing.append(source)
         track = rtc.LocalAudioTrack.create_audio_track("microphone", source)
         await self.room.local_participant.publish_track(
             track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
@@ -173,11 +178,17 @@ class LiveKitCaller:
         self._tasks.append(asyncio.ensure_future(self._microphone(source)))
 
     async def leave(self) -> None:
+        if self._left:
+            return
+        self._left = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for native in self._closing:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(native.aclose(), 2)
         await self.room.disconnect()
 
     async def end_call(self) -> None:
@@ -215,7 +226,9 @@ class LiveKitCaller:
 
     async def _watch(self, track: Any) -> None:
         rtc = self.rtc
-        async for event in rtc.VideoStream(track):
+        stream = rtc.VideoStream(track)
+        self._closing.append(stream)
+        async for event in stream:
             frame = event.frame
             # Every 5th frame kept, its brightness at a quarter of its size: enough to see the
             # face move (converting only those keeps the caller light on a small machine).
@@ -230,7 +243,9 @@ class LiveKitCaller:
 
     async def _listen(self, track: Any) -> None:
         rtc = self.rtc
-        async for event in rtc.AudioStream.from_track(track=track, sample_rate=16_000):
+        stream = rtc.AudioStream.from_track(track=track, sample_rate=16_000)
+        self._closing.append(stream)
+        async for event in stream:
             pcm = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float32) / 32768.0
             self.audio.append((time.monotonic(), pcm))
 

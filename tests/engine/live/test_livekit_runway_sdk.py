@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,8 +28,8 @@ import httpx
 import numpy as np
 import pytest
 
-from opencharacters.media.audio import resample, wav_bytes
-from tests.engine.live.conftest import conversation, espeak, ready_session, wait_status
+from opencharacters.media.audio import Samples, resample, wav_bytes
+from tests.engine.live.conftest import conversation, ready_session, wait_status
 from tests.support.browser import CHROMIUM, launch_chromium
 from tests.support.server import Server, free_port
 
@@ -42,6 +42,7 @@ PAGE = Path(__file__).with_name("runway_sdk_page")
 CACHE = ROOT / ".cache" / "runway-avatars-page"
 QUESTION = "What is your name?"
 MIC_RATE = 48_000
+Say = Callable[[str], tuple[Samples, int]]
 
 
 def _missing(what: str) -> None:
@@ -104,11 +105,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def question_wav(path: Path) -> Path:
+def question_wav(path: Path, say: Say) -> Path:
     """The question at 48 kHz after 1.5 s of silence: the file starts when the page opens the
     microphone, and the first moments go by while the SDK publishes the track and the avatar
     subscribes to it (a browser user does not speak in the instant they unmute either)."""
-    samples, rate = espeak(QUESTION)
+    samples, rate = say(QUESTION)
     speech = resample(samples, rate, MIC_RATE)
     lead = np.zeros(MIC_RATE * 3 // 2, dtype=np.float32)
     tail = np.zeros(MIC_RATE // 2, dtype=np.float32)
@@ -133,10 +134,17 @@ def wait_until(page: Any, check: str, timeout_s: float) -> Any:
 
 
 def test_runways_browser_sdk_calls_our_avatar_over_livekit(
-    built_page: Path, lk_server: Server, lk_api: httpx.Client, lk_avatar: str, tmp_path: Path
+    built_page: Path,
+    lk_server: Server,
+    lk_api: httpx.Client,
+    lk_avatar: str,
+    say_naturally: Say,
+    tmp_path: Path,
 ) -> None:
     session_id, key = ready_session(lk_api, lk_avatar)
-    microphone = question_wav(tmp_path / "question.wav")
+    # A natural voice (Piper's "vincent"): through two Opus hops espeak's "name" was once heard
+    # as "aim"; what is checked here is the SDK's path, not recognition of a robotic voice.
+    microphone = question_wav(tmp_path / "question.wav", say_naturally)
     query = urlencode({"sessionId": session_id, "sessionKey": key, "baseUrl": lk_server.base_url})
     with serve_folder(built_page) as origin, launch_chromium(microphone) as browser:
         page = browser.new_page()
@@ -165,7 +173,7 @@ def test_runways_browser_sdk_calls_our_avatar_over_livekit(
         heard = wait_until(
             page,
             "Object.entries(window.results.transcript).find(([id, e]) =>"
-            " id.includes('user') && /name/i.test(e.text))",
+            " id.includes('user') && e.text.trim())",
             60,
         )
         assert {"what", "your", "name"} <= words(heard[1]["text"])

@@ -84,6 +84,7 @@ class LiveKitTransport:
         self._outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=_DATA_QUEUE)
         self._audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=_BACKLOG)
         self._tasks: list[asyncio.Task[Any]] = []
+        self._sources: list[rtc.AudioSource | rtc.VideoSource] = []
         self._caller: str | None = None
         self._subscribed = asyncio.Event()
         self._last_audio_s: float | None = None
@@ -113,6 +114,7 @@ class LiveKitTransport:
         )
         audio = rtc.AudioSource(PLAYOUT_RATE, 1, queue_size_ms=_AUDIO_QUEUE_MS)
         video = rtc.VideoSource(self._width, self._height)
+        self._sources += [audio, video]
         voice = rtc.LocalAudioTrack.create_audio_track("avatar-voice", audio)
         face = rtc.LocalVideoTrack.create_video_track("avatar-face", video)
         await room.local_participant.publish_track(
@@ -224,6 +226,9 @@ class LiveKitTransport:
                 log.exception("session %s: deleting the LiveKit room failed", self._session_id)
         with contextlib.suppress(Exception):
             await self.room.disconnect()
+        for source in self._sources:  # native resources, released now rather than at exit
+            with contextlib.suppress(Exception):
+                await source.aclose()
 
     def media_stats(self) -> dict[str, Any]:
         return {
