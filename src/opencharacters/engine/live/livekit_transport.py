@@ -31,6 +31,7 @@ from opencharacters.dialogue.tools import ToolOutcome
 from opencharacters.engine.live.livekit_room import (
     AVATAR_IDENTITY,
     BACKEND_IDENTITY,
+    CALLER_IDENTITY_PREFIX,
     avatar_token,
     close_room,
     signalling_url,
@@ -80,7 +81,7 @@ class LiveKitTransport:
         if rpc is not None:
             rpc.room = self.room
         self.channel = CallChannel(session_id, self._end_call_requested)
-        self._data = _RoomData(self._publish_data)
+        self._data = RoomData(self._publish_data)
         self._outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=_DATA_QUEUE)
         self._audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=_BACKLOG)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -149,8 +150,8 @@ class LiveKitTransport:
     # ----- the room's events ---------------------------------------------------------------
 
     def _participant_joined(self, participant: rtc.RemoteParticipant) -> None:
-        if self._caller is not None or participant.identity.startswith("worker:"):
-            return  # one caller per call; other workers' helpers are not callers
+        if self._caller is not None or not is_caller(participant.identity):
+            return  # one caller per call; the backend and other helpers are not callers
         self._caller = participant.identity
         log.info("session %s: caller %s joined", self._session_id, participant.identity)
         self._spawn(self._connect_when_listening(), "connect")
@@ -323,6 +324,11 @@ class LiveKitTransport:
             log.debug("session %s: publishing data failed", self._session_id, exc_info=True)
 
 
+def is_caller(identity: str) -> bool:
+    """Callers hold the tokens consume mints (livekit_room.caller_token)."""
+    return identity.startswith(CALLER_IDENTITY_PREFIX)
+
+
 class RoomRpc:
     """`backend_rpc` tools as LiveKit RPC calls from the avatar to the developer's backend in
     the room (connect_backend's participant): method = the tool's name, payload
@@ -352,7 +358,7 @@ class RoomRpc:
                 response_timeout=timeout_s,
             )
         except rtc.RpcError as exc:
-            return outcome(error=_rpc_failure(exc, method, timeout_s))
+            return outcome(error=rpc_failure(exc, method, timeout_s))
         except Exception as exc:  # the room is closing
             log.info("session %s: backend call %s failed: %s", session_id, method, exc)
             return outcome(error=f"the backend call failed: {exc}"[:300])
@@ -362,7 +368,8 @@ class RoomRpc:
             return outcome(result=answer)  # a plain string answer is kept as it is
 
 
-def _rpc_failure(error: rtc.RpcError, method: str, timeout_s: float) -> str:
+def rpc_failure(error: rtc.RpcError, method: str, timeout_s: float) -> str:
+    """A failed RPC as the tool error the avatar tells the caller about (as with WHIP)."""
     codes = rtc.RpcError.ErrorCode
     if error.code in (codes.RECIPIENT_NOT_FOUND, codes.RECIPIENT_DISCONNECTED):
         return "no backend is connected to this session"
@@ -373,7 +380,7 @@ def _rpc_failure(error: rtc.RpcError, method: str, timeout_s: float) -> str:
     return error.message or f"the backend failed (RPC error {error.code})"
 
 
-class _RoomData:
+class RoomData:
     """The room's data packets as the data channel CallChannel expects (always open)."""
 
     readyState = "open"
