@@ -319,3 +319,18 @@ def runway_rpc_helper() -> Path:
         )
     shutil.copyfile(source / "backend.mjs", cache / "backend.mjs")
     return cache / "backend.mjs"
+
+
+async def test_our_whip_client_says_the_server_uses_livekit(
+    lk_server: Server, lk_avatar: str
+) -> None:
+    from opencharacters.client.call import Caller, CallError
+
+    with pytest.raises(CallError, match="LiveKit rooms") as refused:
+        async with Caller(lk_server.base_url, API_KEY, lk_avatar):
+            pass
+    assert livekit_url_in(str(refused.value))
+
+
+def livekit_url_in(message: str) -> bool:
+    return re.search(r"wss?://127\.0\.0\.1:\d+", message) is not None
