@@ -1,6 +1,7 @@
-"""Runway's own browser SDK talks to our avatar: a page built with Vite from the npm registry
-(`@runwayml/avatars` 0.16.0, no React; tests/engine/live/runway_sdk_page/) runs in Debian's
-Chromium against a real server with OPENCHARACTERS_TRANSPORT=livekit and a real livekit-server.
+"""Runway's own browser SDKs talk to our avatar: pages built with Vite from the npm registry
+(tests/engine/live/runway_sdk_page/: `@runwayml/avatars` 0.16.0 without React, and
+`@runwayml/avatars-react` 0.16.0's <AvatarCall>) run in Debian's Chromium against a real server
+with OPENCHARACTERS_TRANSPORT=livekit and a real livekit-server.
 
 The SDK consumes the session itself, joins the LiveKit room and plays the avatar; the fake
 microphone plays a spoken question once the test opens it after the greeting. npm installs the
@@ -63,10 +64,16 @@ def built_page() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     wanted = json.loads((PAGE / "package.json").read_text())["dependencies"]
     installed = CACHE / "node_modules" / "@runwayml" / "avatars" / "package.json"
-    stale = not installed.exists() or (
-        json.loads(installed.read_text())["version"] != wanted["@runwayml/avatars"]
-    )
-    for name in ("package.json", "vite.config.js", "index.html", "main.js"):
+    lock = CACHE / "installed.json"  # what was installed last, to notice a changed pin
+    stale = not installed.exists() or not lock.exists() or json.loads(lock.read_text()) != wanted
+    for name in (
+        "package.json",
+        "vite.config.js",
+        "index.html",
+        "main.js",
+        "react.html",
+        "react.js",
+    ):
         shutil.copyfile(PAGE / name, CACHE / name)
     if stale:
         subprocess.run(
@@ -76,6 +83,7 @@ def built_page() -> Path:
             timeout=600,
             capture_output=True,
         )
+        lock.write_text(json.dumps(wanted))
     subprocess.run(
         [str(CACHE / "node_modules" / ".bin" / "vite"), "build", "--logLevel", "error"],
         cwd=CACHE,
@@ -133,7 +141,9 @@ def wait_until(page: Any, check: str, timeout_s: float) -> Any:
     raise AssertionError(f"{check} not true in {timeout_s} s: {state[:2000]}")
 
 
+@pytest.mark.parametrize("page_name", ["index.html", "react.html"], ids=["avatars", "react"])
 def test_runways_browser_sdk_calls_our_avatar_over_livekit(
+    page_name: str,
     built_page: Path,
     lk_server: Server,
     lk_api: httpx.Client,
@@ -148,7 +158,7 @@ def test_runways_browser_sdk_calls_our_avatar_over_livekit(
     query = urlencode({"sessionId": session_id, "sessionKey": key, "baseUrl": lk_server.base_url})
     with serve_folder(built_page) as origin, launch_chromium(microphone) as browser:
         page = browser.new_page()
-        page.goto(f"{origin}/index.html?{query}")
+        page.goto(f"{origin}/{page_name}?{query}")
         wait_until(
             page, "window.results && (window.results.ready || window.results.errors.length)", 60
         )
