@@ -122,22 +122,12 @@ async def test_delete_ends_a_livekit_call_for_the_caller(
     assert session["status"] == "CANCELLED"
 
 
-async def test_a_caller_who_never_joins_fails_the_session(
+async def test_two_rooms_at_once_a_caller_leaving_and_a_caller_who_never_joins(
     lk_api: httpx.Client, lk_avatar: str
 ) -> None:
-    session_id, key = await in_thread(ready_session, lk_api, lk_avatar)
-    assert (await in_thread(consume, lk_api, session_id, key)).status_code == 200
-    session = await in_thread(
-        wait_status, lk_api, session_id, {"FAILED", "COMPLETED"}, LIVEKIT_CONNECT_TIMEOUT_S + 20
-    )
-    assert session["status"] == "FAILED"
-    assert session["failureCode"] == "CONNECTION_TIMEOUT"
-    assert "LiveKit room" in session["failure"]
-
-
-async def test_two_rooms_at_once_stay_separate_and_a_caller_leaving_completes(
-    lk_api: httpx.Client, lk_avatar: str
-) -> None:
+    # A third session is consumed and never joined: it fails while the other two run.
+    absent_id, absent_key = await in_thread(ready_session, lk_api, lk_avatar)
+    assert (await in_thread(consume, lk_api, absent_id, absent_key)).status_code == 200
     scripts = ["Bo here, hello from the bakery.", "Cy speaking, welcome to the garage."]
     sessions = [
         await in_thread(ready_session, lk_api, lk_avatar, startScript=script) for script in scripts
@@ -167,6 +157,11 @@ async def test_two_rooms_at_once_stay_separate_and_a_caller_leaving_completes(
         for caller in callers:
             await caller.leave()
     await in_thread(wait_status, lk_api, sessions[1][0], {"COMPLETED"})
+    absent = await in_thread(
+        wait_status, lk_api, absent_id, {"FAILED", "COMPLETED"}, LIVEKIT_CONNECT_TIMEOUT_S + 20
+    )
+    assert absent["status"] == "FAILED" and absent["failureCode"] == "CONNECTION_TIMEOUT"
+    assert "LiveKit room" in absent["failure"]
 
 
 async def test_speaking_over_the_avatar_interrupts_it_in_the_room(
@@ -322,14 +317,18 @@ def runway_rpc_helper() -> Path:
 
 
 async def test_our_whip_client_says_the_server_uses_livekit(
-    lk_server: Server, lk_avatar: str
+    lk_server: Server, lk_api: httpx.Client, lk_avatar: str
 ) -> None:
     from opencharacters.client.call import Caller, CallError
 
+    caller = Caller(lk_server.base_url, API_KEY, lk_avatar)
     with pytest.raises(CallError, match="LiveKit rooms") as refused:
-        async with Caller(lk_server.base_url, API_KEY, lk_avatar):
+        async with caller:
             pass
     assert livekit_url_in(str(refused.value))
+    # The client gives the spent session back rather than leaving it to time out.
+    assert caller.session_id is not None
+    await in_thread(wait_status, lk_api, caller.session_id, {"CANCELLED"})
 
 
 def livekit_url_in(message: str) -> bool:
