@@ -88,7 +88,6 @@ class LiveKitTransport:
         self._sources: list[rtc.AudioSource | rtc.VideoSource] = []
         self._caller: str | None = None
         self._subscribed = asyncio.Event()
-        self._last_audio_s: float | None = None
         self._closed = False
         self.audio_frames_sent = 0
         self.video_frames_sent = 0
@@ -205,7 +204,10 @@ class LiveKitTransport:
         self.channel.send(message)
 
     def last_caller_audio_s(self) -> float | None:
-        return self._last_audio_s
+        """None: the room says when the caller is gone (they leave, or the server drops them),
+        and a caller who mutes sends no audio at all, which must not end the call as the
+        pipeline's silent-media guard would (it is for WHIP, where a closed tab stays silent)."""
+        return None
 
     def stop(self) -> None:
         self._closed = True
@@ -283,7 +285,6 @@ class LiveKitTransport:
             async for event in stream:
                 frame = event.frame
                 arrived = self._clock.now()
-                self._last_audio_s = arrived
                 pcm = np.frombuffer(frame.data, dtype=np.int16).astype(np.float32) / 32768.0
                 duration = len(pcm) / CALLER_RATE
                 start_s = arrived - duration
