@@ -13,6 +13,7 @@ setup: system venv models
 
 system:
 	@scripts/setup-system.sh
+	@scripts/setup-livekit.sh
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON)"; exit 1; }
@@ -29,8 +30,9 @@ models: venv
 	$(BIN)/opencharacters models prepare --quiet
 	@$(BIN)/python -m opencharacters.animation.face_model >/dev/null
 
+# TRANSPORT=livekit: calls meet their callers in rooms of a local livekit-server (docs/livekit.md).
 run: setup
-	$(BIN)/opencharacters serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --dev-key-file
+	$(if $(filter livekit,$(TRANSPORT)),scripts/with-livekit.sh) $(BIN)/opencharacters serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --dev-key-file
 
 test: setup
 	$(BIN)/pytest -q

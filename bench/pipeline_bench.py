@@ -32,6 +32,7 @@ from common import load_average, write_results
 from opencharacters.animation.rig import prepare
 from opencharacters.dialogue.tools import ToolRecord
 from opencharacters.engine.live.engines import EngineLoader
+from opencharacters.engine.live.transport import WebRtcTransport
 from opencharacters.engine.live.worker import CallSpec, Ending, Outcome, SessionWorker
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.media.audio import Samples, float_to_int16, resample
@@ -137,7 +138,9 @@ async def pull(track: Any) -> None:
         await track.recv()
 
 
-async def wait_state(worker: SessionWorker, state: str, timeout_s: float = 300) -> None:
+async def wait_state(
+    worker: SessionWorker[WebRtcTransport], state: str, timeout_s: float = 300
+) -> None:
     deadline = time.monotonic() + timeout_s
     while worker.session.state != state:
         if time.monotonic() > deadline:
@@ -169,16 +172,19 @@ async def main() -> None:
     transcript = Transcript()
     worker = SessionWorker(
         spec,
+        transport=lambda clock, speaker, face, _size: WebRtcTransport(
+            spec.session_id, clock, speaker, face
+        ),
         engines=engines,
         engine_settings=settings,
         clock=SessionClock(),
         transcript=transcript,
     )
     microphone = Microphone()
-    worker.caller_track(microphone)
-    worker.connection_state_changed("connected")
-    media = [asyncio.ensure_future(pull(worker.audio_track)),
-             asyncio.ensure_future(pull(worker.video_track))]  # fmt: skip
+    worker.transport.caller_track(microphone)
+    worker.transport.connection_state_changed("connected")
+    media = [asyncio.ensure_future(pull(worker.transport.audio_track)),
+             asyncio.ensure_future(pull(worker.transport.video_track))]  # fmt: skip
     call = asyncio.ensure_future(worker.converse())
     await wait_state(worker, "listening")
     for line in caller:

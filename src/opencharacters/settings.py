@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from opencharacters.engine_settings import EngineSettings
@@ -19,6 +19,27 @@ class IceServer(BaseModel):
     urls: str | list[str]
     username: str | None = None
     credential: str | None = None
+
+
+class LiveKitSettings(BaseModel):
+    """A LiveKit server the calls meet their callers in (OPENCHARACTERS_TRANSPORT=livekit)."""
+
+    url: str | None = None
+    """Its signalling URL as callers reach it, e.g. wss://livekit.example.org (ws:// locally)."""
+    api_key: str | None = None
+    api_secret: str | None = None
+    token_ttl_s: int = Field(default=600, ge=30, le=24 * 3600)
+    """How long the caller's token from consume may be used to join (a joined caller stays)."""
+
+    @field_validator("url")
+    @classmethod
+    def _websocket_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.rstrip("/")
+        if not value.startswith(("ws://", "wss://", "http://", "https://")):
+            raise ValueError(f"must start with ws://, wss://, http:// or https:// (got {value!r})")
+        return value
 
 
 def default_data_dir() -> Path:
@@ -85,11 +106,16 @@ class Settings(BaseSettings):
     """Waiting sessions are looked for this often (and at once when an API process says so)."""
 
     # Live calls (WebRTC).
+    transport: Literal["whip", "livekit"] = "whip"
+    """How callers reach a call: WHIP straight to the media worker (embedded, nothing else to
+    run), or a room on a LiveKit server (`livekit`; what Runway's browser SDK speaks)."""
+    livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
     ice_servers: list[IceServer] = Field(default_factory=list)
     """STUN/TURN servers for the server's peer, e.g. OPENCHARACTERS_ICE_SERVERS=
     '[{"urls": "stun:stun.example.org:3478"}]'. Empty: host candidates only, nothing contacted."""
     connect_timeout_s: float = Field(default=20.0, gt=0)
-    """From the WHIP offer to a connected peer; past it the session FAILS (CONNECTION_TIMEOUT)."""
+    """From the WHIP offer to a connected peer (LiveKit: from consume to the caller in the room);
+    past it the session FAILS (CONNECTION_TIMEOUT)."""
     video_fps: int = Field(default=25, ge=1, le=60)
     record_sessions: bool = True
     preload_engines: bool = True
@@ -124,6 +150,18 @@ class Settings(BaseSettings):
     """Delivered and given-up events (and their log) are forgotten after this many days."""
 
     engines: EngineSettings = Field(default_factory=EngineSettings)
+
+    @model_validator(mode="after")
+    def _livekit_configured(self) -> Settings:
+        if self.transport == "livekit":
+            missing = [
+                f"OPENCHARACTERS_LIVEKIT__{name.upper()}"
+                for name in ("url", "api_key", "api_secret")
+                if not getattr(self.livekit, name)
+            ]
+            if missing:
+                raise ValueError(f"transport 'livekit' needs {', '.join(missing)}")
+        return self
 
     @field_validator("fetch_allow_networks")
     @classmethod

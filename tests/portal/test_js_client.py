@@ -181,3 +181,21 @@ def test_consume_sends_what_runway_sends_and_surfaces_server_errors() -> None:
         ],
     ]
     assert len(result["requests"]) == 3
+
+
+def test_a_livekit_room_from_consume_is_refused_clearly() -> None:
+    """With OPENCHARACTERS_TRANSPORT=livekit consume returns a LiveKit URL: this WHIP client says
+    so instead of posting an offer there (docs/livekit.md)."""
+    result = run_node(
+        """
+        globalThis.fetch = async () => { throw new Error("nothing may be fetched"); };
+        try {
+          await sdk.connect({url: "wss://livekit.example.org", token: "jwt", roomName: "s1"},
+                            {audio: false, hangUpOnPageHide: false});
+        } catch (e) { out.error = [e.name, e.code, e.message]; }
+        console.log(JSON.stringify(out));
+        """
+    )
+    name, code, message = result["error"]
+    assert (name, code) == ("OpenCharactersError", "CONNECTION_FAILED")
+    assert "LiveKit" in message and "@runwayml/avatars" in message

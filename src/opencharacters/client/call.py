@@ -224,7 +224,9 @@ class Caller:
             f"/v1/realtime_sessions/{self.session_id}/consume",
             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         )
-        await self._connect(str(consumed["url"]), str(consumed["token"]))
+        url = str(consumed["url"])
+        refuse_livekit(url)
+        await self._connect(url, str(consumed["token"]))
 
     async def _wait_ready(self) -> str:
         deadline = time.monotonic() + self.ready_timeout_s
@@ -543,3 +545,13 @@ def speech_onsets(samples: Samples, rate: int, threshold: float = 0.01) -> list[
 
 def seconds(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.3f}"
+
+
+def refuse_livekit(url: str) -> None:
+    """With OPENCHARACTERS_TRANSPORT=livekit consume returns a LiveKit room's URL, which this
+    WHIP client does not join: say so rather than post an offer there (docs/livekit.md)."""
+    if url.lower().startswith(("ws://", "wss://")):
+        raise CallError(
+            "this server carries calls in LiveKit rooms (consume returned a LiveKit URL, "
+            f"{url}); join with a LiveKit client such as Runway's @runwayml/avatars"
+        )

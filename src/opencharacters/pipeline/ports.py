@@ -3,7 +3,7 @@
 The pipeline (pipeline/session.py) talks only to these; each has an embedded default adapter:
 
     port               embedded adapter                                 another adapter
-    CallerTransport    engine/live/transport.py WebRtcTransport (WHIP)  (a LiveKit room)
+    CallerTransport    engine/live/transport.py WebRtcTransport (WHIP)  livekit_transport.py
     SpeechRecognizer   speech/asr.py WhisperRecognizer                  speech/asr_openai.py
     TurnDetection      speech/turns.py TurnDetector (Silero VAD)
     DialogueModel      dialogue/llama_backend.py LlamaDialogueModel     dialogue/openai_backend.py

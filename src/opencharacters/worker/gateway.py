@@ -1,5 +1,6 @@
 """The API's side of the media workers: signalling forwarded to the worker holding a session.
 
+With the LiveKit transport, consume asks that worker to join the session's room (`join`).
 WHIP offers and hang-ups are reverse-proxied (not redirected: a browser's fetch and every client
 keep talking to the API's public URL, CORS included) to the worker's internal address, found in
 the database. Cancels are written to the database first (the truth) and then pushed to the worker
@@ -93,6 +94,20 @@ class WorkerGateway:
         if status != 201:
             raise _relayed(status, body)
         return body
+
+    async def join(self, session_id: str, token: str) -> None:
+        """LiveKit transport: asks the worker holding the session to join its room now."""
+        session, address = await asyncio.to_thread(self._address, session_id)
+        if session is None:
+            raise NotFound(f"Realtime session {session_id} not found.")
+        if address is None:
+            raise ServiceUnavailable(
+                "The media worker holding this session is not reachable; create a new session."
+            )
+        url = f"{address}/internal/v1/sessions/{session_id}/join"
+        status, body = await self._send("POST", url, headers={"Authorization": f"Bearer {token}"})
+        if status != 204:
+            raise _relayed(status, body)
 
     async def hang_up(self, session_id: str, token: str) -> None:
         session, address = await asyncio.to_thread(self._address, session_id)

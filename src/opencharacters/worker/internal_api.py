@@ -66,6 +66,13 @@ def internal_app(live: LiveCalls, db: Database, state: WorkerState, token: str) 
         )
         return Response(content=answer, status_code=201, media_type="application/sdp")
 
+    @app.post("/internal/v1/sessions/{session_id}/join", status_code=204)
+    async def join(session_id: str, authorization: str = Header(default="")) -> Response:
+        """LiveKit transport: the avatar joins the session's room (consume just minted the
+        caller's token); the call runs until it ends like a WHIP call."""
+        await live.join(session_id, _bearer(authorization))
+        return Response(status_code=204)
+
     @app.delete("/internal/v1/sessions/{session_id}/whip")
     async def hang_up(session_id: str, authorization: str = Header(default="")) -> Response:
         await live.hang_up(session_id, _bearer(authorization))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import subprocess
 import time
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from opencharacters.media.audio import Samples, read_wav
+from tests.support.livekit import LiveKitServer, binary
 from tests.support.media import face_data_uri
 from tests.support.server import API_KEY, Server
 
@@ -104,3 +106,67 @@ def conversation(api: httpx.Client, session_id: str) -> Any:
     response = api.get(f"/v1/avatar_conversations/{session_id}")
     assert response.status_code == 200, response.text
     return response.json()
+
+
+# ----- the LiveKit transport: one livekit-server and one server using it, for the package -----
+
+LIVEKIT_CONNECT_TIMEOUT_S = 8
+
+
+@pytest.fixture(scope="package")
+def livekit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveKitServer]:
+    binary()  # skips (fails in CI) before anything starts when it was not built
+    server = LiveKitServer(tmp_path_factory.mktemp("livekit")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="package")
+def lk_server(livekit: LiveKitServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = Server(
+        tmp_path_factory.mktemp("live-livekit"),
+        None,
+        OPENCHARACTERS_PRELOAD_ENGINES="true",
+        OPENCHARACTERS_SESSION_CAPACITY="3",
+        OPENCHARACTERS_CONNECT_TIMEOUT_S=str(LIVEKIT_CONNECT_TIMEOUT_S),
+        **livekit.server_env(),
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="package")
+def lk_api(lk_server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=lk_server.base_url, headers=HEADERS, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="package")
+def lk_avatar(lk_api: httpx.Client) -> str:
+    return create_avatar(lk_api)
+
+
+def ready_session(api: httpx.Client, avatar_id: str, **fields: Any) -> tuple[str, str]:
+    body = {
+        "model": "gwm1_avatars",
+        "avatar": {"type": "custom", "avatarId": avatar_id},
+        **fields,
+    }
+    response = api.post("/v1/realtime_sessions", json=body)
+    assert response.status_code == 200, response.text
+    session_id = str(response.json()["id"])
+    session = wait_status(api, session_id, {"READY"})
+    return session_id, str(session["sessionKey"])
+
+
+def consume(api: httpx.Client, session_id: str, key: str) -> httpx.Response:
+    return httpx.post(
+        f"{api.base_url}/v1/realtime_sessions/{session_id}/consume",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+
+async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The test's HTTP calls leave the loop free for the caller's media."""
+    return await asyncio.to_thread(function, *args, **kwargs)

@@ -14,6 +14,7 @@ from opencharacters.api.context import Services, services
 from opencharacters.api.params import IdPath, check_id
 from opencharacters.domain.errors import Conflict, NotFound
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
+from opencharacters.engine.live import livekit_room
 from opencharacters.store.tables import RealtimeSession
 
 router = APIRouter(tags=["realtime sessions"])
@@ -34,13 +35,19 @@ def _check_session(svc: Services, org_id: str, session_id: str) -> None:
     "/v1/realtime_sessions/{id}/connect_backend",
     summary="Credentials for your backend to answer the session's backend_rpc tools",
     description="Returns `{url, token, roomName}`: open a WebSocket to `url` with "
-    "`Authorization: Bearer <token>` (or `?token=`) and answer `rpc` messages; see docs/tools.md.",
+    "`Authorization: Bearer <token>` (or `?token=`) and answer `rpc` messages; see docs/tools.md. "
+    "With the LiveKit transport `url` and `token` join the session's LiveKit room, where each "
+    "tool is an RPC method (Runway's `@runwayml/avatars-node-rpc` answers them); see "
+    "docs/livekit.md.",
 )
 async def connect_backend(
     id: IdPath, caller: Caller = Depends(api_caller), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     session_id = check_id(id, "id")
     await asyncio.to_thread(_check_session, svc, caller.org_id, session_id)
+    if svc.settings.transport == "livekit":
+        # The backend joins the session's room and answers the tools as LiveKit RPC methods.
+        return livekit_room.backend_credentials(svc.settings.livekit, session_id)
     token = await asyncio.to_thread(svc.workers.backend_token, session_id)
     base = svc.settings.resolved_public_url
     ws_base = (

@@ -28,6 +28,7 @@ from opencharacters.domain.errors import (
 )
 from opencharacters.domain.requests import SessionCreate
 from opencharacters.domain.session_states import TERMINAL, SessionStatus
+from opencharacters.engine.live import livekit_room
 from opencharacters.store.avatars import ready_avatar
 from opencharacters.store.limits import check_session_limits, server_defaults
 from opencharacters.store.locks import lock_organization
@@ -166,7 +167,8 @@ SESSION_KEY_NEEDED = (
 )
 
 
-def _consume(svc: Services, session_id: str, key: str, address: str) -> dict[str, Any]:
+def _consume(svc: Services, session_id: str, key: str, address: str) -> str:
+    """Consumes the session key; returns the media token the caller's connection carries."""
     refuse_blocked_address(svc, address)
     with svc.db.session() as db:
         session = db.get(RealtimeSession, session_id)
@@ -187,18 +189,16 @@ def _consume(svc: Services, session_id: str, key: str, address: str) -> dict[str
         token = mark_consumed(db, session)
         if not token:
             raise Conflict("These session credentials were already consumed; create a new session.")
-        base = svc.settings.resolved_public_url
-        return {
-            "url": f"{base}/v1/realtime_sessions/{session.id}/whip",
-            "token": token,
-            "roomName": session.id,
-        }
+        return token
 
 
 @router.post(
     "/v1/realtime_sessions/{id}/consume",
     summary="Exchange the sessionKey for media credentials (once)",
-    description="Authenticated by `Authorization: Bearer <sessionKey>`; no X-Runway-Version.",
+    description="Authenticated by `Authorization: Bearer <sessionKey>`; no X-Runway-Version. "
+    "`url` is the session's WHIP endpoint (the embedded transport) or, with the LiveKit "
+    "transport, the LiveKit server's URL, `token` then a LiveKit access token for the room "
+    "`roomName` (the session id).",
 )
 async def consume_realtime_session(
     id: IdPath,
@@ -210,4 +210,13 @@ async def consume_realtime_session(
     if credentials is None or not credentials.credentials:
         raise Unauthorized(SESSION_KEY_NEEDED)
     address = client_address(request.scope)
-    return await asyncio.to_thread(_consume, svc, session_id, credentials.credentials, address)
+    token = await asyncio.to_thread(_consume, svc, session_id, credentials.credentials, address)
+    if svc.settings.transport == "livekit":
+        # The avatar joins the session's room first; the caller's token is for that room only.
+        await svc.workers.join(session_id, token)
+        return livekit_room.caller_credentials(svc.settings.livekit, session_id)
+    return {
+        "url": f"{svc.settings.resolved_public_url}/v1/realtime_sessions/{session_id}/whip",
+        "token": token,
+        "roomName": session_id,
+    }

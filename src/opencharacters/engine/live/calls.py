@@ -1,6 +1,8 @@
-"""The live calls of one media-worker process: WHIP offers become calls; calls end into the store.
+"""The live calls of one media-worker process: WHIP offers (or, with the LiveKit transport, a
+consume) become calls; calls end into the store.
 
-A session's media runs in the worker that claimed it (the API forwards the offer there). The
+A session's media runs in the worker that claimed it (the API forwards the offer or the join
+there). The
 database stays the source of truth for status; this registry only knows which calls it is
 running, so a second offer for the same session, a hang-up or a cancel reaches the right call."""
 
@@ -11,7 +13,7 @@ import hmac
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +24,13 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.dialogue.tools import parse_tools
-from opencharacters.domain.errors import BadRequest, Conflict, NotFound, Unauthorized
+from opencharacters.domain.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from opencharacters.domain.session_states import TERMINAL, SessionStatus, can_transition
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.live import codecs
@@ -35,13 +43,17 @@ from opencharacters.engine.live.admission import (
 from opencharacters.engine.live.backends import BackendLinks
 from opencharacters.engine.live.engines import EngineLoader
 from opencharacters.engine.live.transcript import StoreTranscript
+from opencharacters.engine.live.transport import WebRtcTransport
 from opencharacters.engine.live.worker import (
     CallSpec,
     Ending,
     Outcome,
     SessionWorker,
+    T,
+    TransportFactory,
 )
 from opencharacters.pipeline.clock import SessionClock
+from opencharacters.pipeline.ports import ToolRunner
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, RealtimeSession
@@ -73,8 +85,11 @@ class _AvatarKnowledge:
 class LiveCall:
     session_id: str
     token: str
-    worker: SessionWorker
-    peer: RTCPeerConnection
+    worker: SessionWorker[Any]
+    close: Callable[[], Awaitable[None]]
+    """Closes the caller's side: the aiortc peer, or the LiveKit room (deleted for everyone)."""
+    no_caller: str = "The caller's peer did not connect after the offer."
+    """The failure when the caller does not connect within connect_timeout_s."""
     task: asyncio.Task[None] | None = None
 
 
@@ -126,11 +141,23 @@ class LiveCalls:
                     raise Conflict("This session is already connected; a second offer is refused.")
                 raise Unauthorized("Invalid media token for this session.")
             spec = await asyncio.to_thread(self._load_spec, session_id, token)
-            call = await self._connect(spec, token, sdp)
+            call, answer = await self._connect(spec, token, sdp)
             self._calls[session_id] = call
         call.task = asyncio.create_task(self._run(call), name=f"call:{session_id}")
-        assert call.peer.localDescription is not None
-        return call.peer.localDescription.sdp
+        return answer
+
+    async def join(self, session_id: str, token: str) -> None:
+        """LiveKit transport: the avatar joins the session's room and the call starts (its
+        caller, holding the token consume minted, joins the same room)."""
+        async with self._lock:
+            if session_id in self._calls:
+                if same(self._calls[session_id].token, token):
+                    raise Conflict("This session's avatar is already in its room.")
+                raise Unauthorized("Invalid media token for this session.")
+            spec = await asyncio.to_thread(self._load_spec, session_id, token)
+            call = await self._join_room(spec, token)
+            self._calls[session_id] = call
+        call.task = asyncio.create_task(self._run(call), name=f"call:{session_id}")
 
     def _load_spec(self, session_id: str, token: str) -> CallSpec:
         with self._db.session() as db:
@@ -160,29 +187,73 @@ class LiveCalls:
                 tools=tuple(parse_tools(session.tools or [])),
             )
 
-    async def _connect(self, spec: CallSpec, token: str, sdp: str) -> LiveCall:
-        ice = [RTCIceServer(**server.model_dump()) for server in self._settings.ice_servers]
-        peer = RTCPeerConnection(RTCConfiguration(iceServers=ice))
+    def _new_worker(
+        self, spec: CallSpec, transport: TransportFactory[T], tools: ToolRunner
+    ) -> SessionWorker[T]:
         clock = SessionClock()
         worker = SessionWorker(
             spec,
+            transport=transport,
             engines=self.engines,
             engine_settings=self._settings.engines,
             clock=clock,
             transcript=StoreTranscript(self._db, spec.session_id, clock),
-            tool_backend=self.backends,
+            tool_backend=tools,
             knowledge=_AvatarKnowledge(self._knowledge, spec.avatar_id)
             if self._knowledge
             else None,
         )
         if self._settings.record_sessions:
             worker.recorder = self._new_recorder(spec, worker.frame_size)
-        peer.on("datachannel", worker.channel.attach)
-        peer.on("track", worker.caller_track)
+        return worker
+
+    async def _join_room(self, spec: CallSpec, token: str) -> LiveCall:
+        from opencharacters.engine.live.livekit_transport import LiveKitTransport, RoomRpc
+
+        settings = self._settings.livekit
+        rpc = RoomRpc()  # backend tools are RPC calls to the backend in the same room
+        worker = self._new_worker(
+            spec,
+            lambda clock, speaker, face, size: LiveKitTransport(
+                spec.session_id, clock, speaker, face, settings, size, rpc
+            ),
+            rpc,
+        )
+        try:
+            await worker.transport.join()
+        except Exception as exc:
+            log.warning("session %s: joining its LiveKit room failed: %s", spec.session_id, exc)
+            await worker.transport.close()
+            if worker.recorder is not None:
+                worker.recorder.abort()
+            raise ServiceUnavailable(
+                "The avatar could not join the session's LiveKit room; retry in a moment."
+            ) from None
+        return LiveCall(
+            spec.session_id,
+            token,
+            worker,
+            worker.transport.close,
+            no_caller="The caller did not join the session's LiveKit room after consume.",
+        )
+
+    async def _connect(self, spec: CallSpec, token: str, sdp: str) -> tuple[LiveCall, str]:
+        ice = [RTCIceServer(**server.model_dump()) for server in self._settings.ice_servers]
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=ice))
+        worker = self._new_worker(
+            spec,
+            lambda clock, speaker, face, _size: WebRtcTransport(
+                spec.session_id, clock, speaker, face
+            ),
+            self.backends,
+        )
+        transport = worker.transport
+        peer.on("datachannel", transport.channel.attach)
+        peer.on("track", transport.caller_track)
 
         @peer.on("connectionstatechange")
         def _state_changed() -> None:
-            worker.connection_state_changed(peer.connectionState)
+            transport.connection_state_changed(peer.connectionState)
 
         try:
             await peer.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -197,15 +268,16 @@ class LiveCalls:
                 "body: the offer needs an audio transceiver (the caller's microphone, sendrecv) "
                 f"and a video transceiver (recvonly, for the avatar); it has no {missing[0]}"
             )
-        peer.addTrack(worker.audio_track)
-        peer.addTrack(worker.video_track)
+        peer.addTrack(transport.audio_track)
+        peer.addTrack(transport.video_track)
         try:
             answer = await peer.createAnswer()
             await peer.setLocalDescription(answer)
         except Exception as exc:
             await peer.close()
             raise BadRequest(f"body: no answer can be made for this offer: {exc}"[:300]) from None
-        return LiveCall(spec.session_id, token, worker, peer)
+        assert peer.localDescription is not None
+        return LiveCall(spec.session_id, token, worker, peer.close), peer.localDescription.sdp
 
     def _new_recorder(self, spec: CallSpec, size: tuple[int, int]) -> Any:
         from opencharacters.media.recording import CallRecorder
@@ -288,7 +360,7 @@ class LiveCalls:
                     Ending(
                         Outcome.FAILED,
                         "no connection",
-                        failure="The caller's peer did not connect after the offer.",
+                        failure=call.no_caller,
                         failure_code="CONNECTION_TIMEOUT",
                     )
                 )
@@ -325,9 +397,9 @@ class LiveCalls:
         except Exception:
             log.exception("session %s: stopping the worker failed", call.session_id)
         try:
-            await call.peer.close()
+            await call.close()
         except Exception:
-            log.exception("session %s: closing the peer failed", call.session_id)
+            log.exception("session %s: closing the caller's side failed", call.session_id)
         blob_key: str | None = None
         if worker.recorder is not None:
             blob_key = await self._store_recording(call, running)

@@ -90,6 +90,13 @@ class WebRtcTransport:
     def last_caller_audio_s(self) -> float | None:
         return self._last_audio_s
 
+    def media_stats(self) -> dict[str, Any]:
+        return {
+            "audioFramesSent": self.audio_track.frames_sent,
+            "videoFramesSent": self.video_track.frames_sent,
+            "firstFrameS": self.video_track.first_frame_s,
+        }
+
     def stop(self) -> None:
         for task in self._readers:
             task.cancel()

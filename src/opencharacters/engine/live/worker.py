@@ -1,34 +1,58 @@
-"""One live call over WebRTC: the pipeline (pipeline/session.py) wired to the aiortc transport.
+"""One live call: the pipeline (pipeline/session.py) wired to a caller transport.
 
 `SessionWorker` is what engine/live/calls.py holds for each call: it builds the session's
-clock-bound parts (speaker, face animation with its renderer, transport) and the call session,
-and forwards the few things the signalling side needs (tracks, channel, control, stats)."""
+clock-bound parts (speaker, face animation with its renderer), the transport (WHIP's aiortc
+peer, engine/live/transport.py, or a LiveKit room, engine/live/livekit_transport.py) and the
+call session, and forwards what the signalling side needs (control, stats)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import FaceAnimator
 from opencharacters.engine.live.engines import EngineLoader
-from opencharacters.engine.live.transport import WebRtcTransport
+from opencharacters.engine.live.transport import CallPeer
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.model_registry import models_for
 from opencharacters.pipeline.call import CallSpec, Ending, Outcome
 from opencharacters.pipeline.clock import SessionClock
-from opencharacters.pipeline.ports import CallRecording, Knowledge, ToolRunner, TranscriptSink
+from opencharacters.pipeline.ports import (
+    CallerTransport,
+    CallRecording,
+    Knowledge,
+    ToolRunner,
+    TranscriptSink,
+)
 from opencharacters.pipeline.session import CallSession
 from opencharacters.pipeline.speaker import Speaker
 
 __all__ = ["CallSpec", "Ending", "Outcome", "SessionWorker", "TranscriptSink"]
 
 
-class SessionWorker:
+class AvatarTransport(CallerTransport, Protocol):
+    """A caller transport as a worker builds it: bound to the call, counting what it sent."""
+
+    def bind(self, peer: CallPeer) -> None: ...
+
+    def media_stats(self) -> dict[str, Any]:
+        """audioFramesSent, videoFramesSent, firstFrameS (session clock) so far."""
+        ...
+
+
+T = TypeVar("T", bound=AvatarTransport)
+TransportFactory = Callable[[SessionClock, Speaker, FaceAnimator, tuple[int, int]], T]
+"""Builds a call's transport from its clock, speaker, face animation and frame size."""
+
+
+class SessionWorker(Generic[T]):
     def __init__(
         self,
         spec: CallSpec,
         *,
+        transport: TransportFactory[T],
         engines: EngineLoader,
         engine_settings: EngineSettings,
         clock: SessionClock,
@@ -43,7 +67,7 @@ class SessionWorker:
         self.frame_size = rig.size
         self.speaker = Speaker(clock.now)
         self.animator = FaceAnimator(rig, fps=spec.fps, renderer=Renderer(rig))
-        self.transport = WebRtcTransport(spec.session_id, clock, self.speaker, self.animator)
+        self.transport: T = transport(clock, self.speaker, self.animator, self.frame_size)
         models = models_for(engine_settings)
         self.session = CallSession(
             spec,
@@ -60,9 +84,6 @@ class SessionWorker:
             knowledge=knowledge,
         )
         self.transport.bind(self.session)
-        self.channel = self.transport.channel
-        self.audio_track = self.transport.audio_track
-        self.video_track = self.transport.video_track
 
     @property
     def recorder(self) -> Any:
@@ -80,12 +101,6 @@ class SessionWorker:
     def connected_at_s(self) -> float | None:
         return self.session.connected_at_s
 
-    def connection_state_changed(self, state: str) -> None:
-        self.transport.connection_state_changed(state)
-
-    def caller_track(self, track: Any) -> None:
-        self.transport.caller_track(track)
-
     def end(self, ending: Ending) -> None:
         self.session.end(ending)
 
@@ -102,13 +117,15 @@ class SessionWorker:
         return self.session.recording_duration_s()
 
     def stats(self) -> dict[str, Any]:
+        media = self.transport.media_stats()
+        first_frame_s = media["firstFrameS"]
         return {
-            "audioFramesSent": self.audio_track.frames_sent,
-            "videoFramesSent": self.video_track.frames_sent,
+            "audioFramesSent": media["audioFramesSent"],
+            "videoFramesSent": media["videoFramesSent"],
             "firstFrameAfterConnectS": (
                 None
-                if self.video_track.first_frame_s is None or self.connected_at_s is None
-                else round(self.video_track.first_frame_s - self.connected_at_s, 4)
+                if first_frame_s is None or self.connected_at_s is None
+                else round(first_frame_s - self.connected_at_s, 4)
             ),
             "turns": [t.as_json() for t in self.session.metrics.turns],
             "bargeIns": self.session.metrics.barge_ins,

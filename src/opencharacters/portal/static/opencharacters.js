@@ -279,6 +279,16 @@ export class Call extends EventTarget {
         ? { ...given, url: given.url || given.serverUrl }
         : await consume(given);
       this._checkNotEnded();
+      if (/^wss?:\/\//i.test(media.url)) {
+        // OPENCHARACTERS_TRANSPORT=livekit: consume gave a LiveKit room, which this client
+        // does not join (docs/livekit.md).
+        throw new OpenCharactersError(
+          "CONNECTION_FAILED",
+          "This server carries calls in LiveKit rooms (consume returned a LiveKit URL); join " +
+            "with a LiveKit client such as Runway's @runwayml/avatars.",
+          { url: media.url },
+        );
+      }
       this.sessionId = media.sessionId || null;
       this.roomName = media.roomName || this.sessionId;
       this._token = media.token;
