@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from opencharacters.engine_settings import EngineSettings
@@ -19,6 +19,25 @@ class IceServer(BaseModel):
     urls: str | list[str]
     username: str | None = None
     credential: str | None = None
+
+
+class S3Settings(BaseModel):
+    """The bucket blobs live in when OPENCHARACTERS_BLOB_STORE=s3, e.g.
+    OPENCHARACTERS_S3__BUCKET=avatars OPENCHARACTERS_S3__ENDPOINT_URL=http://10.0.0.5:7070."""
+
+    bucket: str = ""
+    endpoint_url: str | None = None
+    """None: AWS itself. Any S3-compatible server otherwise (versitygw, Ceph RGW, Garage...)."""
+    public_endpoint_url: str | None = None
+    """Where callers reach the server, when it differs from endpoint_url (presigned URLs use it)."""
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    """None (with secret_access_key): boto3's usual chain (AWS_* variables, instance role)."""
+    secret_access_key: str | None = None
+    path_style: bool = False
+    """http://host/bucket/key rather than http://bucket.host/key: what local servers need."""
+    multipart_threshold_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
+    """Files larger than this (recordings, videos) go up in parallel parts of this size."""
 
 
 def default_data_dir() -> Path:
@@ -39,8 +58,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
-    blob_store: Literal["filesystem"] = "filesystem"
+    blob_store: Literal["filesystem", "s3"] = "filesystem"
     blob_dir: Path | None = None
+    """The filesystem store's root (default: <data_dir>/blobs)."""
+    s3: S3Settings = Field(default_factory=S3Settings)
     public_url: str | None = None
     bootstrap_api_key: str | None = None
     # `make run`: keep the first start's key in the data directory and print it every start.
@@ -140,6 +161,12 @@ class Settings(BaseSettings):
             if not ports or not all(p.isdigit() and 0 < int(p) < 65536 for p in ports):
                 raise ValueError(f"must be '*' or comma-separated ports 1..65535 (got {value!r})")
         return value
+
+    @model_validator(mode="after")
+    def _s3_bucket(self) -> Settings:
+        if self.blob_store == "s3" and not self.s3.bucket:
+            raise ValueError("OPENCHARACTERS_BLOB_STORE=s3 needs OPENCHARACTERS_S3__BUCKET")
+        return self
 
     @field_validator("public_url")
     @classmethod

@@ -40,8 +40,8 @@ from opencharacters.api.routers import (
     webhooks,
     whip,
 )
+from opencharacters.blobs.factory import open_blob_store
 from opencharacters.blobs.signing import UrlSigner
-from opencharacters.blobs.store import FilesystemBlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.engine.avatar_jobs import AvatarProcessor
 from opencharacters.engine.scheduler import SessionScheduler
@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     settings.ensure_data_dir()
     db = Database(settings.resolved_database_url)
-    blobs = FilesystemBlobStore(settings.resolved_blob_dir)
+    blobs = open_blob_store(settings)
     # Background image, video, voice and knowledge-indexing work, one job at a time.
     cpu_gate = asyncio.Semaphore(1)
     recovery = RecordingRecovery(settings.data_dir, db, blobs)
