@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -13,17 +12,11 @@ from botocore.exceptions import ClientError
 
 from opencharacters.blobs.s3 import S3BlobStore
 from opencharacters.settings import S3Settings
-from tests.support.s3 import S3Server, running_s3
+from tests.support.s3 import S3Server
 
 pytestmark = pytest.mark.integration
 
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with running_s3(tmp_path_factory.mktemp("s3")) as server:
-        yield server
 
 
 def settings_for(s3: S3Server, bucket: str, **overrides: object) -> S3Settings:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from opencharacters.api.context import Services, services
 from opencharacters.blobs.store import FilesystemBlobStore, content_type_for
@@ -28,7 +28,7 @@ def signed_file(
     expires: str = Query(...),
     signature: str = Query(...),
     svc: Services = Depends(services),
-) -> FileResponse | RedirectResponse:
+) -> Response:
     if not svc.signer.verify("blob", key, expires, signature):
         raise Forbidden("This link is invalid or has expired; request the resource again.")
     store = svc.blobs
