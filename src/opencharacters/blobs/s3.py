@@ -31,14 +31,21 @@ MAX_PRESIGN_TTL_S = 7 * 24 * 3600
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
-def _client(settings: S3Settings, endpoint_url: str | None) -> S3Client:
+def _client(
+    settings: S3Settings,
+    endpoint_url: str | None,
+    *,
+    attempts: int = 4,
+    connect_timeout_s: float = 5,
+    read_timeout_s: float = 60,
+) -> S3Client:
     config = Config(
         region_name=settings.region,
         signature_version="s3v4",
         s3={"addressing_style": "path" if settings.path_style else "auto"},
-        retries={"max_attempts": 4, "mode": "standard"},
-        connect_timeout=5,
-        read_timeout=60,
+        retries={"max_attempts": attempts, "mode": "standard"},
+        connect_timeout=connect_timeout_s,
+        read_timeout=read_timeout_s,
         max_pool_connections=32,
         # Checksums only where S3 requires them: servers other than AWS do not all accept
         # the CRC trailers boto3 adds by default since 1.36.
@@ -70,6 +77,10 @@ class S3BlobStore:
             _client(settings, settings.public_endpoint_url)
             if settings.public_endpoint_url
             else self._client
+        )
+        # Readiness probes answer at once: a load balancer wants "no" now, not after retries.
+        self._probe = _client(
+            settings, settings.endpoint_url, attempts=1, connect_timeout_s=2, read_timeout_s=3
         )
         self._transfer = TransferConfig(
             multipart_threshold=settings.multipart_threshold_bytes,
@@ -149,4 +160,4 @@ class S3BlobStore:
         return url
 
     def check(self) -> None:
-        self._client.head_bucket(Bucket=self.bucket)
+        self._probe.head_bucket(Bucket=self.bucket)
