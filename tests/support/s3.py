@@ -14,7 +14,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,14 +26,63 @@ BINARY_ENV = "OPENCHARACTERS_TEST_VERSITYGW"
 REGION = "us-east-1"
 
 
-@dataclass(frozen=True)
 class S3Server:
-    endpoint_url: str
-    access_key_id: str
-    secret_access_key: str
-    region: str
-    root: Path
-    log_path: Path
+    """One versitygw process over a folder; stop() and start() again keep port and objects."""
+
+    def __init__(self, binary: Path, workdir: Path) -> None:
+        self.binary = binary
+        self.root, self.sidecar = workdir / "buckets", workdir / "meta"
+        self.root.mkdir(parents=True)
+        self.sidecar.mkdir()
+        self.port = free_port()
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.access_key_id, self.secret_access_key = "octestaccess", uuid.uuid4().hex
+        self.region = REGION
+        self.log_path = workdir / "versitygw.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> S3Server:
+        command = [
+            str(self.binary),
+            "--port",
+            f"127.0.0.1:{self.port}",
+            "--access",
+            self.access_key_id,
+            "--secret",
+            self.secret_access_key,
+            "--region",
+            self.region,
+            "--quiet",
+            "posix",
+            "--sidecar",
+            str(self.sidecar),
+            str(self.root),
+        ]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own environment: the gateway also reads ROOT_ACCESS_KEY and VGW_* variables.
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            )
+        try:
+            _wait_for_port(self.port, self.process, self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
     def env(self, bucket: str) -> dict[str, str]:
         """The server settings (OPENCHARACTERS_*) that put blobs in this bucket."""
@@ -96,44 +144,10 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log_path: Path) 
 @contextlib.contextmanager
 def running_s3(workdir: Path) -> Iterator[S3Server]:
     """versitygw's POSIX backend over a fresh folder (metadata in a sidecar folder, so the
-    filesystem needs no extended attributes); stopped and gone afterwards."""
-    binary = require_versitygw()
-    root, sidecar = workdir / "buckets", workdir / "meta"
-    root.mkdir(parents=True)
-    sidecar.mkdir()
-    port = free_port()
-    access, secret = "octestaccess", uuid.uuid4().hex
-    log_path = workdir / "versitygw.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(binary),
-                "--port",
-                f"127.0.0.1:{port}",
-                "--access",
-                access,
-                "--secret",
-                secret,
-                "--region",
-                REGION,
-                "--quiet",
-                "posix",
-                "--sidecar",
-                str(sidecar),
-                str(root),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # Its own environment: the gateway also reads ROOT_ACCESS_KEY and VGW_* variables.
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        )
+    filesystem needs no extended attributes); stopped afterwards."""
+    server = S3Server(require_versitygw(), workdir)
+    server.start()
     try:
-        _wait_for_port(port, process, log_path)
-        yield S3Server(f"http://127.0.0.1:{port}", access, secret, REGION, root, log_path)
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()

@@ -133,6 +133,7 @@ class MediaWorkerProcess:
         tasks = [
             asyncio.create_task(self._keep_lease(address), name="lease"),
             asyncio.create_task(self._claim_loop(), name="claims"),
+            asyncio.create_task(self.live.uploads.run(), name="recording-uploads"),
         ]
         try:
             await self._stop.wait()

@@ -41,6 +41,7 @@ from opencharacters.engine.live.worker import (
     Outcome,
     SessionWorker,
 )
+from opencharacters.engine.recording_uploads import PendingRecordings
 from opencharacters.pipeline.clock import SessionClock
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
@@ -103,6 +104,10 @@ class LiveCalls:
         self._ended: OrderedDict[str, str] = OrderedDict()
         self._lock = asyncio.Lock()
         self._recordings = settings.data_dir / "recordings-in-progress"
+        self.uploads = PendingRecordings(
+            settings.data_dir / "recordings-pending", blobs, self._note_recording
+        )
+        """Recordings the blob store refused at the call's end; `run()` them in the worker."""
         codecs.install()
 
     def __len__(self) -> int:
@@ -360,12 +365,16 @@ class LiveCalls:
         try:
             info = await recorder.finish(call.worker.recording_duration_s())
             key = f"recordings/{call.worker.spec.organization_id}/{call.session_id}.mp4"
-            await asyncio.to_thread(self._blobs.put_file, key, Path(info.path))
-            await asyncio.to_thread(Path(info.path).unlink, missing_ok=True)
-            return key
+            if await self.uploads.store(call.session_id, key, Path(info.path)):
+                return key
+            return None  # kept on disk: the conversation gets it once the store takes it
         except Exception:
             log.exception("session %s: the recording could not be finished", call.session_id)
             return None
+
+    def _note_recording(self, session_id: str, key: str) -> None:
+        with self._db.session() as db:
+            set_recording(db, session_id, key)
 
     def _end_session(
         self, session_id: str, ending: Ending, blob_key: str | None, ended_at: datetime
