@@ -17,4 +17,5 @@ echo "setup: building versitygw $VERSITYGW_VERSION into .tools/bin (once; a few 
 start=$(date +%s)
 CGO_ENABLED=0 GOBIN="$bin_dir" GOFLAGS=-trimpath \
   go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+"$bin_dir/versitygw" --version >/dev/null
 echo "setup: versitygw built in $(( $(date +%s) - start )) s"
