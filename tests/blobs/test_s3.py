@@ -143,3 +143,14 @@ def test_check_names_a_missing_bucket(s3: S3Server, store: S3BlobStore) -> None:
     missing = S3BlobStore(settings_for(s3, "no-such-bucket"))
     with pytest.raises(ClientError):
         missing.check()
+
+
+def test_presigned_urls_name_the_public_endpoint(s3: S3Server) -> None:
+    public = s3.endpoint_url.replace("127.0.0.1", "localhost")
+    store = S3BlobStore(settings_for(s3, s3.create_bucket(), public_endpoint_url=public))
+    store.put_bytes("a/b.jpg", b"seen from outside")
+    url = store.presigned_url("a/b.jpg", 60)
+    assert url.startswith(f"{public}/{store.bucket}/a/b.jpg?")
+    assert httpx.get(url).content == b"seen from outside"
+    # Signed for that host: the same URL through another name is refused.
+    assert httpx.get(url.replace(public, s3.endpoint_url)).status_code == 403

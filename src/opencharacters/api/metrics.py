@@ -16,8 +16,8 @@ from opencharacters.store.db import Database
 from opencharacters.store.stats import OpsSnapshot, ops_snapshot
 
 UNMATCHED = "unmatched"
-"""The route label of requests no route answers (404s): never the raw path, whose values
-are unbounded."""
+"""The route label of requests no API route answers (404s, the portal's files, /health):
+never the raw path, whose values are unbounded."""
 
 
 class DeploymentCollector(Collector):
