@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # `make run`: keep the first start's key in the data directory and print it every start.
     dev_key_file: bool = False
     secret_key: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    """json: one object a line (time, level, logger, message, session_id) for log pipelines."""
 
     # Fetching reference images and audio from https:// URLs.
     fetch_allow_private: bool = False

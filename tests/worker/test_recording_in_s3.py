@@ -5,6 +5,7 @@ the bucket refuses at the call's end (server down) is stored once it is back."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ def server(s3: S3Server, bucket: str, tmp_path_factory: pytest.TempPathFactory) 
         tmp_path_factory.mktemp("server"),
         None,
         OPENCHARACTERS_SESSION_CAPACITY="1",
+        OPENCHARACTERS_LOG_FORMAT="json",
         **s3.env(bucket),
     ).start()
     yield running
@@ -113,3 +115,7 @@ async def test_a_recording_the_bucket_refused_is_stored_when_it_returns(
     assert url, "the kept recording was not stored after the bucket came back"
     await check_served_mp4(url, s3, bucket, tmp_path)
     assert not kept.exists()
+    # The worker said so in JSON lines that name the session.
+    records = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+    about = [record for record in records if record.get("session_id") == session_id]
+    assert any("refused the recording" in record["message"] for record in about), records[-20:]

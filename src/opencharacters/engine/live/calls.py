@@ -42,6 +42,7 @@ from opencharacters.engine.live.worker import (
     SessionWorker,
 )
 from opencharacters.engine.recording_uploads import PendingRecordings
+from opencharacters.logs import session_id_var
 from opencharacters.pipeline.clock import SessionClock
 from opencharacters.settings import Settings
 from opencharacters.store.db import Database
@@ -277,6 +278,7 @@ class LiveCalls:
     # ----- the call's life -------------------------------------------------------------------
 
     async def _run(self, call: LiveCall) -> None:
+        session_id_var.set(call.session_id)  # this task's log records name the session
         worker = call.worker
         running = False
         try:
