@@ -14,6 +14,7 @@ from typing import Any
 import av
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from opencharacters.client.call import Caller
 from tests.engine.live.conftest import HEADERS, conversation, create_avatar, wait_status
@@ -91,6 +92,30 @@ async def test_a_calls_recording_lands_in_the_bucket(
     await check_served_mp4(url, s3, bucket, tmp_path)
     # Nothing of it stays on the server's disk.
     assert [p for p in server.data_dir.rglob(f"{session_id}*") if p.is_file()] == []
+
+
+def test_the_worker_reports_its_calls_and_readiness(server: Server) -> None:
+    """After the call above: the supervised worker's /metrics and /readyz, on its own port."""
+    engine = create_engine(f"sqlite:///{server.data_dir / 'opencharacters.db'}")
+    try:
+        with engine.connect() as connection:
+            address = connection.execute(
+                text("SELECT address FROM media_workers WHERE stopped_at IS NULL")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert httpx.get(f"{address}/readyz").json() == {"status": "ready", "calls": 0}
+    scraped = httpx.get(f"{address}/metrics").text
+    assert 'opencharacters_calls_ended_total{code="",outcome="COMPLETED"} 1.0' in scraped, scraped
+    fps = [
+        line
+        for line in scraped.splitlines()
+        if line.startswith("opencharacters_call_video_fps_sum")
+    ]
+    assert fps and 5 < float(fps[0].split()[-1]) <= 30, scraped
+    assert "opencharacters_worker_calls 0.0" in scraped
+    # Everything else there still needs the deployment's internal token.
+    assert httpx.get(f"{address}/internal/v1/worker").status_code == 401
 
 
 async def test_a_recording_the_bucket_refused_is_stored_when_it_returns(

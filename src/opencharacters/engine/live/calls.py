@@ -33,6 +33,7 @@ from opencharacters.engine.live.admission import (
     same,
 )
 from opencharacters.engine.live.backends import BackendLinks
+from opencharacters.engine.live.call_metrics import CallMetrics
 from opencharacters.engine.live.engines import EngineLoader
 from opencharacters.engine.live.transcript import StoreTranscript
 from opencharacters.engine.live.worker import (
@@ -95,6 +96,7 @@ class LiveCalls:
         self._knowledge = knowledge
         self._db = db
         self._blobs = blobs
+        self.blobs = blobs
         self.worker_id = worker_id
         """Only sessions this worker claimed connect here."""
         self._on_ended = on_ended
@@ -109,6 +111,7 @@ class LiveCalls:
             settings.data_dir / "recordings-pending", blobs, self._note_recording
         )
         """Recordings the blob store refused at the call's end; `run()` them in the worker."""
+        self.metrics = CallMetrics()
         codecs.install()
 
     def __len__(self) -> int:
@@ -135,6 +138,7 @@ class LiveCalls:
             call = await self._connect(spec, token, sdp)
             self._calls[session_id] = call
         call.task = asyncio.create_task(self._run(call), name=f"call:{session_id}")
+        self.metrics.active.set(len(self._calls))
         assert call.peer.localDescription is not None
         return call.peer.localDescription.sdp
 
@@ -349,12 +353,18 @@ class LiveCalls:
             self._ended.popitem(last=False)
         if self._on_ended is not None:
             self._on_ended()
+        stats = worker.stats()
+        self.metrics.active.set(len(self._calls))
+        try:
+            self.metrics.call_ended(ending, stats, worker.recording_duration_s() if running else 0)
+        except Exception:  # metrics never take a call's end down
+            log.exception("session %s: call metrics failed", call.session_id)
         log.info(
             "session %s ended %s (%s): %s",
             call.session_id,
             ending.outcome.value,
             ending.reason,
-            worker.stats(),
+            stats,
         )
 
     async def _store_recording(self, call: LiveCall, running: bool) -> str | None:
