@@ -73,7 +73,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(extra_env: dict[str, str]) -> Any:
+def running_server(extra_env: dict[str, str], source: Path | None = None) -> Any:
+    """A server process, from `source` (another checkout's src/, for before/after runs)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
         env = {
@@ -84,6 +85,8 @@ def running_server(extra_env: dict[str, str]) -> Any:
             "OPENCHARACTERS_SESSION_CAPACITY": "8",
             **extra_env,
         }
+        if source is not None:
+            env["PYTHONPATH"] = str(source)
         log = open(Path(data) / "server.log", "w")  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, "-m", "opencharacters", "serve", "--log-level", "warning"],
@@ -105,10 +108,34 @@ def running_server(extra_env: dict[str, str]) -> Any:
             process.wait(timeout=30)
 
 
-def cpu_seconds(pid: int) -> float:
+def _stat(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """The server and every process under it (media workers are its children)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                parents[int(entry)] = int(_stat(int(entry))[1])
+    tree, frontier = [pid], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        tree += children
+        frontier = children
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of the server's process tree, children that exited included (cutime, cstime)."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = _stat(member)
+            total += sum(int(f) for f in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def create_avatar(base: str, **fields: Any) -> str:
@@ -272,6 +299,14 @@ async def concurrent_calls(
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
+def parse_variant(text: str) -> tuple[str, Path, dict[str, str]]:
+    """LABEL=SRC[;NAME=VALUE,...]: a server from the checkout at SRC with extra environment."""
+    label, rest = text.split("=", 1)
+    source, _, env_text = rest.partition(";")
+    env = dict(pair.split("=", 1) for pair in env_text.split(",") if pair)
+    return label, Path(source).resolve(), env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=6)
@@ -279,12 +314,88 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=2)
     parser.add_argument("--ready", type=int, default=10)
     parser.add_argument("--no-record", action="store_true", help="calls are not recorded")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="LABEL=SRC[;ENV=VALUE,...]: also measure a server from another checkout or with "
+        "other settings, e.g. 'before=../old/src' or "
+        "'two-workers=src;OPENCHARACTERS_MEDIA_WORKERS=2,OPENCHARACTERS_SESSION_CAPACITY=1'",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="variants run interleaved")
     args = parser.parse_args()
+    variants = [parse_variant(v) for v in args.variant] or [("current", ROOT / "src", {})]
     lines = caller_voice([*QUESTIONS[: args.turns], INTERRUPTION])
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in variants}
+    for round_index in range(args.rounds):
+        for label, source, env in variants:
+            print(f"\n=== {label} (round {round_index + 1}/{args.rounds}) ===", flush=True)
+            runs[label].append(run_variant(args, lines, source, env))
+    if len(variants) > 1 or args.rounds > 1:
+        print_comparison(runs)
+    write_results("live", {"loadAverage": load_average(), "variants": runs})
+
+
+def print_comparison(runs: dict[str, list[dict[str, Any]]]) -> None:
+    """Medians over the rounds, one column per variant."""
+    rows: list[tuple[str, Any]] = [
+        (
+            "first audio leaves server p50 s",
+            lambda r: r["turnLatency"]["first audio leaves server"]["p50"],
+        ),
+        (
+            "first audio heard p50 s",
+            lambda r: r["turnLatency"]["first audio heard by caller"]["p50"],
+        ),
+        ("first mouth frame p50 s", lambda r: r["turnLatency"]["first frame, mouth moving"]["p50"]),
+        ("barge-in server cut p50 s", lambda r: pct(r["bargeIn"]["serverCut"], 50)),
+        ("barge-in heard cut p50 s", lambda r: pct(r["bargeIn"]["callerHeardCut"], 50)),
+        ("video fps", lambda r: r["fps"]),
+        ("video delay p50 ms", lambda r: r["videoDelayMs"]["p50"]),
+        ("A/V offset ms", lambda r: r["avOffsetMs"]),
+        ("CPU one call (cores)", lambda r: r["serverCpuCoresOneCall"]),
+        ("create → READY p50 s", lambda r: pct(r["readyS"], 50)),
+    ]
+    concurrent = max(
+        (max(int(n) for n in r["concurrency"]) for v in runs.values() for r in v), default=1
+    )
+    if concurrent > 1:
+        rows += [
+            (f"{concurrent} calls: min fps", lambda r: min(r["concurrency"][concurrent]["fps"])),
+            (
+                f"{concurrent} calls: first audio max s",
+                lambda r: max(r["concurrency"][concurrent]["firstAudioS"], default=float("nan")),
+            ),
+            (
+                f"{concurrent} calls: CPU (cores)",
+                lambda r: r["concurrency"][concurrent]["serverCpuCores"],
+            ),
+        ]
+    labels = list(runs)
+    print("\nComparison (median over rounds)")
+    print(f"{'':36}" + "".join(f"{label:>16}" for label in labels))
+    for name, read in rows:
+        cells = []
+        for label in labels:
+            values = []
+            for result in runs[label]:
+                with contextlib.suppress(KeyError, ValueError, TypeError, StopIteration):
+                    values.append(float(read(result)))
+            cells.append(f"{statistics.median(values):16.3f}" if values else f"{'-':>16}")
+        print(f"{name:36}" + "".join(cells))
+
+
+def run_variant(
+    args: argparse.Namespace,
+    lines: list[tuple[Samples, int]],
+    source: Path,
+    env: dict[str, str],
+) -> dict[str, Any]:
     questions, interruption = lines[:-1], lines[-1]
-    results: dict[str, Any] = {"loadAverage": load_average()}
+    results: dict[str, Any] = {"loadAverage": load_average(), "source": str(source), "env": env}
     with running_server(
-        {"OPENCHARACTERS_RECORD_SESSIONS": "false" if args.no_record else "true"}
+        {"OPENCHARACTERS_RECORD_SESSIONS": "false" if args.no_record else "true", **env},
+        source,
     ) as (base, pid):
         avatar_id = create_avatar(base)
         ready = measure_ready(base, avatar_id, args.ready)
@@ -367,7 +478,7 @@ def main() -> None:
             "median": statistics.median([t["firstAudioS"] for t in turns]) if turns else None,
         }
     )
-    write_results("live", results)
+    return results
 
 
 if __name__ == "__main__":

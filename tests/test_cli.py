@@ -33,6 +33,10 @@ def serve_until_ready(
             str(port),
             "--data-dir",
             str(data_dir),
+            # What is printed at start-up is the API's: no media worker (and no model loading)
+            # is needed to read it.
+            "--media-workers",
+            "0",
             *extra,
         ],
         env=environment,

@@ -35,9 +35,12 @@ def make_server(
     """Servers sharing this test's database, each with its own data folder and settings."""
     started: list[Server] = []
 
-    def start(**env: str) -> Server:
+    def start(media_workers: int | None = None, **env: str) -> Server:
         running = Server(
-            tmp_path_factory.mktemp("server"), fresh_database, **{**FAST_DELIVERY, **env}
+            tmp_path_factory.mktemp("server"),
+            fresh_database,
+            media_workers=media_workers,
+            **{**FAST_DELIVERY, **env},
         ).start()
         started.append(running)
         return running
