@@ -14,6 +14,7 @@ setup: system venv models
 system:
 	@scripts/setup-system.sh
 	@scripts/setup-livekit.sh
+	@scripts/setup-s3.sh
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON)"; exit 1; }

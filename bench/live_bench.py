@@ -103,6 +103,10 @@ def running_server(extra_env: dict[str, str], source: Path | None = None) -> Any
                         break
                 time.sleep(0.2)
             yield base, process.pid
+        except BaseException:
+            log.flush()
+            print((Path(data) / "server.log").read_text()[-4000:], file=sys.stderr)
+            raise
         finally:
             process.terminate()
             process.wait(timeout=30)

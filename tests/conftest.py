@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.s3 import S3Server, running_s3
 from tests.support.server import POSTGRES_ENV, postgres_database
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -63,3 +64,10 @@ def database_url(
 @pytest.fixture
 def tmp_data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (versitygw) on loopback; skips without it, fails in CI."""
+    with running_s3(tmp_path_factory.mktemp("s3")) as server:
+        yield server

@@ -67,6 +67,7 @@ def serve(
 
     from opencharacters.api.app import create_app
     from opencharacters.api.preflight import StartupProblem
+    from opencharacters.logs import configure_logging
 
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together")
@@ -78,6 +79,7 @@ def serve(
         "media_workers": media_workers,
     }
     settings = load_settings(**given)
+    configure_logging(log_level, settings.log_format)
     if ssl_certfile is not None and settings.public_url is None:
         https_url = "https://" + settings.resolved_public_url.removeprefix("http://")
         settings = load_settings(**given, public_url=https_url)
@@ -90,6 +92,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=log_level,
+        # JSON lines: uvicorn's own records go through the root handler too.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
     )
@@ -132,16 +136,14 @@ def worker(
     key; SIGTERM ends its calls (FAILED, SERVER_SHUTDOWN) and stops it."""
     import asyncio
     import faulthandler
-    import logging
 
+    from opencharacters.logs import configure_logging
     from opencharacters.worker.process import MediaWorkerProcess
 
     faulthandler.enable()  # a crash in native media code leaves its Python stack in the log
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = load_settings(data_dir=data_dir)
+    configure_logging(log_level, settings.log_format)
     process = MediaWorkerProcess(
         settings,
         slots=slots or settings.session_capacity,

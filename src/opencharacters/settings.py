@@ -42,6 +42,25 @@ class LiveKitSettings(BaseModel):
         return value
 
 
+class S3Settings(BaseModel):
+    """The bucket blobs live in when OPENCHARACTERS_BLOB_STORE=s3, e.g.
+    OPENCHARACTERS_S3__BUCKET=avatars OPENCHARACTERS_S3__ENDPOINT_URL=http://10.0.0.5:7070."""
+
+    bucket: str = ""
+    endpoint_url: str | None = None
+    """None: AWS itself. Any S3-compatible server otherwise (versitygw, Ceph RGW, Garage...)."""
+    public_endpoint_url: str | None = None
+    """Where callers reach the server, when it differs from endpoint_url (presigned URLs use it)."""
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    """None (with secret_access_key): boto3's usual chain (AWS_* variables, instance role)."""
+    secret_access_key: str | None = None
+    path_style: bool = False
+    """http://host/bucket/key rather than http://bucket.host/key: what local servers need."""
+    multipart_threshold_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
+    """Files larger than this (recordings, videos) go up in parallel parts of this size."""
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("opencharacters"))
 
@@ -60,13 +79,17 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
-    blob_store: Literal["filesystem"] = "filesystem"
+    blob_store: Literal["filesystem", "s3"] = "filesystem"
     blob_dir: Path | None = None
+    """The filesystem store's root (default: <data_dir>/blobs)."""
+    s3: S3Settings = Field(default_factory=S3Settings)
     public_url: str | None = None
     bootstrap_api_key: str | None = None
     # `make run`: keep the first start's key in the data directory and print it every start.
     dev_key_file: bool = False
     secret_key: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    """json: one object a line (time, level, logger, message, session_id) for log pipelines."""
 
     # Fetching reference images and audio from https:// URLs.
     fetch_allow_private: bool = False
@@ -178,6 +201,12 @@ class Settings(BaseSettings):
             if not ports or not all(p.isdigit() and 0 < int(p) < 65536 for p in ports):
                 raise ValueError(f"must be '*' or comma-separated ports 1..65535 (got {value!r})")
         return value
+
+    @model_validator(mode="after")
+    def _s3_bucket(self) -> Settings:
+        if self.blob_store == "s3" and not self.s3.bucket:
+            raise ValueError("OPENCHARACTERS_BLOB_STORE=s3 needs OPENCHARACTERS_S3__BUCKET")
+        return self
 
     @field_validator("public_url")
     @classmethod

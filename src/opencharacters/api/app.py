@@ -12,11 +12,13 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from opencharacters import __version__
+from opencharacters.api import ops
 from opencharacters.api.bodies import BodyGate
 from opencharacters.api.context import Services
 from opencharacters.api.cors import BrowserCors
 from opencharacters.api.errors import install_error_handlers
 from opencharacters.api.failures import FailureAnswers
+from opencharacters.api.metrics import ApiMetrics, HttpMetrics
 from opencharacters.api.openapi import install_openapi
 from opencharacters.api.preflight import check_storage
 from opencharacters.api.ratelimit import RateLimiter
@@ -40,8 +42,8 @@ from opencharacters.api.routers import (
     webhooks,
     whip,
 )
+from opencharacters.blobs.factory import open_blob_store
 from opencharacters.blobs.signing import UrlSigner
-from opencharacters.blobs.store import FilesystemBlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.engine.avatar_jobs import AvatarProcessor
 from opencharacters.engine.scheduler import SessionScheduler
@@ -63,7 +65,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     settings.ensure_data_dir()
     db = Database(settings.resolved_database_url)
-    blobs = FilesystemBlobStore(settings.resolved_blob_dir)
+    blobs = open_blob_store(settings)
     # Background image, video, voice and knowledge-indexing work, one job at a time.
     cpu_gate = asyncio.Semaphore(1)
     recovery = RecordingRecovery(settings.data_dir, db, blobs)
@@ -182,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = svc
+    app.state.metrics = ApiMetrics(svc.db, settings.worker_lease_s)
     install_error_handlers(app)
     install_openapi(app)
     routers = [
@@ -204,6 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             webhooks,
             sdk,
             portal,
+            ops,
         )
     ]
     for router in routers:
@@ -214,6 +218,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyGate)
     app.add_middleware(FailureAnswers)
     app.add_middleware(BrowserCors)
+    # Outside everything: counts every answer, the refused and the failed ones included.
+    app.add_middleware(HttpMetrics, metrics=app.state.metrics, routes=lambda: app.state.route_index)
 
     @app.get("/health", tags=["meta"], summary="Liveness")
     def health() -> dict[str, str]:

@@ -44,8 +44,13 @@ class Services:
     presets: PresetAvatars
     """The nine preset characters, made READY avatars on first use."""
 
-    def blob_url(self, key: str | None) -> str | None:
-        return self.signer.blob_url(key) if key else None
+    def blob_url(self, key: str | None, ttl_s: int | None = None) -> str | None:
+        """An expiring link to a blob: the store's own presigned URL where it has one (S3),
+        else this server's signed /v1/files link."""
+        if not key:
+            return None
+        ttl = ttl_s or self.settings.signed_url_ttl_s
+        return self.blobs.presigned_url(key, ttl) or self.signer.blob_url(key, ttl)
 
 
 def services(request: Request) -> Services:

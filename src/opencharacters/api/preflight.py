@@ -50,8 +50,9 @@ def check_storage(settings: Settings) -> None:
     """Raises StartupProblem unless the data directory, the blob directory and a SQLite
     database file can be written."""
     _check_writable_dir(settings.data_dir, "data directory")
-    blob_dir = settings.resolved_blob_dir
-    _check_writable_dir(blob_dir, "file directory (OPENCHARACTERS_BLOB_DIR)")
+    if settings.blob_store == "filesystem":
+        blob_dir = settings.resolved_blob_dir
+        _check_writable_dir(blob_dir, "file directory (OPENCHARACTERS_BLOB_DIR)")
     database = _sqlite_path(settings.resolved_database_url)
     if database is None:
         return

@@ -11,13 +11,23 @@ from typing import Protocol
 
 
 class BlobStore(Protocol):
+    """Every method blocks (disk or network): call them on a thread (asyncio.to_thread).
+    get_bytes raises FileNotFoundError for a missing key, as a file would."""
+
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def put_file(self, key: str, source: Path) -> None: ...
     def get_bytes(self, key: str) -> bytes: ...
-    def local_path(self, key: str) -> Path: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def presigned_url(self, key: str, ttl_s: int) -> str | None:
+        """A URL the store itself serves (range requests included) that expires after ttl_s,
+        or None when it has none: the API then hands out its own signed /v1/files link."""
+        ...
+
+    def check(self) -> None:
+        """Raises (with a reason) when the store cannot be reached or written: /readyz."""
+        ...
 
 
 def content_type_for(key: str) -> str:
@@ -66,7 +76,15 @@ class FilesystemBlobStore:
         return self._path(key).read_bytes()
 
     def local_path(self, key: str) -> Path:
+        """Only for serving /v1/files from this store: no other code reads blobs by path."""
         return self._path(key)
+
+    def presigned_url(self, key: str, ttl_s: int) -> str | None:
+        return None
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise OSError(f"blob directory {self.root} is not writable")
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -1,8 +1,9 @@
 """A media worker's internal HTTP endpoint: what API processes forward to the call's worker.
 
-Every request carries the deployment's internal token (`X-OpenCharacters-Internal`); WHIP
-requests also carry the caller's media token, which the worker checks as it always did. Errors
-leave as `{"error": "..."}` with the status the API relays unchanged."""
+Every request but /metrics and /readyz carries the deployment's internal token
+(`X-OpenCharacters-Internal`); WHIP requests also carry the caller's media token, which the
+worker checks as it always did. Errors leave as `{"error": "..."}` with the status the API
+relays unchanged."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import asyncio
 from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Header, Request, Response, WebSocket
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import Route
 from starlette.websockets import WebSocketDisconnect
 
 from opencharacters.domain.errors import Unauthorized
@@ -18,6 +22,7 @@ from opencharacters.engine.live.backends import BackendRefused
 from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.http_errors import install_domain_error_handler
 from opencharacters.store.db import Database
+from opencharacters.store.stats import ping
 from opencharacters.store.tables import RealtimeSession
 
 
@@ -104,7 +109,36 @@ def internal_app(live: LiveCalls, db: Database, state: WorkerState, token: str) 
         except WebSocketDisconnect:
             pass
 
+    install_ops_routes(app, live, db)
     return app
+
+
+def install_ops_routes(app: FastAPI, live: LiveCalls, db: Database) -> None:
+    """/metrics and /readyz for the operators' scraper and load checks, without the internal
+    token (plain Starlette routes: the app's token dependency applies to API routes only).
+    The worker's port is the deployment's private network's, never the callers'."""
+
+    def metrics(_: Request) -> Response:
+        return Response(generate_latest(live.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def readyz(_: Request) -> JSONResponse:
+        failures: list[str] = []
+
+        def database() -> None:
+            with db.session() as session:
+                ping(session)
+
+        for name, check in (("database", database), ("blob store", live.blobs.check)):
+            try:
+                await asyncio.wait_for(asyncio.to_thread(check), 5.0)
+            except Exception as error:
+                failures.append(f"{name} unreachable ({type(error).__name__})")
+        if failures:
+            return JSONResponse({"error": "Not ready: " + "; ".join(failures) + "."}, 503)
+        return JSONResponse({"status": "ready", "calls": len(live)})
+
+    app.router.routes.append(Route("/metrics", metrics, methods=["GET"]))
+    app.router.routes.append(Route("/readyz", readyz, methods=["GET"]))
 
 
 def _backend_token(db: Database, session_id: str) -> str | None:

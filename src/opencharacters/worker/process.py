@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
-from opencharacters.blobs.store import FilesystemBlobStore
+from opencharacters.blobs.factory import open_blob_store
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.engine.live.admission import internal_token
 from opencharacters.engine.live.calls import LiveCalls
@@ -67,7 +67,7 @@ class MediaWorkerProcess:
         self._draining = False
         settings.ensure_data_dir()
         self.db = Database(settings.resolved_database_url)
-        self.blobs = FilesystemBlobStore(settings.resolved_blob_dir)
+        self.blobs = open_blob_store(settings)
         self.knowledge = KnowledgeBase(
             self.db, settings.engines, background_gate=asyncio.Semaphore(1)
         )
@@ -133,6 +133,7 @@ class MediaWorkerProcess:
         tasks = [
             asyncio.create_task(self._keep_lease(address), name="lease"),
             asyncio.create_task(self._claim_loop(), name="claims"),
+            asyncio.create_task(self.live.uploads.run(), name="recording-uploads"),
         ]
         try:
             await self._stop.wait()

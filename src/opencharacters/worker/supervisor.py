@@ -58,6 +58,7 @@ class WorkerSupervisor:
         env["OPENCHARACTERS_DATA_DIR"] = str(self._settings.data_dir)
         env["OPENCHARACTERS_DATABASE_URL"] = self._settings.resolved_database_url
         env["OPENCHARACTERS_BLOB_DIR"] = str(self._settings.resolved_blob_dir)
+        env["OPENCHARACTERS_BLOB_STORE"] = self._settings.blob_store
         env["OPENCHARACTERS_PUBLIC_URL"] = self._settings.resolved_public_url
         return env
 

@@ -170,7 +170,7 @@ def _preview_sync(svc: Services, caller: Caller, prompt: str) -> dict[str, Any]:
         svc.blobs.put_bytes(key, audio)
         svc.blobs.put_bytes(meta_key, json.dumps({"durationSecs": duration}).encode())
     return {
-        "url": svc.signer.blob_url(key, PREVIEW_TTL_S),
+        "url": svc.blob_url(key, PREVIEW_TTL_S),
         "durationSecs": round(duration, 3),
         # Extension: what the description was read as (gender, age, pitch, pace, ...).
         "attributes": analysis["attributes"],

@@ -41,6 +41,7 @@ from opencharacters.engine.live.admission import (
     same,
 )
 from opencharacters.engine.live.backends import BackendLinks
+from opencharacters.engine.live.call_metrics import CallMetrics
 from opencharacters.engine.live.engines import EngineLoader
 from opencharacters.engine.live.transcript import StoreTranscript
 from opencharacters.engine.live.transport import WebRtcTransport
@@ -52,6 +53,8 @@ from opencharacters.engine.live.worker import (
     T,
     TransportFactory,
 )
+from opencharacters.engine.recording_uploads import PendingRecordings
+from opencharacters.logs import session_id_var
 from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.ports import ToolRunner
 from opencharacters.settings import Settings
@@ -108,6 +111,7 @@ class LiveCalls:
         self._knowledge = knowledge
         self._db = db
         self._blobs = blobs
+        self.blobs = blobs
         self.worker_id = worker_id
         """Only sessions this worker claimed connect here."""
         self._on_ended = on_ended
@@ -118,6 +122,11 @@ class LiveCalls:
         self._ended: OrderedDict[str, str] = OrderedDict()
         self._lock = asyncio.Lock()
         self._recordings = settings.data_dir / "recordings-in-progress"
+        self.uploads = PendingRecordings(
+            settings.data_dir / "recordings-pending", blobs, self._note_recording
+        )
+        """Recordings the blob store refused at the call's end; `run()` them in the worker."""
+        self.metrics = CallMetrics()
         codecs.install()
 
     def __len__(self) -> int:
@@ -144,6 +153,7 @@ class LiveCalls:
             call, answer = await self._connect(spec, token, sdp)
             self._calls[session_id] = call
         call.task = asyncio.create_task(self._run(call), name=f"call:{session_id}")
+        self.metrics.active.set(len(self._calls))
         return answer
 
     async def join(self, session_id: str, token: str) -> None:
@@ -158,6 +168,7 @@ class LiveCalls:
             call = await self._join_room(spec, token)
             self._calls[session_id] = call
         call.task = asyncio.create_task(self._run(call), name=f"call:{session_id}")
+        self.metrics.active.set(len(self._calls))
 
     def _load_spec(self, session_id: str, token: str) -> CallSpec:
         with self._db.session() as db:
@@ -344,6 +355,7 @@ class LiveCalls:
     # ----- the call's life -------------------------------------------------------------------
 
     async def _run(self, call: LiveCall) -> None:
+        session_id_var.set(call.session_id)  # this task's log records name the session
         worker = call.worker
         running = False
         try:
@@ -414,12 +426,18 @@ class LiveCalls:
             self._ended.popitem(last=False)
         if self._on_ended is not None:
             self._on_ended()
+        stats = worker.stats()
+        self.metrics.active.set(len(self._calls))
+        try:
+            self.metrics.call_ended(ending, stats, worker.recording_duration_s() if running else 0)
+        except Exception:  # metrics never take a call's end down
+            log.exception("session %s: call metrics failed", call.session_id)
         log.info(
             "session %s ended %s (%s): %s",
             call.session_id,
             ending.outcome.value,
             ending.reason,
-            worker.stats(),
+            stats,
         )
 
     async def _store_recording(self, call: LiveCall, running: bool) -> str | None:
@@ -432,12 +450,16 @@ class LiveCalls:
         try:
             info = await recorder.finish(call.worker.recording_duration_s())
             key = f"recordings/{call.worker.spec.organization_id}/{call.session_id}.mp4"
-            await asyncio.to_thread(self._blobs.put_file, key, Path(info.path))
-            await asyncio.to_thread(Path(info.path).unlink, missing_ok=True)
-            return key
+            if await self.uploads.store(call.session_id, key, Path(info.path)):
+                return key
+            return None  # kept on disk: the conversation gets it once the store takes it
         except Exception:
             log.exception("session %s: the recording could not be finished", call.session_id)
             return None
+
+    def _note_recording(self, session_id: str, key: str) -> None:
+        with self._db.session() as db:
+            set_recording(db, session_id, key)
 
     def _end_session(
         self, session_id: str, ending: Ending, blob_key: str | None, ended_at: datetime
