@@ -32,8 +32,16 @@ async def test_a_call_greets_hears_answers_and_is_kept(
     question = say("What is your name?")
     async with Caller(live_server.base_url, API_KEY, avatar_id) as call:
         assert call.session_id is not None
-        running = await asyncio.to_thread(api.get, f"/v1/realtime_sessions/{call.session_id}")
-        assert running.json()["status"] == "RUNNING"
+        # The server marks the session RUNNING once its own peer sees the connection, which may
+        # be a moment after the caller's side does.
+        status = None
+        for _ in range(50):
+            read = await asyncio.to_thread(api.get, f"/v1/realtime_sessions/{call.session_id}")
+            status = read.json()["status"]
+            if status != "READY":
+                break
+            await asyncio.sleep(0.1)
+        assert status == "RUNNING"
         await call.wait_for_state("speaking", 30)
         await call.wait_until_listening(30)
         assert call.received.transcript("assistant") == {1: "Hi, I'm Ada."}
