@@ -7,12 +7,17 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: setup system venv models run test test-fast lint format clean
+.PHONY: setup system servers venv models run test test-fast lint format clean
 
-setup: system venv models
+setup: system servers venv models
 
 system:
 	@scripts/setup-system.sh
+
+# Real servers built once from the Go module proxy into .tools/bin: livekit-server (the LiveKit
+# transport) and versitygw (the S3 server the tests store blobs in). `make run` needs neither
+# unless TRANSPORT=livekit, so it does not wait for them.
+servers:
 	@scripts/setup-livekit.sh
 	@scripts/setup-s3.sh
 
@@ -32,7 +37,8 @@ models: venv
 	@$(BIN)/python -m opencharacters.animation.face_model >/dev/null
 
 # TRANSPORT=livekit: calls meet their callers in rooms of a local livekit-server (docs/livekit.md).
-run: setup
+run: system venv models
+	$(if $(filter livekit,$(TRANSPORT)),@scripts/setup-livekit.sh)
 	$(if $(filter livekit,$(TRANSPORT)),scripts/with-livekit.sh) $(BIN)/opencharacters serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --dev-key-file
 
 test: setup
