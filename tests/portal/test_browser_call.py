@@ -23,8 +23,9 @@ from PIL import Image
 
 from opencharacters.media.audio import resample, wav_bytes
 from opencharacters.settings import Settings
-from tests.engine.live.conftest import HEADERS, conversation, create_avatar, espeak, wait_status
+from tests.engine.live.conftest import conversation, create_avatar, espeak, wait_status
 from tests.support.browser import launch_chromium, server_for_browser
+from tests.support.http import api as api_client
 from tests.support.server import Server
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -217,7 +218,7 @@ def reference_pixels(api: httpx.Client, avatar_id: str, width: int, height: int)
 
 @pytest.fixture(scope="module")
 def api(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, headers=HEADERS, timeout=30) as client:
+    with api_client(server) as client:
         yield client
 
 

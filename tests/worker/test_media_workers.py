@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, text
 
 from opencharacters.client.call import Caller
 from opencharacters.store.db import normalize_url
-from tests.engine.live.conftest import HEADERS, conversation, create_avatar, espeak, wait_status
+from tests.engine.live.conftest import conversation, create_avatar, espeak, wait_status
+from tests.support.http import api as api_client
 from tests.support.server import API_KEY, MediaWorker, Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -41,7 +42,7 @@ def api_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="module")
 def api(api_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api_server.base_url, headers=HEADERS, timeout=30) as client:
+    with api_client(api_server) as client:
         yield client
 
 

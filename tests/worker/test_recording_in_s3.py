@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from opencharacters.client.call import Caller
-from tests.engine.live.conftest import HEADERS, conversation, create_avatar, wait_status
+from tests.engine.live.conftest import conversation, create_avatar, wait_status
+from tests.support.http import api as api_client
 from tests.support.s3 import S3Server
 from tests.support.server import API_KEY, Server
 
@@ -44,7 +45,7 @@ def server(s3: S3Server, bucket: str, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture(scope="module")
 def api(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, headers=HEADERS, timeout=30) as client:
+    with api_client(server) as client:
         yield client
 
 

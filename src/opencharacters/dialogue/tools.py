@@ -11,6 +11,7 @@ forwarded."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,12 @@ class ToolOutcome:
     result: Any = None
     error: str | None = None
     duration_ms: float | None = None
+
+    @classmethod
+    def since(cls, started: float, *, result: Any = None, error: str | None = None) -> ToolOutcome:
+        """An outcome timed from `started` (a `time.perf_counter()` reading) to now."""
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        return cls(result=result, error=error, duration_ms=elapsed)
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from opencharacters.media.audio import Samples, read_wav
+from tests.support.http import api as api_client
 from tests.support.livekit import LiveKitServer, binary
 from tests.support.media import face_data_uri
 from tests.support.server import API_KEY, Server
@@ -34,7 +35,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="package")
 def api(live_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.base_url, headers=HEADERS, timeout=30) as client:
+    with api_client(live_server) as client:
         yield client
 
 
@@ -137,7 +138,7 @@ def lk_server(livekit: LiveKitServer, tmp_path_factory: pytest.TempPathFactory) 
 
 @pytest.fixture(scope="package")
 def lk_api(lk_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=lk_server.base_url, headers=HEADERS, timeout=30) as client:
+    with api_client(lk_server) as client:
         yield client
 
 

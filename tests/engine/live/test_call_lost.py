@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from opencharacters.media.audio import read_audio
-from tests.engine.live.conftest import HEADERS, create_avatar
+from tests.engine.live.conftest import create_avatar
 from tests.engine.live.test_call_command import write_wav
+from tests.support.http import api as api_client
 from tests.support.server import API_KEY, Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -77,7 +78,7 @@ def test_the_call_command_notices_a_dead_server_and_keeps_what_it_got(
 ) -> None:
     server = Server(tmp_path / "server", None, OPENCHARACTERS_PRELOAD_ENGINES="true").start()
     try:
-        with httpx.Client(base_url=server.base_url, headers=HEADERS, timeout=30) as api:
+        with api_client(server) as api:
             avatar_id = create_avatar(api)
             # A long silent clip: the command is waiting for an answer when the server dies.
             clip = tmp_path / "silence.wav"

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 from opencharacters.engine.live.livekit_room import (
     AVATAR_IDENTITY,
+    BACKEND_IDENTITY,
     avatar_token,
+    backend_credentials,
     caller_credentials,
 )
 from opencharacters.settings import LiveKitSettings, Settings
@@ -61,6 +63,19 @@ def test_the_avatar_is_a_worker_participant_of_that_room() -> None:
     assert token["kind"] == "agent"
     video = token["video"]
     assert isinstance(video, dict) and video["room"] == "session-1"
+
+
+def test_the_backend_joins_hidden_without_media() -> None:
+    credentials = backend_credentials(LIVEKIT, "session-1")
+    assert credentials["roomName"] == "session-1"
+    assert credentials["url"].startswith("wss://livekit.example.org")
+    token = claims(credentials["token"])
+    assert token["sub"] == BACKEND_IDENTITY and "kind" not in token
+    video = token["video"]
+    assert isinstance(video, dict)
+    assert video["room"] == "session-1" and video["hidden"] is True
+    assert video["canPublishData"] is True
+    assert video["canPublish"] is False and video["canSubscribe"] is False
 
 
 def test_whip_is_the_default_and_livekit_needs_its_server(

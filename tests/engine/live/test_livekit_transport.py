@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from livekit import rtc
 
 from opencharacters.engine.live.livekit_room import AVATAR_IDENTITY, BACKEND_IDENTITY
-from opencharacters.engine.live.livekit_transport import RoomData, is_caller, rpc_failure
+from opencharacters.engine.live.livekit_transport import (
+    RoomData,
+    is_caller,
+    rgba_buffer,
+    rpc_failure,
+)
 from opencharacters.pipeline.channel import CallChannel
 
 pytestmark = pytest.mark.unit
@@ -51,3 +57,12 @@ def test_room_data_carries_the_calls_messages_both_ways() -> None:
 def test_rpc_failures_become_tool_errors(code: int, expected: str) -> None:
     error = rtc.RpcError(code, "order 42 is not ours")
     assert rpc_failure(error, "show_order", 2.5) == expected
+
+
+def test_frames_go_out_as_the_rgba_bytes_of_the_rendered_image() -> None:
+    image = np.random.default_rng(1).integers(0, 255, (7, 5, 3), dtype=np.uint8)
+    buffer = rgba_buffer(image)
+    assert isinstance(buffer, bytearray) and len(buffer) == 7 * 5 * 4
+    rgba = np.frombuffer(buffer, dtype=np.uint8).reshape(7, 5, 4)
+    assert (rgba[..., 0] == image[..., 2]).all() and (rgba[..., 2] == image[..., 0]).all()
+    assert (rgba[..., 1] == image[..., 1]).all() and (rgba[..., 3] == 255).all()

@@ -14,7 +14,8 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from opencharacters.client.call import Caller
-from tests.engine.live.conftest import HEADERS, conversation, wait_status
+from tests.engine.live.conftest import conversation, wait_status
+from tests.support.http import api as api_client
 from tests.support.server import API_KEY, Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -196,7 +197,7 @@ async def test_killing_the_api_process_takes_no_call_with_it(
         OPENCHARACTERS_RECORD_SESSIONS="false",
     ).start()
     try:
-        with httpx.Client(base_url=server.base_url, headers=HEADERS, timeout=30) as api:
+        with api_client(server) as api:
             avatar = create_avatar(api)
             call = Caller(server.base_url, API_KEY, avatar)
             await call.start()

@@ -116,14 +116,9 @@ class BackendLinks:
         self, session_id: str, method: str, args: dict[str, Any], timeout_s: float
     ) -> ToolOutcome:
         started = time.perf_counter()
-
-        def outcome(result: Any = None, error: str | None = None) -> ToolOutcome:
-            elapsed = round((time.perf_counter() - started) * 1000, 1)
-            return ToolOutcome(result=result, error=error, duration_ms=elapsed)
-
         link = self._links.get(session_id)
         if link is None or link.socket is None:
-            return outcome(error="no backend is connected to this session")
+            return ToolOutcome.since(started, error="no backend is connected to this session")
         self._counter += 1
         call_id = f"rpc_{self._counter}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -142,12 +137,14 @@ class BackendLinks:
             )
             result = await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
-            return outcome(error=f"the backend did not answer within {timeout_s:g} s")
+            return ToolOutcome.since(
+                started, error=f"the backend did not answer within {timeout_s:g} s"
+            )
         except (ConnectionError, RuntimeError, OSError) as exc:
-            return outcome(error=str(exc) or type(exc).__name__)
+            return ToolOutcome.since(started, error=str(exc) or type(exc).__name__)
         finally:
             link.pending.pop(call_id, None)
-        return outcome(result=result)
+        return ToolOutcome.since(started, result=result)
 
     async def end(self, session_id: str) -> None:
         """The session is over: tell its backend and forget the link."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
+from typing import Literal
 
 import aiohttp
 from livekit import api
@@ -39,10 +40,24 @@ def _credentials(settings: LiveKitSettings) -> tuple[str, str, str]:
     return settings.url, settings.api_key, settings.api_secret
 
 
+def _token(
+    settings: LiveKitSettings,
+    grants: api.VideoGrants,
+    *,
+    identity: str,
+    name: str,
+    ttl: datetime.timedelta,
+    kind: Literal["agent"] | None = None,
+) -> str:
+    _, key, secret = _credentials(settings)
+    token = api.AccessToken(key, secret).with_identity(identity).with_name(name)
+    if kind is not None:
+        token = token.with_kind(kind)
+    return token.with_grants(grants).with_ttl(ttl).to_jwt()
+
+
 def caller_token(settings: LiveKitSettings, room: str) -> str:
     """A short-lived token for the session's caller: this room only, its own media and data."""
-    _, key, secret = _credentials(settings)
-    identity = f"{CALLER_IDENTITY_PREFIX}{secrets.token_hex(4)}"
     grants = api.VideoGrants(
         room_join=True,
         room=room,
@@ -51,34 +66,27 @@ def caller_token(settings: LiveKitSettings, room: str) -> str:
         can_publish_data=True,
         can_publish_sources=CALLER_SOURCES,
     )
-    return (
-        api.AccessToken(key, secret)
-        .with_identity(identity)
-        .with_name("caller")
-        .with_grants(grants)
-        .with_ttl(datetime.timedelta(seconds=settings.token_ttl_s))
-        .to_jwt()
+    return _token(
+        settings,
+        grants,
+        identity=f"{CALLER_IDENTITY_PREFIX}{secrets.token_hex(4)}",
+        name="caller",
+        ttl=datetime.timedelta(seconds=settings.token_ttl_s),
     )
 
 
 def avatar_token(settings: LiveKitSettings, room: str) -> str:
     """The worker's token: joins the room as the avatar participant."""
-    _, key, secret = _credentials(settings)
     grants = api.VideoGrants(
-        room_join=True,
-        room=room,
-        can_publish=True,
-        can_subscribe=True,
-        can_publish_data=True,
+        room_join=True, room=room, can_publish=True, can_subscribe=True, can_publish_data=True
     )
-    return (
-        api.AccessToken(key, secret)
-        .with_identity(AVATAR_IDENTITY)
-        .with_name("avatar")
-        .with_kind("agent")
-        .with_grants(grants)
-        .with_ttl(AVATAR_TOKEN_TTL)
-        .to_jwt()
+    return _token(
+        settings,
+        grants,
+        identity=AVATAR_IDENTITY,
+        name="avatar",
+        ttl=AVATAR_TOKEN_TTL,
+        kind="agent",
     )
 
 
@@ -86,7 +94,6 @@ def backend_credentials(settings: LiveKitSettings, room: str) -> dict[str, str]:
     """What connect_backend returns with the LiveKit transport: the developer's backend joins
     the room hidden (the page sees only the avatar), without media, and answers the avatar's
     `backend_rpc` tools as LiveKit RPC methods (Runway's `@runwayml/avatars-node-rpc`)."""
-    _, key, secret = _credentials(settings)
     grants = api.VideoGrants(
         room_join=True,
         room=room,
@@ -95,13 +102,8 @@ def backend_credentials(settings: LiveKitSettings, room: str) -> dict[str, str]:
         can_publish_data=True,
         hidden=True,
     )
-    token = (
-        api.AccessToken(key, secret)
-        .with_identity(BACKEND_IDENTITY)
-        .with_name("backend")
-        .with_grants(grants)
-        .with_ttl(BACKEND_TOKEN_TTL)
-        .to_jwt()
+    token = _token(
+        settings, grants, identity=BACKEND_IDENTITY, name="backend", ttl=BACKEND_TOKEN_TTL
     )
     return {"url": signalling_url(settings), "token": token, "roomName": room}
 

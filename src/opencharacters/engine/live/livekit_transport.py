@@ -271,10 +271,9 @@ class LiveKitTransport:
                 self.first_frame_s = self._clock.now()
             if self._peer is not None:
                 self._peer.frame_sent(rendered, self.video_frames_sent == 0)
-            rgba = cv2.cvtColor(rendered.image, cv2.COLOR_BGR2RGBA)
-            height, width = rgba.shape[:2]
+            height, width = rendered.image.shape[:2]
             source.capture_frame(
-                rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba.tobytes())
+                rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba_buffer(rendered.image))
             )
             self.video_frames_sent += 1
 
@@ -325,6 +324,17 @@ class LiveKitTransport:
             log.debug("session %s: publishing data failed", self._session_id, exc_info=True)
 
 
+def rgba_buffer(image: np.ndarray) -> bytearray:
+    """A BGR frame as the RGBA bytes a VideoFrame takes, converted straight into a fresh buffer
+    (the SDK copies a numpy array's memoryview anyway, so `tobytes()` after the conversion was
+    a second full-frame copy per frame; bench/livekit_frame_bench.py)."""
+    height, width = image.shape[:2]
+    buffer = bytearray(height * width * 4)
+    rgba = np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, 4)
+    cv2.cvtColor(image, cv2.COLOR_BGR2RGBA, dst=rgba)
+    return buffer
+
+
 def is_caller(identity: str) -> bool:
     """Callers hold the tokens consume mints (livekit_room.caller_token)."""
     return identity.startswith(CALLER_IDENTITY_PREFIX)
@@ -343,14 +353,9 @@ class RoomRpc:
         self, session_id: str, method: str, args: dict[str, Any], timeout_s: float
     ) -> ToolOutcome:
         started = time.perf_counter()
-
-        def outcome(result: Any = None, error: str | None = None) -> ToolOutcome:
-            elapsed = round((time.perf_counter() - started) * 1000, 1)
-            return ToolOutcome(result=result, error=error, duration_ms=elapsed)
-
         room = self.room
         if room is None or not room.isconnected():
-            return outcome(error="no backend is connected to this session")
+            return ToolOutcome.since(started, error="no backend is connected to this session")
         try:
             answer = await room.local_participant.perform_rpc(
                 destination_identity=BACKEND_IDENTITY,
@@ -359,14 +364,16 @@ class RoomRpc:
                 response_timeout=timeout_s,
             )
         except rtc.RpcError as exc:
-            return outcome(error=rpc_failure(exc, method, timeout_s))
+            return ToolOutcome.since(started, error=rpc_failure(exc, method, timeout_s))
         except Exception as exc:  # the room is closing
             log.info("session %s: backend call %s failed: %s", session_id, method, exc)
-            return outcome(error=f"the backend call failed: {exc}"[:300])
+            return ToolOutcome.since(started, error=f"the backend call failed: {exc}"[:300])
         try:
-            return outcome(result=json.loads(answer))
+            return ToolOutcome.since(started, result=json.loads(answer))
         except ValueError:
-            return outcome(result=answer)  # a plain string answer is kept as it is
+            return ToolOutcome.since(
+                started, result=answer
+            )  # a plain string answer is kept as it is
 
 
 def rpc_failure(error: rtc.RpcError, method: str, timeout_s: float) -> str:
