@@ -114,6 +114,17 @@ class Conversation:
         if entry is not None:
             self.history.append(entry)
 
+    def _messages(self, user_text: str, passages: Sequence[str | Note]) -> list[ChatMessage]:
+        turns = self._settings.history_turns * 2
+        recent = self.history[-turns:] if turns else []
+        return build_messages(self.system_prompt, recent, user_text, passages)
+
+    async def read_ahead(self, words_so_far: str, passages: Sequence[str | Note] = ()) -> None:
+        """The caller is still speaking: the model reads the prompt a reply to these words
+        would have (history, passages, the words), so the reply reads only what changed."""
+        if self._persona is not None:
+            await self._model.read_ahead(self._persona, self._messages(words_so_far, passages))
+
     async def reply(
         self,
         user_text: str,
@@ -133,9 +144,7 @@ class Conversation:
         if self._persona is None:
             await self.prepare()
         assert self._persona is not None
-        turns = self._settings.history_turns * 2
-        recent = self.history[-turns:] if turns else []
-        messages = build_messages(self.system_prompt, recent, user_text, passages)
+        messages = self._messages(user_text, passages)
         if record:
             self.history.append({"role": "user", "content": user_text})
         out = into if into is not None else ReplyRecord()

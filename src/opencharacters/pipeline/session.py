@@ -274,6 +274,9 @@ class CallSession:
             # The caller paused: start thinking about what they said so far, while the turn
             # detector waits to be sure they are done.
             self.thinking.speculate(event.text)
+        elif self._reply is None:
+            # Still speaking: the model reads their words so far (little is left at the end).
+            self.thinking.read_ahead(event.text)
 
     def caller_started_speaking(self, speech_start_s: float) -> None:
         reply = self._reply
@@ -313,6 +316,7 @@ class CallSession:
         await self._record_reply(reply, cut_s, interrupted=True)
 
     async def caller_turn(self, event: UserTurn) -> None:
+        self.thinking.stop_reading_ahead()
         text = event.text.strip()
         if not text:
             self.thinking.drop_speculation()
