@@ -342,11 +342,19 @@ def main() -> None:
 
 def print_comparison(runs: dict[str, list[dict[str, Any]]]) -> None:
     """Medians over the rounds, one column per variant."""
+
+    def stage(name: str, q: str) -> Any:
+        return lambda r: r["turnLatency"][name][q]
+
     rows: list[tuple[str, Any]] = [
+        ("end-of-turn wait p50 s", stage("end-of-turn wait", "p50")),
+        ("first clause of text p50 s", stage("first clause of text", "p50")),
+        ("first audio scheduled p50 s", stage("first audio scheduled", "p50")),
         (
             "first audio leaves server p50 s",
             lambda r: r["turnLatency"]["first audio leaves server"]["p50"],
         ),
+        ("first audio leaves server p95 s", stage("first audio leaves server", "p95")),
         (
             "first audio heard p50 s",
             lambda r: r["turnLatency"]["first audio heard by caller"]["p50"],
