@@ -242,6 +242,9 @@ async def test_frames_in_frames_out_a_paused_caller_is_answered_from_the_specula
     assert call.transport.captions() == "It is noon."
     (timings,) = call.transport.of_type("opencharacters.turn")
     assert timings["speculated"] is True and timings["turn"] == 2
+    # Where the time went: thinking began at the pause, before the turn ended (negative: the
+    # fake turn ends at 0.5 s on the session clock), then the first token, then the clause.
+    assert timings["thinkingS"] <= timings["firstTokenS"] <= timings["firstClauseS"]
     assert call.transport.states() == ["listening", "thinking", "speaking", "listening"]
 
 

@@ -39,6 +39,8 @@ class ReplyRecord:
     only for the answer it leads to: a small model would copy it into later replies.)"""
 
     produced: list[str] = field(default_factory=list)
+    first_token_s: float | None = None
+    """When the model's first text of the reply arrived (the conversation's clock)."""
     call: str = ""
     """The action call in the model's own markup, when the reply was an action. Kept in the
     history before the spoken words: the model then knows it acted, and acts again when asked
@@ -67,8 +69,11 @@ class Conversation:
         settings: DialogueSettings,
         tools: Sequence[ToolSpec] = (),
         router: ActionRouter | None = None,
+        now: Callable[[], float] | None = None,
     ) -> None:
+        """`now`: the clock the replies' `first_token_s` is read on (the session's)."""
         self._model = model
+        self._now = now
         self._router = router
         self.last_action_score: float | None = None
         self._settings = settings
@@ -264,6 +269,8 @@ class Conversation:
         deciding = bool(tools)
         try:
             async for delta in stream:
+                if out.first_token_s is None and self._now is not None:
+                    out.first_token_s = self._now()
                 if deciding:
                     # Speech or a call? The first characters tell (the grammar allows no mix).
                     pending += delta

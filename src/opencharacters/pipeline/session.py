@@ -387,10 +387,13 @@ class CallSession:
             try:
                 if speculation is not None:
                     if reply.timings is not None:
+                        reply.timings.thinking_s = speculation.started_s
                         reply.timings.first_text_s = speculation.first_text_s
                         reply.timings.notes = speculation.notes
                     await self._say(reply, speculation.drain())
                 else:
+                    if reply.timings is not None:
+                        reply.timings.thinking_s = self.clock.now()
                     await self.thinking.ready()
                     notes = await self.thinking.notes_for(user_text)
                     if reply.timings is not None:
@@ -406,6 +409,8 @@ class CallSession:
                     if reply.timings is not None:
                         reply.timings.action_score = conversation.last_action_score
             finally:
+                if reply.timings is not None:
+                    reply.timings.first_token_s = record.first_token_s
                 if speculation is not None and speculation.task is not None:
                     speculation.task.cancel()
                     await asyncio.wait({speculation.task})

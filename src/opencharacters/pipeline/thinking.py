@@ -35,6 +35,7 @@ class Speculation:
     record: ReplyRecord = field(default_factory=ReplyRecord)
     task: asyncio.Task[Any] | None = None
     first_text_s: float | None = None
+    started_s: float | None = None
     notes: list[dict[str, Any]] = field(default_factory=list)
 
     def cancel(self) -> None:
@@ -88,7 +89,7 @@ class Thinking:
         if self.tools and embedder is not None:
             router = await asyncio.to_thread(ActionRouter, embedder, self.tools)
         self.conversation = Conversation(
-            model, self._personality, self._settings, tools=self.tools, router=router
+            model, self._personality, self._settings, tools=self.tools, router=router, now=self._now
         )
         self._persona_ready = self._tasks.spawn(self.conversation.prepare(), "persona")
         if self._knowledge is not None:
@@ -181,7 +182,7 @@ class Thinking:
                 return
             self.drop_speculation()
         self.stop_reading_ahead()
-        speculation = Speculation(text)
+        speculation = Speculation(text, started_s=self._now())
 
         async def think() -> None:
             conversation = await self.ready()
