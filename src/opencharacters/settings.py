@@ -12,6 +12,7 @@ import platformdirs
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from opencharacters.capacity import default_session_capacity
 from opencharacters.engine_settings import EngineSettings
 
 
@@ -115,7 +116,8 @@ class Settings(BaseSettings):
     preview_max_side: int = Field(default=512, ge=32, le=4096)
 
     # Sessions.
-    session_capacity: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
+    session_capacity: int = Field(default_factory=default_session_capacity)
+    """Calls per media worker: one per two usable cores (see capacity.py for the measurement)."""
     session_ready_ttl_s: int = Field(default=300, ge=5)
     scheduler_tick_s: float = Field(default=0.5, gt=0)
 
