@@ -324,8 +324,8 @@ def report(title: str, figures: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def local_deployment(
     api_nodes: int, workers: int, slots: int, postgres_url: str | None, workdir: Path
-) -> Iterator[tuple[list[str], str, Any]]:
-    """(API URLs, database URL, add_worker()) of a deployment on this machine."""
+) -> Iterator[tuple[list[str], str, Any, Any]]:
+    """(API URLs, database URL, add_worker(), memory()) of a deployment on this machine."""
     from tests.support.s3 import running_s3
     from tests.support.server import POSTGRES_ENV, MediaWorker, Server, postgres_database
 
@@ -367,12 +367,29 @@ def local_deployment(
                 started.extend(new)
 
             add(workers)
-            yield [node.base_url for node in nodes], database_url, add
+
+            def memory() -> dict[str, float]:
+                """Resident memory (MiB) of each process: sizing a host."""
+                processes = {f"api-{i}": node.process for i, node in enumerate(nodes)}
+                processes |= {f"worker-{i}": worker.process for i, worker in enumerate(started)}
+                return {
+                    name: rss_mib(process.pid) for name, process in processes.items() if process
+                }
+
+            yield [node.base_url for node in nodes], database_url, add, memory
         finally:
             for worker in started:
                 worker.stop()
             for node in nodes:
                 node.stop()
+
+
+def rss_mib(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
 
 
 def main() -> None:
@@ -420,7 +437,7 @@ def main() -> None:
             tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp,
             local_deployment(
                 args.api_nodes, args.workers, args.slots, args.postgres_url, Path(tmp)
-            ) as (urls, database_url, add_worker),
+            ) as (urls, database_url, add_worker, memory),
         ):
             base = asyncio.run(
                 measure(urls, API_KEY, database_url=database_url, avatar_id=None, **options)
@@ -437,7 +454,10 @@ def main() -> None:
                 )
             )
             report(f"one more worker ({args.workers + 1})", more)
+            rss = memory()
+            print(f"resident memory (MiB): {rss}")
             result["local"] = {
+                "rss_mib": rss,
                 "api_nodes": args.api_nodes,
                 "slots_per_worker": args.slots,
                 f"workers_{args.workers}": base,
