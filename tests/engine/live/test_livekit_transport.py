@@ -107,7 +107,7 @@ class Peer:
         (rtc.DisconnectReason.UNKNOWN_REASON, "MEDIA_SERVER_LOST: "),
     ],
 )
-def test_a_room_closed_on_purpose_completes_the_call_and_a_lost_server_fails_it(
+async def test_a_room_closed_on_purpose_completes_the_call_and_a_lost_server_fails_it(
     reason: int, expected: str
 ) -> None:
     transport, peer = bound_transport()
@@ -121,6 +121,7 @@ def test_a_room_closed_on_purpose_completes_the_call_and_a_lost_server_fails_it(
 
 
 def bound_transport() -> tuple[Any, Peer]:
+    """Made inside a running loop (the tests are async): the SDK's Room takes the current one."""
     from opencharacters.engine.live.livekit_transport import LiveKitTransport
     from opencharacters.pipeline.clock import SessionClock
     from opencharacters.pipeline.speaker import Speaker
@@ -145,7 +146,7 @@ class Participant:
     identity = "caller:1a2b3c4d"
 
 
-def test_the_caller_leaving_completes_the_call_unless_the_server_connection_broke() -> None:
+async def test_the_caller_leaving_completes_the_call_unless_the_server_connection_broke() -> None:
     transport, peer = bound_transport()
     transport._caller = Participant.identity
     transport._participant_left(Participant())  # type: ignore[arg-type]
@@ -159,7 +160,7 @@ def test_the_caller_leaving_completes_the_call_unless_the_server_connection_brok
     assert "while the connection was being restored" in peer.events[0]
 
 
-def test_a_room_rebuilt_without_its_caller_after_a_reconnect_fails_the_call() -> None:
+async def test_a_room_rebuilt_without_its_caller_after_a_reconnect_fails_the_call() -> None:
     transport, peer = bound_transport()
     transport._caller = Participant.identity
     transport._reconnecting()
