@@ -65,6 +65,10 @@ class CallControl(Protocol):
     def end_requested(self, reason: str) -> None:
         """The caller asked to end the call (Runway's END_CALL)."""
 
+    def lost(self, reason: str, failure_code: str) -> None:
+        """The call's media path broke under it (a media server died): the call FAILS with
+        `reason` (a sentence for the session's `failure`) and `failure_code`."""
+
 
 class CallerTransport(Protocol):
     """The caller's side of one call, whatever carries it.

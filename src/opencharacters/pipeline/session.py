@@ -191,6 +191,9 @@ class CallSession:
     def end_requested(self, reason: str) -> None:
         self.end(Ending(Outcome.COMPLETED, reason))
 
+    def lost(self, reason: str, failure_code: str) -> None:
+        self.end(Ending(Outcome.FAILED, "the media path was lost", reason, failure_code))
+
     def end(self, ending: Ending) -> None:
         """Asks the call to end; the first reason given wins."""
         if self.ending is None:

@@ -106,7 +106,9 @@ class MediaWorkerProcess:
         listener.listen(128)
         listener.setblocking(False)
         port = listener.getsockname()[1]
-        address = self.advertise_url or f"http://{_reachable(self.host)}:{port}"
+        address = self.advertise_url or (
+            f"http://{_reachable(self.host, self.settings.media_advertise_address)}:{port}"
+        )
         token = internal_token(self.settings.resolved_secret_key)
         server = _QuietServer(
             uvicorn.Config(
@@ -245,7 +247,12 @@ class MediaWorkerProcess:
             if not store.has_waiting(db):
                 return {}
         with self.db.write_session() as db:
-            ids = store.claim(db, self.worker_id, ready_ttl_s=self.settings.session_ready_ttl_s)
+            ids = store.claim(
+                db,
+                self.worker_id,
+                ready_ttl_s=self.settings.session_ready_ttl_s,
+                lease_s=self.settings.worker_lease_s,
+            )
             return {
                 session_id: session.avatar_id
                 for session_id in ids
@@ -264,7 +271,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def _reachable(host: str) -> str:
+def _reachable(host: str, advertised: str | None) -> str:
     if host in ("0.0.0.0", "", "::"):
-        return socket.gethostname()
+        host = advertised or socket.gethostname()
     return f"[{host}]" if ":" in host else host

@@ -40,6 +40,7 @@ from opencharacters.engine.live.admission import (
     check_offer_text,
     same,
 )
+from opencharacters.engine.live.advertised_address import advertise
 from opencharacters.engine.live.backends import BackendLinks
 from opencharacters.engine.live.call_metrics import CallMetrics
 from opencharacters.engine.live.engines import EngineLoader
@@ -292,7 +293,10 @@ class LiveCalls:
             await peer.close()
             raise BadRequest(f"body: no answer can be made for this offer: {exc}"[:300]) from None
         assert peer.localDescription is not None
-        return LiveCall(spec.session_id, token, worker, peer.close), peer.localDescription.sdp
+        sdp = peer.localDescription.sdp
+        if self._settings.media_advertise_address:
+            sdp = advertise(sdp, self._settings.media_advertise_address)
+        return LiveCall(spec.session_id, token, worker, peer.close), sdp
 
     def _new_recorder(self, spec: CallSpec, size: tuple[int, int]) -> Any:
         from opencharacters.media.recording import CallRecorder
