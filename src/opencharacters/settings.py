@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     media_workers: int = Field(default=1, ge=0, le=64)
     worker_lease_s: float = Field(default=10.0, ge=1.0)
     """A worker silent this long is lost: its sessions FAIL (WORKER_LOST) where they stopped."""
+    job_lease_s: float = Field(default=30.0, ge=1.0)
+    """A background job (avatar, voice, video) whose API process stopped renewing its lease for
+    this long is claimed by another API process on the same database and run there."""
     worker_heartbeat_s: float = Field(default=0.5, gt=0)
     """Lease renewal, call-alive mark and check for calls ended elsewhere, this often."""
     worker_claim_poll_s: float = Field(default=0.25, gt=0)

@@ -31,6 +31,7 @@ from opencharacters.engine.live.admission import internal_token
 from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.settings import Settings
 from opencharacters.store import workers as store
+from opencharacters.store.availability import database_unreachable
 from opencharacters.store.db import Database
 from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.internal_api import internal_app
@@ -189,8 +190,12 @@ class MediaWorkerProcess:
                     await self._lease_lost(address)
                 for session_id, status in ended.items():
                     self.live.end_for_status(session_id, status)
-            except Exception:  # the next beat tries again; the loop must never end
-                log.exception("worker %s: the heartbeat failed", self.worker_id)
+            except Exception as exc:  # the next beat tries again; the loop must never end
+                if database_unreachable(exc):
+                    # Calls go on; their transcript writes wait in their buffers meanwhile.
+                    log.warning("worker %s: the database is unreachable (%s)", self.worker_id, exc)
+                else:
+                    log.exception("worker %s: the heartbeat failed", self.worker_id)
             if self._orphaned() and not self._draining:
                 log.warning("worker %s: its supervisor is gone; finishing calls", self.worker_id)
                 self._draining = True
