@@ -48,6 +48,7 @@ class Server:
         database_url: str | None,
         *,
         media_workers: int | None = None,
+        log_name: str = "server.log",
         **env: str,
     ) -> None:
         self.data_dir = data_dir
@@ -73,7 +74,8 @@ class Server:
         if database_url:
             self.env["OPENCHARACTERS_DATABASE_URL"] = database_url
         self.process: subprocess.Popen[str] | None = None
-        self.log_path = data_dir / "server.log"
+        self.log_path = data_dir / log_name
+        """Several API nodes may share one data directory (as a shared filesystem)."""
 
     def start(self) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -128,8 +130,9 @@ class Server:
 class MediaWorker:
     """A separately started `opencharacters worker` sharing a Server's database and data dir."""
 
-    def __init__(self, server: Server, *, slots: int = 1, name: str = "worker") -> None:
+    def __init__(self, server: Server, *, slots: int = 1, name: str = "worker", **env: str) -> None:
         self.server = server
+        self.env = env
         self.slots = slots
         self.log_path = server.data_dir / f"{name}.log"
         self.process: subprocess.Popen[str] | None = None
@@ -140,7 +143,7 @@ class MediaWorker:
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "opencharacters", "worker", "--slots", str(self.slots)],
-            env={**self.server.env, "OPENCHARACTERS_PORT": "0"},
+            env={**self.server.env, "OPENCHARACTERS_PORT": "0", **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
