@@ -25,7 +25,6 @@ import numpy as np
 from opencharacters.animation.stream import VideoFrame
 from opencharacters.media.audio import AudioChunk, Samples
 from opencharacters.pipeline.call import CallSpec, Ending, Outcome
-from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.ports import CallRecording, FaceAnimation
 from opencharacters.pipeline.recording_feed import RecordingFeed
 from opencharacters.pipeline.speaker import PLAYOUT_RATE, Speaker
@@ -69,7 +68,7 @@ class AudioDrivenAvatar:
     def __init__(
         self,
         spec: CallSpec,
-        clock: SessionClock,
+        now: Callable[[], float],
         speaker: Speaker,
         face: FaceAnimation,
         *,
@@ -78,7 +77,8 @@ class AudioDrivenAvatar:
         recorder: CallRecording | None = None,
     ) -> None:
         self.spec = spec
-        self.clock = clock
+        self.now = now
+        """The session clock."""
         self.speaker = speaker
         self.face = face
         self._on_started = on_started
@@ -98,7 +98,7 @@ class AudioDrivenAvatar:
 
     def connected(self) -> None:
         if not self._connected.is_set():
-            self.connected_at_s = self.clock.now()
+            self.connected_at_s = self.now()
             self.recording.origin_s = self.connected_at_s
             self._connected.set()
 
@@ -190,7 +190,7 @@ class AudioDrivenAvatar:
             self._on_started()
 
     async def _finish_when_heard(self, segment: _Segment) -> None:
-        while self._segment is segment and self.clock.now() < segment.end_s:
+        while self._segment is segment and self.now() < segment.end_s:
             await self._sleep_until(segment.end_s)
         if self._segment is not segment:
             return  # cleared meanwhile (reported then) or superseded
@@ -229,7 +229,7 @@ class AudioDrivenAvatar:
             await asyncio.wait(self._tasks)
 
     def recording_duration_s(self) -> float:
-        return 0.0 if self.connected_at_s is None else self.clock.now() - self.connected_at_s
+        return 0.0 if self.connected_at_s is None else self.now() - self.connected_at_s
 
     # ----- helpers ----------------------------------------------------------------------------
 
@@ -239,6 +239,6 @@ class AudioDrivenAvatar:
         task.add_done_callback(self._tasks.discard)
 
     async def _sleep_until(self, at_s: float) -> None:
-        wait = at_s - self.clock.now()
+        wait = at_s - self.now()
         if wait > 0:
             await asyncio.sleep(wait)

@@ -10,18 +10,23 @@ import asyncio
 import contextlib
 import itertools
 import secrets
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
-from opencharacters.media.audio import Samples, resample
+from opencharacters.media.audio import Samples, resample, wav_bytes
 from tests.engine.live.conftest import in_thread, wait_status
 from tests.support.livekit import LiveKitServer
 from tests.support.livekit_agent import AGENT_RATE, ScriptedAgent, room_token
+from tests.support.server import API_KEY, Server
+
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -174,3 +179,30 @@ async def test_the_agent_leaving_completes_and_a_refused_token_fails(
     failed = await in_thread(wait_status, lk_api, failing.json()["id"], {"FAILED"}, 60)
     assert failed["failureCode"] == "LIVEKIT_JOIN_FAILED"
     assert "refused" in failed["failure"]
+
+
+async def test_the_example_agent_gets_its_face(
+    livekit: LiveKitServer,
+    lk_server: Server,
+    lk_avatar: str,
+    say_naturally: Say,
+    tmp_path: Path,
+) -> None:
+    """examples/livekit_agent_avatar.py, as docs/livekit.md tells to run it."""
+    speech, rate = say_naturally("Hello from my own agent.")
+    wav = tmp_path / "hello.wav"
+    wav.write_bytes(wav_bytes(speech, rate))
+    command = [
+        sys.executable,
+        str(ROOT / "examples" / "livekit_agent_avatar.py"),
+        *("--server", lk_server.base_url, "--api-key", API_KEY, "--avatar", lk_avatar),
+        *("--livekit-url", livekit.url, "--livekit-key", livekit.api_key),
+        *("--livekit-secret", livekit.api_secret, "--wav", str(wav)),
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert "'interrupted': False" in text and text.rstrip().endswith("COMPLETED"), text

@@ -417,7 +417,7 @@ class AgentAvatarCall:
         )
         self.session = AudioDrivenAvatar(
             spec,
-            self.clock,
+            self.clock.now,
             self.speaker,
             self.animator,
             on_started=self.transport.playback_started,
