@@ -333,6 +333,10 @@ class LiveCalls:
                 "body: the offer needs an audio transceiver (the caller's microphone, sendrecv) "
                 f"and a video transceiver (recvonly, for the avatar); it has no {missing[0]}"
             )
+        for transceiver in peer.getTransceivers():
+            if transceiver.kind == "audio":
+                transport.caller_audio_receiver(transceiver.receiver)
+                break
         peer.addTrack(transport.audio_track)
         peer.addTrack(transport.video_track)
         try:
