@@ -49,9 +49,9 @@ def _loader(asset: ModelAsset, settings: EngineSettings) -> Callable[[], object]
         from opencharacters.dialogue.knowledge.embedding import load_embedder
 
         return lambda: load_embedder(settings)
-    from opencharacters.dialogue.llama_backend import LlamaDialogueModel
+    from opencharacters.dialogue.engines import embedded_dialogue_model
 
-    return lambda: LlamaDialogueModel(ensure_asset(asset.name, settings), settings.dialogue)
+    return lambda: embedded_dialogue_model(ensure_asset(asset.name, settings), settings.dialogue)
 
 
 @click.group("models")
