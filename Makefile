@@ -41,7 +41,7 @@ run: system venv models
 	$(if $(filter livekit,$(TRANSPORT)),scripts/with-livekit.sh) $(BIN)/opencharacters serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --dev-key-file
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 test-fast: venv
 	$(BIN)/pytest -q -m "(unit or integration) and not slow"

@@ -96,3 +96,28 @@ async def test_too_long_personality_is_a_clear_error() -> None:
     model = load_dialogue_model(small)
     with pytest.raises(ValueError, match="N_CTX"):
         await model.prepare("word " * 600)
+
+
+async def test_reading_ahead_leaves_only_the_last_words_to_read(model: LlamaDialogueModel) -> None:
+    conversation = Conversation(model, PERSONA, _settings())
+    await conversation.prepare()
+    conversation.add_assistant_line("Hello, Sunrise Dental, Mia speaking.")
+    question = "Hi, when are you open on Fridays?"
+    cold = [c async for c in conversation.reply(question, record=False)]
+    other = Conversation(model, "You are Captain Flint, a cheerful pirate.", _settings())
+    _ = [c async for c in other.reply("Ahoy!")]  # another call used the model since
+
+    read_before = model.read_ahead_tokens
+    await conversation.read_ahead("Hi, when are you open")
+    assert model.read_ahead_tokens > read_before
+    prompt = model.tokenize(model.render(conversation._messages(question, ())))
+    cached = list(model._llm.input_ids[: model._llm.n_tokens])
+    pairs = enumerate(zip(cached, prompt, strict=False))
+    common = next((i for i, (a, b) in pairs if a != b), min(len(cached), len(prompt)))
+    persona = conversation._persona
+    assert isinstance(persona, LlamaPersona)
+    assert common > len(persona.prefix_tokens) + 10, "the start script and the words were read"
+    assert len(prompt) - common <= 15, "only the last words and the reply's header are left"
+    # What was read ahead is the same context a cold reply builds: the same greedy answer.
+    warm = [c async for c in conversation.reply(question, record=False)]
+    assert warm == cold

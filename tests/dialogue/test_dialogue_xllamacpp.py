@@ -174,18 +174,26 @@ async def test_the_event_loop_keeps_running_while_the_model_thinks(
     assert max(gaps) < 0.25  # loop stalls would show as gaps of the model's whole read
 
 
-async def test_reading_ahead_leaves_little_to_read_at_the_end_of_the_turn(
+async def test_reading_ahead_leaves_only_the_last_words_to_read(
     model: XLlamaDialogueModel,
 ) -> None:
-    persona = await model.prepare(PERSONA)
-    words = "I would like to move my appointment from Tuesday morning to Thursday afternoon"
-    before = model.read_ahead_tokens
-    await model.read_ahead(persona, _messages(persona, words[:40]))
-    await model.read_ahead(persona, _messages(persona, words))
-    assert model.read_ahead_tokens > before
-    _ = [d async for d in model.stream(persona, _messages(persona, words + "."), 5)]
-    # Only the final period, the end of the turn and the assistant header were left.
-    assert model.last_timings["prompt_n"] <= 8
+    conversation = Conversation(model, PERSONA, _settings())
+    await conversation.prepare()
+    conversation.add_assistant_line("Hello, Sunrise Dental, Mia speaking.")
+    question = "Hi, I would like to move my appointment from Tuesday to Thursday afternoon."
+    cold = [c async for c in conversation.reply(question, record=False)]
+    other = Conversation(model, "You are Captain Flint, a cheerful pirate.", _settings())
+    _ = [c async for c in other.reply("Ahoy!")]  # another call used the model since
+
+    read_before = model.read_ahead_tokens
+    await conversation.read_ahead("Hi, I would like to move my appointment from Tuesday")
+    await conversation.read_ahead("Hi, I would like to move my appointment from Tuesday to")
+    assert model.read_ahead_tokens > read_before
+    warm = [c async for c in conversation.reply(question, record=False)]
+    # Only the last words, the end of the turn and the reply's header were left to read...
+    assert model.last_timings["prompt_n"] <= 10, model.last_timings
+    # ...and what was read ahead is the context a cold reply builds: the same greedy answer.
+    assert warm == cold
 
 
 def test_the_model_is_loaded_once_per_process() -> None:

@@ -39,6 +39,8 @@ class ReplyRecord:
     only for the answer it leads to: a small model would copy it into later replies.)"""
 
     produced: list[str] = field(default_factory=list)
+    first_token_s: float | None = None
+    """When the model's first text of the reply arrived (the conversation's clock)."""
     call: str = ""
     """The action call in the model's own markup, when the reply was an action. Kept in the
     history before the spoken words: the model then knows it acted, and acts again when asked
@@ -67,8 +69,11 @@ class Conversation:
         settings: DialogueSettings,
         tools: Sequence[ToolSpec] = (),
         router: ActionRouter | None = None,
+        now: Callable[[], float] | None = None,
     ) -> None:
+        """`now`: the clock the replies' `first_token_s` is read on (the session's)."""
         self._model = model
+        self._now = now
         self._router = router
         self.last_action_score: float | None = None
         self._settings = settings
@@ -114,6 +119,17 @@ class Conversation:
         if entry is not None:
             self.history.append(entry)
 
+    def _messages(self, user_text: str, passages: Sequence[str | Note]) -> list[ChatMessage]:
+        turns = self._settings.history_turns * 2
+        recent = self.history[-turns:] if turns else []
+        return build_messages(self.system_prompt, recent, user_text, passages)
+
+    async def read_ahead(self, words_so_far: str, passages: Sequence[str | Note] = ()) -> None:
+        """The caller is still speaking: the model reads the prompt a reply to these words
+        would have (history, passages, the words), so the reply reads only what changed."""
+        if self._persona is not None:
+            await self._model.read_ahead(self._persona, self._messages(words_so_far, passages))
+
     async def reply(
         self,
         user_text: str,
@@ -133,9 +149,7 @@ class Conversation:
         if self._persona is None:
             await self.prepare()
         assert self._persona is not None
-        turns = self._settings.history_turns * 2
-        recent = self.history[-turns:] if turns else []
-        messages = build_messages(self.system_prompt, recent, user_text, passages)
+        messages = self._messages(user_text, passages)
         if record:
             self.history.append({"role": "user", "content": user_text})
         out = into if into is not None else ReplyRecord()
@@ -255,6 +269,8 @@ class Conversation:
         deciding = bool(tools)
         try:
             async for delta in stream:
+                if out.first_token_s is None and self._now is not None:
+                    out.first_token_s = self._now()
                 if deciding:
                     # Speech or a call? The first characters tell (the grammar allows no mix).
                     pending += delta

@@ -43,6 +43,9 @@ class SplitDialogueModel:
             temperature=temperature,
         )
 
+    async def read_ahead(self, persona: PreparedPersona, messages: Sequence[ChatMessage]) -> None:
+        await self.talker.read_ahead(persona, messages)
+
     def action_chooser(self) -> ActionChooser:
         """The decider chooses the actions (see the module's docstring)."""
         return self.decider
