@@ -39,7 +39,6 @@ venv: $(STAMP)
 
 models: venv
 	$(BIN)/opencharacters models prepare --quiet
-	@$(BIN)/python -m opencharacters.animation.face_model >/dev/null
 
 # TRANSPORT=livekit: calls meet their callers in rooms of a local livekit-server (docs/livekit.md).
 run: system venv models

@@ -1,4 +1,5 @@
-"""The embedded GGUF dialogue model (packaged Qwen2.5-0.5B-Instruct), for real."""
+"""The packaged Qwen2.5-0.5B on the optional llama-cpp-python runtime, for real (skipped
+without the `llama-cpp` extra; the default runtime's tests are test_dialogue_xllamacpp.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from opencharacters.dialogue.spoken import has_markup
 from opencharacters.dialogue.tools import ToolCall, ToolOutcome, ToolSpec
 from opencharacters.engine_settings import DialogueSettings, EngineSettings
 
+pytest.importorskip("llama_cpp", reason="the optional runtime: pip install '.[llama-cpp]'")
+
 pytestmark = pytest.mark.integration
 
 PERSONA = (
@@ -24,14 +27,16 @@ PERSONA = (
 @pytest.fixture(scope="module")
 def model() -> LlamaDialogueModel:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = EngineSettings(dialogue=DialogueSettings(max_reply_tokens=40, temperature=0.0))
+    settings = EngineSettings(dialogue=_settings())
     loaded = load_dialogue_model(settings)
     assert isinstance(loaded, LlamaDialogueModel)
     return loaded
 
 
-def _settings() -> DialogueSettings:
-    return DialogueSettings(max_reply_tokens=40, temperature=0.0)
+def _settings(**changes: object) -> DialogueSettings:
+    return DialogueSettings.model_validate(
+        {"max_reply_tokens": 40, "temperature": 0.0, "runtime": "llama-cpp-python", **changes}
+    )
 
 
 async def test_replies_stream_in_spoken_chunks_within_budget(model: LlamaDialogueModel) -> None:
@@ -88,7 +93,7 @@ async def test_a_10000_character_personality_fits(model: LlamaDialogueModel) -> 
 
 async def test_too_long_personality_is_a_clear_error() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    small = EngineSettings(dialogue=DialogueSettings(n_ctx=512))
+    small = EngineSettings(dialogue=_settings(n_ctx=512))
     model = load_dialogue_model(small)
     with pytest.raises(ValueError, match="N_CTX"):
         await model.prepare("word " * 600)
