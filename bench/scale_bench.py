@@ -3,8 +3,9 @@
 Measures, through the public API (Runway's wire format) spread round-robin over the API nodes:
 - sessions created per second (a burst of --burst creates, --concurrency at a time), with the
   create latency p50/p99;
-- how the sessions are placed across the workers (per worker, from the database) and how long
-  until every free slot is taken (READY);
+- one session at a time on the idle deployment: create → READY (a worker woken and claiming);
+- how the burst's sessions are placed across the workers (per worker, from the database) and
+  how long from the burst's start until every free slot is taken (READY);
 - API p50/p99 under a bounded, open-loop load (GETs of an avatar and a session at each rate of
   --rps for --duration s; requests start on schedule whether or not earlier ones answered);
 - locally, what one more worker adds: the same burst and the highest load again after starting
@@ -179,20 +180,24 @@ async def burst(
             else:
                 refused[status] += 1
 
+    # Placement while the burst goes on: the workers claim up to their slots (least loaded
+    # first) as the sessions arrive; the rest queue.
+    to_place = min(count, slots)
+
+    async def all_slots_taken() -> float | None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            free = (await api.metrics()).get("worker_slots_free", slots)
+            if slots - free >= to_place:
+                return time.perf_counter() - started
+            await asyncio.sleep(0.05)
+        return None
+
     started = time.perf_counter()
+    watcher = asyncio.create_task(all_slots_taken())
     await asyncio.gather(*(create() for _ in range(count)))
     elapsed = time.perf_counter() - started
-
-    # Placement: the workers claim up to their slots (least loaded first); the rest queue.
-    to_place = min(len(created), slots)
-    placed_in: float | None = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        free = (await api.metrics()).get("worker_slots_free", slots)
-        if slots - free >= to_place:
-            placed_in = time.perf_counter() - started
-            break
-        await asyncio.sleep(0.05)
+    placed_in = await watcher
     per_worker = placement(database_url, created) if database_url else None
 
     async def cancel(session_id: str) -> None:
@@ -232,6 +237,24 @@ def placement(database_url: str, session_ids: list[str]) -> dict[str, int]:
             return {str(address): int(count) for address, count in rows}
     finally:
         engine.dispose()
+
+
+async def ready_latency(api: Api, avatar_id: str, runs: int) -> dict[str, float]:
+    """One session at a time on an idle deployment: create → READY (a worker woken, claiming)."""
+    body = {"model": "gwm1_avatars", "avatar": {"type": "custom", "avatarId": avatar_id}}
+    took: list[float] = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        status, session = await api.call("POST", "/v1/realtime_sessions", json=body)
+        assert status == 200, session
+        while True:
+            _, current = await api.call("GET", f"/v1/realtime_sessions/{session['id']}")
+            if current.get("status") != "NOT_READY":
+                break
+            await asyncio.sleep(0.005)
+        took.append(time.perf_counter() - started)
+        await api.call("DELETE", f"/v1/realtime_sessions/{session['id']}")
+    return latency(took)
 
 
 async def load(
@@ -289,10 +312,17 @@ async def measure(
         avatar = avatar_id or await ready_avatar(api)
         before = await api.metrics()
         slots = int(before.get("worker_slots_free", 0))
+        ready = await ready_latency(api, avatar, 20)
         placed = await burst(api, avatar, burst_size, concurrency, slots, database_url)
         session_id = placed.pop("_last_session")
         loads = [await load(api, avatar, session_id, rps, duration_s) for rps in rates]
-        return {"workers": before, "burst": placed, "load": loads, "avatar_id": avatar}
+        return {
+            "workers": before,
+            "create_to_ready_idle": ready,
+            "burst": placed,
+            "load": loads,
+            "avatar_id": avatar,
+        }
 
 
 def report(title: str, figures: dict[str, Any]) -> None:
@@ -300,6 +330,11 @@ def report(title: str, figures: dict[str, Any]) -> None:
     print(f"\n== {title}")
     live, slots = workers.get("media_workers"), workers.get("worker_slots_total")
     print(f"workers {live} slots {slots}" if workers else "workers ? (no /metrics)")
+    ready = figures["create_to_ready_idle"]
+    print(
+        f"one session at a time, create -> READY: p50 {ready['p50_ms']} ms, "
+        f"p99 {ready['p99_ms']} ms"
+    )
     create = placed["create_latency"]
     print(
         f"sessions created: {placed['created']} at {placed['sessions_per_s']}/s "

@@ -66,6 +66,7 @@ class MediaWorkerProcess:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._draining = False
+        self._starting: set[asyncio.Task[None]] = set()
         settings.ensure_data_dir()
         self.db = Database(settings.resolved_database_url)
         self.blobs = open_blob_store(settings)
@@ -245,6 +246,16 @@ class MediaWorkerProcess:
                 # This process's knowledge index for each avatar is built while the session
                 # waits for its caller, not during the greeting (the API's index is its own).
                 self.knowledge.refresh(set(claimed.values()))
+                for session_id in claimed:  # a LiveKit agent's face joins its room now
+                    task = asyncio.create_task(self._start_integration(session_id))
+                    self._starting.add(task)
+                    task.add_done_callback(self._starting.discard)
+
+    async def _start_integration(self, session_id: str) -> None:
+        try:
+            await self.live.start_integration(session_id)
+        except Exception:
+            log.exception("session %s: starting its LiveKit integration failed", session_id)
 
     def _claim(self) -> dict[str, str]:
         """The sessions claimed now, with their avatars."""
