@@ -12,6 +12,7 @@ import platformdirs
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from opencharacters.capacity import default_session_capacity
 from opencharacters.engine_settings import EngineSettings
 
 
@@ -115,7 +116,8 @@ class Settings(BaseSettings):
     preview_max_side: int = Field(default=512, ge=32, le=4096)
 
     # Sessions.
-    session_capacity: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
+    session_capacity: int = Field(default_factory=default_session_capacity)
+    """Calls per media worker: one per two usable cores (see capacity.py for the measurement)."""
     session_ready_ttl_s: int = Field(default=300, ge=5)
     scheduler_tick_s: float = Field(default=0.5, gt=0)
 
@@ -123,6 +125,9 @@ class Settings(BaseSettings):
     media_workers: int = Field(default=1, ge=0, le=64)
     worker_lease_s: float = Field(default=10.0, ge=1.0)
     """A worker silent this long is lost: its sessions FAIL (WORKER_LOST) where they stopped."""
+    job_lease_s: float = Field(default=30.0, ge=1.0)
+    """A background job (avatar, voice, video) whose API process stopped renewing its lease for
+    this long is claimed by another API process on the same database and run there."""
     worker_heartbeat_s: float = Field(default=0.5, gt=0)
     """Lease renewal, call-alive mark and check for calls ended elsewhere, this often."""
     worker_claim_poll_s: float = Field(default=0.25, gt=0)

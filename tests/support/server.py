@@ -48,6 +48,7 @@ class Server:
         database_url: str | None,
         *,
         media_workers: int | None = None,
+        log_name: str = "server.log",
         **env: str,
     ) -> None:
         self.data_dir = data_dir
@@ -73,7 +74,8 @@ class Server:
         if database_url:
             self.env["OPENCHARACTERS_DATABASE_URL"] = database_url
         self.process: subprocess.Popen[str] | None = None
-        self.log_path = data_dir / "server.log"
+        self.log_path = data_dir / log_name
+        """Several API nodes may share one data directory (as a shared filesystem)."""
 
     def start(self) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,8 +138,10 @@ class MediaWorker:
         name: str = "worker",
         prefix: list[str] | None = None,
         args: list[str] | None = None,
+        **env: str,
     ) -> None:
         self.server = server
+        self.env = env
         self.slots = slots
         self.prefix = prefix or []
         """Runs it elsewhere, e.g. on a test host: `ip netns exec NAME`."""
@@ -155,7 +159,7 @@ class MediaWorker:
                 *(sys.executable, "-m", "opencharacters", "worker", "--slots", str(self.slots)),
                 *self.args,
             ],
-            env={**self.server.env, "OPENCHARACTERS_PORT": "0"},
+            env={**self.server.env, "OPENCHARACTERS_PORT": "0", **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,

@@ -31,6 +31,7 @@ from opencharacters.engine.live.admission import internal_token
 from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.settings import Settings
 from opencharacters.store import workers as store
+from opencharacters.store.availability import database_unreachable
 from opencharacters.store.db import Database
 from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.internal_api import internal_app
@@ -65,6 +66,7 @@ class MediaWorkerProcess:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._draining = False
+        self._starting: set[asyncio.Task[None]] = set()
         settings.ensure_data_dir()
         self.db = Database(settings.resolved_database_url)
         self.blobs = open_blob_store(settings)
@@ -189,8 +191,12 @@ class MediaWorkerProcess:
                     await self._lease_lost(address)
                 for session_id, status in ended.items():
                     self.live.end_for_status(session_id, status)
-            except Exception:  # the next beat tries again; the loop must never end
-                log.exception("worker %s: the heartbeat failed", self.worker_id)
+            except Exception as exc:  # the next beat tries again; the loop must never end
+                if database_unreachable(exc):
+                    # Calls go on; their transcript writes wait in their buffers meanwhile.
+                    log.warning("worker %s: the database is unreachable (%s)", self.worker_id, exc)
+                else:
+                    log.exception("worker %s: the heartbeat failed", self.worker_id)
             if self._orphaned() and not self._draining:
                 log.warning("worker %s: its supervisor is gone; finishing calls", self.worker_id)
                 self._draining = True
@@ -240,6 +246,16 @@ class MediaWorkerProcess:
                 # This process's knowledge index for each avatar is built while the session
                 # waits for its caller, not during the greeting (the API's index is its own).
                 self.knowledge.refresh(set(claimed.values()))
+                for session_id in claimed:  # a LiveKit agent's face joins its room now
+                    task = asyncio.create_task(self._start_integration(session_id))
+                    self._starting.add(task)
+                    task.add_done_callback(self._starting.discard)
+
+    async def _start_integration(self, session_id: str) -> None:
+        try:
+            await self.live.start_integration(session_id)
+        except Exception:
+            log.exception("session %s: starting its LiveKit integration failed", session_id)
 
     def _claim(self) -> dict[str, str]:
         """The sessions claimed now, with their avatars."""
