@@ -20,6 +20,7 @@ from opencharacters.domain.errors import Unauthorized
 from opencharacters.engine.live.admission import INTERNAL_HEADER, same
 from opencharacters.engine.live.backends import BackendRefused
 from opencharacters.engine.live.calls import LiveCalls
+from opencharacters.engine.live.media_path import check_media_path
 from opencharacters.http_errors import install_domain_error_handler
 from opencharacters.store.db import Database
 from opencharacters.store.stats import ping
@@ -128,11 +129,16 @@ def install_ops_routes(app: FastAPI, live: LiveCalls, db: Database) -> None:
             with db.session() as session:
                 ping(session)
 
-        for name, check in (("database", database), ("blob store", live.blobs.check)):
+        def media_path() -> None:
+            check_media_path(live.settings)
+
+        checks = (("database", database), ("blob store", live.blobs.check), ("media", media_path))
+        for name, check in checks:
             try:
                 await asyncio.wait_for(asyncio.to_thread(check), 5.0)
             except Exception as error:
-                failures.append(f"{name} unreachable ({type(error).__name__})")
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                failures.append(f"{name} unreachable ({type(error).__name__}: {reason})"[:300])
         if failures:
             return JSONResponse({"error": "Not ready: " + "; ".join(failures) + "."}, 503)
         return JSONResponse({"status": "ready", "calls": len(live)})

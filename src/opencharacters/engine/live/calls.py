@@ -117,7 +117,7 @@ class LiveCalls:
         worker_id: str | None = None,
         on_ended: Callable[[], None] | None = None,
     ) -> None:
-        self._settings = settings
+        self.settings = settings
         self._knowledge = knowledge
         self._db = db
         self._blobs = blobs
@@ -198,7 +198,7 @@ class LiveCalls:
         spec, integration = loaded
         recorder = (
             self._new_recorder(spec, FaceRig.from_json(spec.rig_json).size)
-            if self._settings.record_sessions
+            if self.settings.record_sessions
             else None
         )
         worker = AgentAvatarCall(spec, integration, recorder)
@@ -254,7 +254,7 @@ class LiveCalls:
                 personality=session.personality or avatar.personality,
                 start_script=session.start_script or avatar.start_script,
                 max_duration_s=session.max_duration,
-                fps=self._settings.video_fps,
+                fps=self.settings.video_fps,
                 tools=tuple(parse_tools(session.tools or [])),
             )
 
@@ -269,7 +269,7 @@ class LiveCalls:
             spec,
             transport=transport,
             engines=self.engines,
-            engine_settings=self._settings.engines,
+            engine_settings=self.settings.engines,
             clock=clock,
             transcript=transcript,
             tool_backend=tools,
@@ -277,14 +277,14 @@ class LiveCalls:
             if self._knowledge
             else None,
         )
-        if self._settings.record_sessions:
+        if self.settings.record_sessions:
             worker.recorder = self._new_recorder(spec, worker.frame_size)
         return worker
 
     async def _join_room(self, spec: CallSpec, token: str) -> LiveCall:
         from opencharacters.engine.live.livekit_transport import LiveKitTransport, RoomRpc
 
-        settings = self._settings.livekit
+        settings = self.settings.livekit
         rpc = RoomRpc()  # backend tools are RPC calls to the backend in the same room
         worker = self._new_worker(
             spec,
@@ -312,7 +312,7 @@ class LiveCalls:
         )
 
     async def _connect(self, spec: CallSpec, token: str, sdp: str) -> tuple[LiveCall, str]:
-        ice = [RTCIceServer(**server.model_dump()) for server in self._settings.ice_servers]
+        ice = [RTCIceServer(**server.model_dump()) for server in self.settings.ice_servers]
         peer = RTCPeerConnection(RTCConfiguration(iceServers=ice))
         worker = self._new_worker(
             spec,
@@ -356,8 +356,8 @@ class LiveCalls:
             raise BadRequest(f"body: no answer can be made for this offer: {exc}"[:300]) from None
         assert peer.localDescription is not None
         sdp = peer.localDescription.sdp
-        if self._settings.media_advertise_address:
-            sdp = advertise(sdp, self._settings.media_advertise_address)
+        if self.settings.media_advertise_address:
+            sdp = advertise(sdp, self.settings.media_advertise_address)
         return LiveCall(spec.session_id, token, worker, peer.close), sdp
 
     def _new_recorder(self, spec: CallSpec, size: tuple[int, int]) -> Any:
@@ -429,7 +429,7 @@ class LiveCalls:
         worker = call.worker
         running = False
         try:
-            if await worker.wait_connected(self._settings.connect_timeout_s):
+            if await worker.wait_connected(self.settings.connect_timeout_s):
                 running = await asyncio.to_thread(self._mark_running, call.session_id)
                 if not running:
                     worker.end(Ending(Outcome.CANCELLED, "the session ended before connecting"))
