@@ -39,6 +39,9 @@ class Peer:
     def end_requested(self, reason: str) -> None:
         self.events.append(f"end: {reason}")
 
+    def lost(self, reason: str, failure_code: str) -> None:
+        self.events.append(f"lost: {reason} ({failure_code})")
+
     def caller_audio_received(self, samples: Samples, sample_rate: int, at_s: float) -> None:
         self.caller.append((sample_rate, at_s))
 

@@ -42,6 +42,7 @@ from opencharacters.engine.live.admission import (
     check_offer_text,
     same,
 )
+from opencharacters.engine.live.advertised_address import advertise
 from opencharacters.engine.live.backends import BackendLinks
 from opencharacters.engine.live.call_metrics import CallMetrics
 from opencharacters.engine.live.engines import EngineLoader
@@ -60,6 +61,7 @@ from opencharacters.logs import session_id_var
 from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.ports import ToolRunner
 from opencharacters.settings import Settings
+from opencharacters.store.availability import database_unreachable
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, RealtimeSession
 from opencharacters.store.transcripts import set_recording
@@ -73,6 +75,9 @@ log = logging.getLogger(__name__)
 __all__ = ["MAX_OFFER_BYTES", "LiveCalls"]
 SHUTDOWN_GRACE_S = 10.0
 _REMEMBERED_ENDINGS = 1000
+DATABASE_PATIENCE_S = 300.0
+"""How long a call's last writes (buffered transcript, its end) wait for an unreachable
+database; past it they are logged as lost (the API's lease sweep then fails the session)."""
 
 
 class _AvatarKnowledge:
@@ -123,6 +128,7 @@ class LiveCalls:
         self.engines = EngineLoader(settings.engines)
         self.backends = BackendLinks()
         self._calls: dict[str, LiveCall] = {}
+        self._transcripts: dict[str, StoreTranscript] = {}
         # Hang-ups repeated after the call ended (END_CALL first, then DELETE) still succeed.
         self._ended: OrderedDict[str, str] = OrderedDict()
         self._lock = asyncio.Lock()
@@ -256,13 +262,16 @@ class LiveCalls:
         self, spec: CallSpec, transport: TransportFactory[T], tools: ToolRunner
     ) -> SessionWorker[T]:
         clock = SessionClock()
+        transcript = self._transcripts[spec.session_id] = StoreTranscript(
+            self._db, spec.session_id, clock
+        )
         worker = SessionWorker(
             spec,
             transport=transport,
             engines=self.engines,
             engine_settings=self._settings.engines,
             clock=clock,
-            transcript=StoreTranscript(self._db, spec.session_id, clock),
+            transcript=transcript,
             tool_backend=tools,
             knowledge=_AvatarKnowledge(self._knowledge, spec.avatar_id)
             if self._knowledge
@@ -346,7 +355,10 @@ class LiveCalls:
             await peer.close()
             raise BadRequest(f"body: no answer can be made for this offer: {exc}"[:300]) from None
         assert peer.localDescription is not None
-        return LiveCall(spec.session_id, token, worker, peer.close), peer.localDescription.sdp
+        sdp = peer.localDescription.sdp
+        if self._settings.media_advertise_address:
+            sdp = advertise(sdp, self._settings.media_advertise_address)
+        return LiveCall(spec.session_id, token, worker, peer.close), sdp
 
     def _new_recorder(self, spec: CallSpec, size: tuple[int, int]) -> Any:
         from opencharacters.media.recording import CallRecorder
@@ -473,10 +485,12 @@ class LiveCalls:
         blob_key: str | None = None
         if worker.recorder is not None:
             blob_key = await self._store_recording(call, running)
-        try:
-            await asyncio.to_thread(self._end_session, call.session_id, ending, blob_key, ended_at)
-        except Exception:
-            log.exception("session %s: recording its end failed", call.session_id)
+        transcript = self._transcripts.pop(call.session_id, None)
+        if transcript is not None:
+            # Entries buffered while the database was away go in before the call's end.
+            await transcript.flush(DATABASE_PATIENCE_S)
+            await transcript.close()
+        await self._write_end(call.session_id, ending, blob_key, ended_at)
         self._calls.pop(call.session_id, None)
         await self.backends.end(call.session_id)
         self._ended[call.session_id] = call.token
@@ -497,6 +511,25 @@ class LiveCalls:
             ending.reason,
             stats,
         )
+
+    async def _write_end(
+        self, session_id: str, ending: Ending, blob_key: str | None, ended_at: datetime
+    ) -> None:
+        """Writes the session's end, retried while the database is unreachable (bounded)."""
+        deadline = time.monotonic() + DATABASE_PATIENCE_S
+        while True:
+            try:
+                await asyncio.to_thread(self._end_session, session_id, ending, blob_key, ended_at)
+                return
+            except Exception as exc:
+                if not database_unreachable(exc) or time.monotonic() > deadline:
+                    log.exception("session %s: recording its end failed", session_id)
+                    return
+                log.warning(
+                    "session %s: the database is unreachable; its end is written when it returns",
+                    session_id,
+                )
+                await asyncio.sleep(1.0)
 
     async def _store_recording(self, call: LiveCall, running: bool) -> str | None:
         recorder = call.worker.recorder
