@@ -12,6 +12,14 @@ natural speech (Piper, a different voice from the avatar's). Reported:
 
     .venv/bin/python bench/live_bench.py            # starts its own server
     .venv/bin/python bench/live_bench.py --concurrent 3 --turns 6
+    .venv/bin/python bench/live_bench.py --transport livekit   # calls in LiveKit rooms
+    .venv/bin/python bench/live_bench.py --variant 'whip=src' \
+        --variant 'livekit=src;OPENCHARACTERS_TRANSPORT=livekit' --rounds 2   # interleaved
+
+With the LiveKit transport the bench starts its own livekit-server (.tools/bin, `make setup`)
+and calls as Runway's SDK does (bench/livekit_caller.py); its CPU counts with the server's.
+LiveKit's SDK gives no RTP timestamps, so the one-way delays are WHIP-only; the lip-sync offset
+at the caller (mouth opening against loudness, cross-correlated) is measured for both.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import httpx
 import numpy as np
 
 from common import load_average, write_results
+from livekit_caller import LiveKitBenchCaller, lip_sync_offset_s
 from opencharacters.client.call import Caller
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.media.audio import Samples
@@ -212,14 +221,48 @@ class Clocks:
         ]
 
 
+class PictureCaller(Caller):
+    """The WHIP caller keeping a small grey picture of each frame (for the lip-sync offset)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pictures: list[tuple[float, Any]] = []
+
+    async def _read_video(self, track: Any) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                self.watch.signal("the server ended the video track")
+                return
+            self.watch.media_arrived()
+            now = time.monotonic()
+            if self.first_frame_at is None:
+                self.first_frame_at = now
+            self.received.video_times.append(now)
+            self.received.video_pts.append(int(frame.pts or 0))
+            self.received.video_size = (frame.width, frame.height)
+            grey = frame.to_ndarray(format="gray")
+            self.pictures.append((now, grey[::8, ::8].copy()))
+
+
 async def conversation_run(
     base: str,
     avatar_id: str,
     lines: list[tuple[Samples, int]],
     interruption: tuple[Samples, int] | None = None,
+    livekit: bool = False,
 ) -> dict[str, Any]:
     """One call: greeting, then each line as a turn (interrupting the answer if asked)."""
-    async with Caller(base, API_KEY, avatar_id, session_options={"maxDuration": 600}) as call:
+    options = {"maxDuration": 600}
+    caller: Any = (
+        LiveKitBenchCaller(base, API_KEY, avatar_id, session_options=options)
+        if livekit
+        else PictureCaller(base, API_KEY, avatar_id, session_options=options)
+    )
+    async with caller as call:
         assert call.connected_at is not None
         first_frame = (call.first_frame_at or time.monotonic()) - call.connected_at
         await call.wait_for_state("speaking", 60)
@@ -247,17 +290,22 @@ async def conversation_run(
                 heard_after.append(loud[0] - end_wall)
         await asyncio.sleep(0.5)
     messages = [m for _, m in call.received.messages]
-    clocks = Clocks(call)
-    speaking_since = min(
-        (
-            m["firstAudioS"]
-            for m in messages
-            if m.get("type") == "opencharacters.clock" and "firstAudioS" in m
-        ),
-        default=0.0,
-    )
-    video = clocks.video_delays(speaking_since)
-    audio = clocks.audio_delays()
+    pictures = call.room.pictures if livekit else call.pictures
+    lip_sync = lip_sync_offset_s(call.received.audio, pictures, call.connected_at)
+    video: list[tuple[float, float]] = []
+    audio: list[tuple[float, float]] = []
+    if not livekit:  # LiveKit's SDK hands over no RTP timestamps: no one-way delays there
+        clocks = Clocks(call)
+        speaking_since = min(
+            (
+                m["firstAudioS"]
+                for m in messages
+                if m.get("type") == "opencharacters.clock" and "firstAudioS" in m
+            ),
+            default=0.0,
+        )
+        video = clocks.video_delays(speaking_since)
+        audio = clocks.audio_delays()
     return {
         "turns": [m for m in messages if m.get("type") == "opencharacters.turn"],
         "interruptions": [m for m in messages if m.get("type") == "opencharacters.interrupted"],
@@ -266,6 +314,7 @@ async def conversation_run(
         "videoDelays": [d for _, d in video],
         "audioDelays": [d for _, d in audio],
         "heardAfter": heard_after,
+        "lipSyncOffsetS": lip_sync,
         "onsets": onsets,
         "received": call.received,
     }
@@ -295,10 +344,10 @@ def barge_in_client_latency(result: dict[str, Any]) -> list[float]:
 
 
 async def concurrent_calls(
-    base: str, avatar_id: str, count: int, line: tuple[Samples, int]
+    base: str, avatar_id: str, count: int, line: tuple[Samples, int], livekit: bool
 ) -> list[dict[str, Any]]:
     async def one() -> dict[str, Any]:
-        return await conversation_run(base, avatar_id, [line])
+        return await conversation_run(base, avatar_id, [line], livekit=livekit)
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
@@ -327,8 +376,17 @@ def main() -> None:
         "'two-workers=src;OPENCHARACTERS_MEDIA_WORKERS=2,OPENCHARACTERS_SESSION_CAPACITY=1'",
     )
     parser.add_argument("--rounds", type=int, default=1, help="variants run interleaved")
+    parser.add_argument(
+        "--transport",
+        choices=("whip", "livekit"),
+        default="whip",
+        help="how the calls reach the avatar (a variant's OPENCHARACTERS_TRANSPORT wins)",
+    )
     args = parser.parse_args()
-    variants = [parse_variant(v) for v in args.variant] or [("current", ROOT / "src", {})]
+    default_env = {"OPENCHARACTERS_TRANSPORT": args.transport}
+    variants = [parse_variant(v) for v in args.variant] or [
+        (args.transport, ROOT / "src", default_env)
+    ]
     lines = caller_voice([*QUESTIONS[: args.turns], INTERRUPTION])
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in variants}
     for round_index in range(args.rounds):
@@ -367,6 +425,7 @@ def print_comparison(runs: dict[str, list[dict[str, Any]]]) -> None:
         ("video fps", lambda r: r["fps"]),
         ("video delay p50 ms", lambda r: r["videoDelayMs"]["p50"]),
         ("A/V offset ms", lambda r: r["avOffsetMs"]),
+        ("lip-sync offset at caller ms", lambda r: r["lipSyncOffsetMs"]),
         ("CPU one call (cores)", lambda r: r["serverCpuCoresOneCall"]),
         ("create → READY p50 s", lambda r: pct(r["readyS"], 50)),
     ]
@@ -407,25 +466,46 @@ def run_variant(
 ) -> dict[str, Any]:
     questions, interruption = lines[:-1], lines[-1]
     results: dict[str, Any] = {"loadAverage": load_average(), "source": str(source), "env": env}
-    with running_server(
-        {"OPENCHARACTERS_RECORD_SESSIONS": "false" if args.no_record else "true", **env},
-        source,
-    ) as (base, pid):
+    livekit = env.get("OPENCHARACTERS_TRANSPORT") == "livekit"
+    with contextlib.ExitStack() as stack:
+        pids: list[int] = []
+        if livekit:
+            from tests.support.livekit import LiveKitServer
+
+            logs = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            media = LiveKitServer(logs).start()
+            stack.callback(media.stop)
+            assert media.process is not None
+            pids.append(media.process.pid)
+            env = {**media.server_env(), **env}
+        base, pid = stack.enter_context(
+            running_server(
+                {"OPENCHARACTERS_RECORD_SESSIONS": "false" if args.no_record else "true", **env},
+                source,
+            )
+        )
+        pids.append(pid)
+
+        def cpu() -> float:
+            return sum(cpu_seconds(p) for p in pids)
+
         avatar_id = create_avatar(base)
         ready = measure_ready(base, avatar_id, args.ready)
 
-        cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
-        talk = asyncio.run(conversation_run(base, avatar_id, questions))
-        cpu_share = (cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
+        cpu_before, wall_before = cpu(), time.monotonic()
+        talk = asyncio.run(conversation_run(base, avatar_id, questions, livekit=livekit))
+        cpu_share = (cpu() - cpu_before) / (time.monotonic() - wall_before)
 
         barge = asyncio.run(
-            conversation_run(base, avatar_id, questions[: args.barge_ins], interruption)
+            conversation_run(
+                base, avatar_id, questions[: args.barge_ins], interruption, livekit=livekit
+            )
         )
         concurrency = {}
         for n in range(1, args.concurrent + 1):
-            cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
-            runs = asyncio.run(concurrent_calls(base, avatar_id, n, questions[1]))
-            share = (cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
+            cpu_before, wall_before = cpu(), time.monotonic()
+            runs = asyncio.run(concurrent_calls(base, avatar_id, n, questions[1], livekit))
+            share = (cpu() - cpu_before) / (time.monotonic() - wall_before)
             concurrency[n] = {
                 "fps": [round(r["fps"], 2) for r in runs],
                 "firstAudioS": [t["firstAudioS"] for r in runs for t in r["turns"]],
@@ -473,6 +553,7 @@ def run_variant(
         p50, p95 = pct(delays, 50) * 1000, pct(delays, 95) * 1000
         print(f"  {label} one-way delay         p50 {p50:.0f} ms  p95 {p95:.0f} ms")
     print(f"  A/V offset (video - audio)  {offset * 1000:+.0f} ms")
+    print(f"  lip-sync offset at caller   {talk['lipSyncOffsetS'] * 1000:+.0f} ms")
     print(f"  server CPU, one call        {cpu_share:.2f} cores")
     print("\nConcurrent calls (greeting + one question each)")
     for n, row in concurrency.items():
@@ -492,6 +573,7 @@ def run_variant(
             "videoDelayMs": {"p50": pct(video, 50) * 1000, "p95": pct(video, 95) * 1000},
             "audioDelayMs": {"p50": pct(audio, 50) * 1000, "p95": pct(audio, 95) * 1000},
             "avOffsetMs": offset * 1000,
+            "lipSyncOffsetMs": talk["lipSyncOffsetS"] * 1000,
             "serverCpuCoresOneCall": cpu_share,
             "concurrency": concurrency,
             "median": statistics.median([t["firstAudioS"] for t in turns]) if turns else None,
