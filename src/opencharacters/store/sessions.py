@@ -105,6 +105,10 @@ def set_status(
         # session's state (409), one without it learns nothing (401).
         if session.started_at is not None:
             session.duration = call_duration(session.started_at, now, session.max_duration)
+        if session.integration and "token" in session.integration:
+            # The developer's room token is a credential of theirs that only the joining
+            # needed: an ended session keeps where it met their agent, not the key to it.
+            session.integration = {k: v for k, v in session.integration.items() if k != "token"}
     if target is S.FAILED:
         session.failure = failure or "The session failed."
         session.failure_code = failure_code or "INTERNAL"
