@@ -5,14 +5,20 @@ probability, cancellation, read-ahead, and an event loop that keeps running."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
+import threading
 import time
 
 import pytest
 
 from opencharacters.dialogue.conversation import Conversation
-from opencharacters.dialogue.engines import load_dialogue_model, shared_dialogue_model
+from opencharacters.dialogue.engines import (
+    dialogue_model_path,
+    load_dialogue_model,
+    shared_dialogue_model,
+)
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.spoken import has_markup
 from opencharacters.dialogue.tools import CALL_OPEN, ToolCall, ToolOutcome, ToolSpec, parse_call
@@ -221,6 +227,21 @@ def test_the_model_is_loaded_once_per_process() -> None:
     first = shared_dialogue_model(settings, cache)
     assert shared_dialogue_model(settings, cache) is first
     assert cache.loads == {"dialogue": 1}
+
+
+def test_a_model_dropped_right_after_loading_shuts_down() -> None:
+    """`models check` loads each model and drops it at once: the server must stop cleanly."""
+    path = dialogue_model_path(EngineSettings())
+    stopped = threading.Event()
+
+    def load_and_drop() -> None:
+        model = XLlamaDialogueModel(path, _settings(n_ctx=512))
+        del model
+        gc.collect()
+        stopped.set()
+
+    threading.Thread(target=load_and_drop, daemon=True).start()
+    assert stopped.wait(60), "the server's destructor hung"
 
 
 async def test_too_long_personality_is_a_clear_error() -> None:

@@ -87,6 +87,10 @@ class XLlamaDialogueModel:
         params.api_keys = [self._key]
         self._server = xllamacpp.Server(params)
         self._address = self._server.listening_address
+        # The server answers before its task loop has started; a server dropped in that window
+        # (`models check` loads and drops each model) never sees the stop and its destructor
+        # waits forever. One tiny request returns only once the loop runs.
+        self._server.handle_completions({"prompt": "a", "max_tokens": 0, "cache_prompt": False})
         self._stop_strings = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "</s>", "\n\n", "```"]
         self._prepared_lock = threading.Lock()
         self._prepared: dict[str, XLlamaPersona] = {}
