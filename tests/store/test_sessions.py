@@ -60,3 +60,23 @@ def test_a_call_stopped_at_its_limit_reports_at_most_max_duration(
         assert session.duration == 90
         assert conversation.duration == 90
         assert session.started_at is not None and session.ended_at is not None
+
+
+@pytest.mark.parametrize("ending", [S.COMPLETED, S.CANCELLED, S.FAILED])
+def test_an_ended_session_forgets_the_developers_room_token(
+    db: Database, ending: SessionStatus
+) -> None:
+    [session_id] = make_sessions(db, 1)
+    room = {"type": "livekit", "url": "wss://lk.example", "roomName": "r", "agentIdentity": "a"}
+    with db.session() as s:
+        session = s.get(RealtimeSession, session_id)
+        assert session is not None
+        session.integration = {**room, "token": "the developer's secret"}
+        make_ready(s, session, 60)
+        set_status(s, session, S.RUNNING)
+        assert session.integration["token"] == "the developer's secret"  # the worker joins
+        set_status(s, session, ending)
+    with db.session() as s:
+        session = s.get(RealtimeSession, session_id)
+        assert session is not None
+        assert session.integration == room
