@@ -38,7 +38,7 @@ def upgrade() -> None:
     op.create_table(
         "rate_buckets",
         sa.Column("key", sa.String(length=300), nullable=False),
-        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("tokens", sa.Double(), nullable=False),
         sa.Column("updated_at", utc, nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_buckets")),
         prefixes=prefixes,
