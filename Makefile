@@ -7,9 +7,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: setup system servers venv models run test test-fast lint format clean
+.PHONY: setup system servers web venv models run test test-fast lint format clean
 
-setup: system servers venv models
+setup: system servers web venv models
 
 system:
 	@scripts/setup-system.sh
@@ -20,6 +20,11 @@ system:
 servers:
 	@scripts/setup-livekit.sh
 	@scripts/setup-s3.sh
+
+# LiveKit's browser client (npm, pinned), served at /sdk/livekit-client.js for the JS client's
+# calls over LiveKit; its node_modules is git-ignored.
+web:
+	@scripts/setup-web.sh
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON)"; exit 1; }
@@ -34,15 +39,15 @@ venv: $(STAMP)
 
 models: venv
 	$(BIN)/opencharacters models prepare --quiet
-	@$(BIN)/python -m opencharacters.animation.face_model >/dev/null
 
 # TRANSPORT=livekit: calls meet their callers in rooms of a local livekit-server (docs/livekit.md).
 run: system venv models
 	$(if $(filter livekit,$(TRANSPORT)),@scripts/setup-livekit.sh)
+	$(if $(filter livekit,$(TRANSPORT)),@scripts/setup-web.sh)
 	$(if $(filter livekit,$(TRANSPORT)),scripts/with-livekit.sh) $(BIN)/opencharacters serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --dev-key-file
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 test-fast: venv
 	$(BIN)/pytest -q -m "(unit or integration) and not slow"

@@ -183,19 +183,158 @@ def test_consume_sends_what_runway_sends_and_surfaces_server_errors() -> None:
     assert len(result["requests"]) == 3
 
 
-def test_a_livekit_room_from_consume_is_refused_clearly() -> None:
-    """With OPENCHARACTERS_TRANSPORT=livekit consume returns a LiveKit URL: this WHIP client says
-    so instead of posting an offer there (docs/livekit.md)."""
+def test_a_livekit_call_without_livekit_client_says_how_to_get_it() -> None:
+    """consume chose LiveKit, and the server has no /sdk/livekit-client.js: the server's 404
+    message (how to install it) becomes the error; without a server to load it from, the error
+    names the `livekit` option."""
     result = run_node(
         """
-        globalThis.fetch = async () => { throw new Error("nothing may be fetched"); };
-        try {
-          await sdk.connect({url: "wss://livekit.example.org", token: "jwt", roomName: "s1"},
-                            {audio: false, hangUpOnPageHide: false});
-        } catch (e) { out.error = [e.name, e.code, e.message]; }
+        const requests = [];
+        globalThis.fetch = async (url, init = {}) => {
+          requests.push([init.method || "GET", url]);
+          if (url.endsWith("/consume")) {
+            return new Response(JSON.stringify({url: "ws://lk:7880", token: "jwt", roomName: "s1"}),
+                                {status: 200});
+          }
+          return new Response(JSON.stringify({error: "/sdk/livekit-client.js is not installed"}),
+                              {status: 404});
+        };
+        const errors = [];
+        for (const credentials of [
+          {baseUrl: "http://h:1", sessionId: "s1", sessionKey: "k"},
+          {url: "wss://lk.example.org", token: "jwt"},
+        ]) {
+          try { await sdk.connect(credentials, {audio: false, hangUpOnPageHide: false}); }
+          catch (e) { errors.push([e.name, e.code, e.status ?? null, e.message]); }
+        }
+        out.errors = errors;
+        out.requests = requests;
         console.log(JSON.stringify(out));
         """
     )
-    name, code, message = result["error"]
-    assert (name, code) == ("OpenCharactersError", "CONNECTION_FAILED")
-    assert "LiveKit" in message and "@runwayml/avatars" in message
+    assert result["errors"] == [
+        [
+            "OpenCharactersError",
+            "CONNECTION_FAILED",
+            404,
+            "Cannot load LiveKit's client (404): /sdk/livekit-client.js is not installed",
+        ],
+        [
+            "OpenCharactersError",
+            "CONNECTION_FAILED",
+            None,
+            "This call is in a LiveKit room: give the `livekit` option (LiveKit's browser "
+            "client) or baseUrl, so that /sdk/livekit-client.js can be loaded from the server.",
+        ],
+    ]
+    assert result["requests"] == [
+        ["POST", "http://h:1/v1/realtime_sessions/s1/consume"],
+        ["GET", "http://h:1/sdk/livekit-client.js"],
+    ]
+
+
+FAKE_LIVEKIT = """
+class FakeRoom {
+  constructor(options) {
+    this.options = options; this.handlers = {}; this.state = "disconnected"; this.log = [];
+    this.remoteParticipants = new Map();
+    const room = this;
+    this.localParticipant = {
+      async publishTrack(track, options) {
+        room.log.push(["publish", track.id, options.source]); return {track: {id: track.id}};
+      },
+      async unpublishTrack(track, stop) { room.log.push(["unpublish", track.id, stop]); },
+      async publishData(payload, options) {
+        room.log.push(["data", new TextDecoder().decode(payload), options.reliable]);
+      },
+    };
+    globalThis.rooms.push(this);
+  }
+  on(event, handler) { (this.handlers[event] ||= []).push(handler); return this; }
+  emit(event, ...args) { for (const handler of this.handlers[event] || []) handler(...args); }
+  async connect(url, token, options) {
+    this.log.push(["connect", url, token, options.autoSubscribe]);
+    this.state = "connected";
+    const avatar = {identity: "worker:avatar"}, other = {identity: "caller:x"};
+    setTimeout(() => {
+      this.emit("trackSubscribed", {mediaStreamTrack: track("audio", "o")}, {}, other);
+      this.emit("trackSubscribed", {mediaStreamTrack: track("audio", "a")}, {}, avatar);
+      this.emit("trackSubscribed", {mediaStreamTrack: track("video", "v")}, {}, avatar);
+    }, 10);
+  }
+  async disconnect(stopTracks) {
+    this.log.push(["disconnect", stopTracks]); this.state = "disconnected";
+  }
+}
+const LiveKit = {
+  Room: FakeRoom,
+  RoomEvent: {TrackSubscribed: "trackSubscribed", DataReceived: "dataReceived",
+              ParticipantDisconnected: "participantDisconnected", Disconnected: "disconnected"},
+  DisconnectReason: {ROOM_DELETED: 6},
+  Track: {Source: {Microphone: "microphone"}},
+};
+globalThis.rooms = [];
+globalThis.MediaStreamTrack = class {
+  constructor(id) { this.id = id; this.kind = "audio"; }
+  stop() {}
+};
+globalThis.fetch = async () => { throw new Error("nothing may be fetched"); };
+const track = (kind, id) => ({kind, id, stop() {}});
+const encode = (message) => new TextEncoder().encode(JSON.stringify(message));
+"""
+
+
+def test_a_livekit_call_plays_the_avatar_and_speaks_runways_messages() -> None:
+    """The client's LiveKit side with a stand-in for LiveKit's module (the browser test in
+    tests/engine/live/test_livekit_js_client.py runs the real one): only the `worker:` avatar
+    is played and listened to, the microphone is published as the Microphone source and
+    replaced by setMicrophone, End sends END_CALL before leaving, a deleted room ends the call."""
+    result = run_node(
+        FAKE_LIVEKIT
+        + """
+        const seen = {states: [], ended: []};
+        const call = await sdk.connect(
+          {url: "ws://lk:7880", token: "jwt", roomName: "s1"},
+          {audio: new MediaStreamTrack("mic1"), livekit: LiveKit, hangUpOnPageHide: false,
+           onState: (state) => seen.states.push(state),
+           onEnded: (info) => seen.ended.push(info)});
+        const [room] = rooms;
+        out.status = call.status;
+        out.tracks = call.stream.getTracks().map((track) => track.id);
+        room.emit("dataReceived", encode({type: "opencharacters.state", state: "speaking"}),
+                  {identity: "worker:avatar"});
+        room.emit("dataReceived", encode({type: "transcription", role: "assistant", turn: 1,
+                                          text: "Hi"}), {identity: "worker:avatar"});
+        room.emit("dataReceived", encode({type: "transcription", role: "user", turn: 2,
+                                          text: "spoofed"}), {identity: "caller:x"});
+        await call.setMicrophone(new MediaStreamTrack("mic2"));
+        out.transcript = call.transcript.map((entry) => [entry.role, entry.text]);
+        out.end = await call.end();
+        out.log = room.log;
+        out.seen = seen;
+
+        const second = await sdk.connect({url: "ws://lk:7880", token: "jwt2"},
+                                         {audio: false, livekit: LiveKit, hangUpOnPageHide: false});
+        rooms[1].state = "disconnected";
+        rooms[1].emit("disconnected", 6);
+        out.secondEnd = await second.ended;
+        out.secondLog = rooms[1].log;
+        console.log(JSON.stringify(out));
+        """
+    )
+    assert result["status"] == "active"
+    assert result["tracks"] == ["a", "v"]
+    assert result["transcript"] == [["assistant", "Hi"]]
+    assert result["seen"]["states"] == ["speaking"]
+    assert result["end"] == {"reason": "ended by the caller", "by": "client"}
+    assert result["seen"]["ended"] == [result["end"]]
+    assert result["log"] == [
+        ["connect", "ws://lk:7880", "jwt", True],
+        ["publish", "mic1", "microphone"],
+        ["unpublish", "mic1", False],
+        ["publish", "mic2", "microphone"],
+        ["data", '{"type":"END_CALL"}', True],
+        ["disconnect", False],
+    ]
+    assert result["secondEnd"] == {"reason": "the server ended the call", "by": "server"}
+    assert result["secondLog"] == [["connect", "ws://lk:7880", "jwt2", True], ["disconnect", False]]

@@ -130,10 +130,22 @@ class Server:
 class MediaWorker:
     """A separately started `opencharacters worker` sharing a Server's database and data dir."""
 
-    def __init__(self, server: Server, *, slots: int = 1, name: str = "worker", **env: str) -> None:
+    def __init__(
+        self,
+        server: Server,
+        *,
+        slots: int = 1,
+        name: str = "worker",
+        prefix: list[str] | None = None,
+        args: list[str] | None = None,
+        **env: str,
+    ) -> None:
         self.server = server
         self.env = env
         self.slots = slots
+        self.prefix = prefix or []
+        """Runs it elsewhere, e.g. on a test host: `ip netns exec NAME`."""
+        self.args = args or []
         self.log_path = server.data_dir / f"{name}.log"
         self.process: subprocess.Popen[str] | None = None
         self.worker_id: str | None = None
@@ -142,7 +154,11 @@ class MediaWorker:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "opencharacters", "worker", "--slots", str(self.slots)],
+            [
+                *self.prefix,
+                *(sys.executable, "-m", "opencharacters", "worker", "--slots", str(self.slots)),
+                *self.args,
+            ],
             env={**self.server.env, "OPENCHARACTERS_PORT": "0", **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,7 +1,10 @@
 """A Python caller for live sessions: the whole public flow a user's app runs.
 
 create session → poll until READY → consume (sessionKey) → WHIP offer with a microphone track,
-a receive-only video transceiver and a data channel → talk → END_CALL and hang up.
+a receive-only video transceiver and a data channel → talk → END_CALL and hang up. When consume
+returns a LiveKit server URL (OPENCHARACTERS_TRANSPORT=livekit), the same call runs in that
+LiveKit room instead (client/livekit_link.py): microphone published, the avatar's voice and face
+subscribed, the same messages as data packets.
 
 It is what `opencharacters call` runs, what the end-to-end tests and the benchmark drive, and a
 reference for anyone writing their own client."""
@@ -16,7 +19,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import av
@@ -36,6 +39,9 @@ from opencharacters.client.errors import PeerGone as PeerGone
 from opencharacters.client.peer_watch import PeerWatch
 from opencharacters.media.audio import Samples, float_to_int16, resample
 
+if TYPE_CHECKING:
+    from opencharacters.client.livekit_link import LiveKitLink
+
 log = logging.getLogger(__name__)
 
 MIC_RATE = 48_000
@@ -43,6 +49,12 @@ HANG_UP_TIMEOUT_S = 3.0
 PROBE_TIMEOUT_S = 2.0
 MIC_FRAME = 960
 RUNWAY_VERSION = "2024-11-06"
+
+
+def is_livekit_url(url: str) -> bool:
+    """consume returns a LiveKit server's WebSocket URL with the LiveKit transport, an http(s)
+    WHIP endpoint otherwise."""
+    return url.lower().startswith(("ws://", "wss://"))
 
 
 def _is_state(message: dict[str, Any], state: str) -> bool:
@@ -168,6 +180,9 @@ class Caller:
         self.received = Received()
         self.peer: RTCPeerConnection | None = None
         self.channel: Any = None
+        self.livekit: LiveKitLink | None = None
+        """The LiveKit room's link, when consume chose LiveKit (then `peer` stays None)."""
+        self._joined = False
         self._http: aiohttp.ClientSession | None = None
         self._location: str | None = None
         self._token: str | None = None
@@ -224,9 +239,11 @@ class Caller:
             f"/v1/realtime_sessions/{self.session_id}/consume",
             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         )
-        url = str(consumed["url"])
-        refuse_livekit(url)
-        await self._connect(url, str(consumed["token"]))
+        url, token = str(consumed["url"]), str(consumed["token"])
+        if is_livekit_url(url):
+            await self._join_livekit(url, token)
+        else:
+            await self._connect(url, token)
 
     async def _wait_ready(self) -> str:
         deadline = time.monotonic() + self.ready_timeout_s
@@ -288,6 +305,7 @@ class Caller:
             location = response.headers.get("Location")
         self._token = token
         self._location = location
+        self._joined = True
         await peer.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         for what, ready in (("media connection", connected), ("data channel", channel_open)):
             try:
@@ -295,6 +313,41 @@ class Caller:
             except TimeoutError:
                 raise CallTimeout(f"the {what} did not open within 20 s") from None
         self.watch.start()
+
+    async def _join_livekit(self, url: str, token: str) -> None:
+        from opencharacters.client.livekit_link import LiveKitLink
+
+        self.livekit = LiveKitLink(self, self.microphone.recv)
+        await self.livekit.join(url, token)
+        self._joined = True  # until here, hanging up cancels the session (nobody joined it)
+        self.connected_at = time.monotonic()
+        self.watch.start()
+
+    # ----- the LiveKit link's media sink (see client/livekit_link.py) ------------------------
+
+    def audio_arrived(self, samples: Samples, pts: int) -> None:
+        self.watch.media_arrived()
+        self.received.audio.append((time.monotonic(), samples))
+        self.received.audio_pts.append(pts)
+
+    async def video_arrived(
+        self, width: int, height: int, pts: int, to_bgr: Callable[[], np.ndarray[Any, Any]]
+    ) -> None:
+        self.watch.media_arrived()
+        now = time.monotonic()
+        if self.first_frame_at is None:
+            self.first_frame_at = now
+        self.received.video_times.append(now)
+        self.received.video_pts.append(pts)
+        self.received.video_size = (width, height)
+        if self.keep_frames:
+            self.received.video_frames.append((now, await asyncio.to_thread(to_bgr)))
+
+    def message_arrived(self, raw: str | bytes) -> None:
+        self._on_message(raw)
+
+    def media_ending(self, what: str) -> None:
+        self.watch.signal(what)
 
     def _on_track(self, track: Any) -> None:
         reader = self._read_audio if track.kind == "audio" else self._read_video
@@ -437,17 +490,19 @@ class Caller:
 
     def send_end_call(self) -> None:
         self.watch.expect_end()  # the server closing the call now is the answer, not a loss
+        if self.livekit is not None:
+            self.livekit.send({"type": "END_CALL"})
         if self.channel is not None and self.channel.readyState == "open":
             self.channel.send(json.dumps({"type": "END_CALL"}))
 
     async def hang_up(self) -> None:
-        """END_CALL on the data channel, then WHIP DELETE; idempotent, and safe when the server
-        is already gone."""
+        """END_CALL on the data channel, then WHIP DELETE (or leaving the LiveKit room);
+        idempotent, and safe when the server is already gone."""
         if self._http is None:
             return
         http, self._http = self._http, None
         try:
-            if self.session_id is not None and self._location is None:
+            if self.session_id is not None and not self._joined:
                 await self._cancel_session(http)
             self.send_end_call()
             await asyncio.sleep(0.2)
@@ -464,6 +519,8 @@ class Caller:
                     log.info("hang-up request failed (%r); closing the peer anyway", exc)
         finally:
             await self.watch.stop()
+            if self.livekit is not None:
+                await self.livekit.close()
             if self.peer is not None:
                 try:
                     await asyncio.wait_for(self.peer.close(), HANG_UP_TIMEOUT_S)
@@ -545,13 +602,3 @@ def speech_onsets(samples: Samples, rate: int, threshold: float = 0.01) -> list[
 
 def seconds(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.3f}"
-
-
-def refuse_livekit(url: str) -> None:
-    """With OPENCHARACTERS_TRANSPORT=livekit consume returns a LiveKit room's URL, which this
-    WHIP client does not join: say so rather than post an offer there (docs/livekit.md)."""
-    if url.lower().startswith(("ws://", "wss://")):
-        raise CallError(
-            "this server carries calls in LiveKit rooms (consume returned a LiveKit URL, "
-            f"{url}); join with a LiveKit client such as Runway's @runwayml/avatars"
-        )

@@ -166,6 +166,9 @@ class RealtimeSession(Base):
     worker_id: Mapped[str | None] = mapped_column(String(36), index=True)
     alive_at: Mapped[datetime | None]
     backend_token: Mapped[str | None] = mapped_column(String(64))
+    # `integration: {type: "livekit", url, token, roomName, agentIdentity?}` (or the deprecated
+    # `livekit` field): the avatar joins that room as the face of the developer's agent.
+    integration: Mapped[dict[str, Any] | None]
 
 
 class MediaWorker(Base):

@@ -66,6 +66,7 @@ class MediaWorkerProcess:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._draining = False
+        self._starting: set[asyncio.Task[None]] = set()
         settings.ensure_data_dir()
         self.db = Database(settings.resolved_database_url)
         self.blobs = open_blob_store(settings)
@@ -107,7 +108,9 @@ class MediaWorkerProcess:
         listener.listen(128)
         listener.setblocking(False)
         port = listener.getsockname()[1]
-        address = self.advertise_url or f"http://{_reachable(self.host)}:{port}"
+        address = self.advertise_url or (
+            f"http://{_reachable(self.host, self.settings.media_advertise_address)}:{port}"
+        )
         token = internal_token(self.settings.resolved_secret_key)
         server = _QuietServer(
             uvicorn.Config(
@@ -243,6 +246,16 @@ class MediaWorkerProcess:
                 # This process's knowledge index for each avatar is built while the session
                 # waits for its caller, not during the greeting (the API's index is its own).
                 self.knowledge.refresh(set(claimed.values()))
+                for session_id in claimed:  # a LiveKit agent's face joins its room now
+                    task = asyncio.create_task(self._start_integration(session_id))
+                    self._starting.add(task)
+                    task.add_done_callback(self._starting.discard)
+
+    async def _start_integration(self, session_id: str) -> None:
+        try:
+            await self.live.start_integration(session_id)
+        except Exception:
+            log.exception("session %s: starting its LiveKit integration failed", session_id)
 
     def _claim(self) -> dict[str, str]:
         """The sessions claimed now, with their avatars."""
@@ -250,7 +263,12 @@ class MediaWorkerProcess:
             if not store.has_waiting(db):
                 return {}
         with self.db.write_session() as db:
-            ids = store.claim(db, self.worker_id, ready_ttl_s=self.settings.session_ready_ttl_s)
+            ids = store.claim(
+                db,
+                self.worker_id,
+                ready_ttl_s=self.settings.session_ready_ttl_s,
+                lease_s=self.settings.worker_lease_s,
+            )
             return {
                 session_id: session.avatar_id
                 for session_id in ids
@@ -269,7 +287,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def _reachable(host: str) -> str:
+def _reachable(host: str, advertised: str | None) -> str:
     if host in ("0.0.0.0", "", "::"):
-        return socket.gethostname()
+        host = advertised or socket.gethostname()
     return f"[{host}]" if ":" in host else host

@@ -1,4 +1,5 @@
-"""/sdk/...: the browser client (an ES module) and its demo call page, served from the package.
+"""/sdk/...: the browser client (an ES module) and its demo call page, served from the package,
+and LiveKit's browser client, which the client imports for calls over the LiveKit transport.
 
 Any origin may load them (CORS `*`): a developer's own page imports
 `<server>/sdk/opencharacters.js`. Not part of the API schema; see docs/js-client.md."""
@@ -7,23 +8,38 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
+from importlib.resources.abc import Traversable
 
 from fastapi import APIRouter, Request, Response
 
 from opencharacters.domain.errors import NotFound
-from opencharacters.portal import static_path
+from opencharacters.portal import LIVEKIT_CLIENT, static_path, vendor_path
 
 router = APIRouter(include_in_schema=False)
 
 FILES = {
     "opencharacters.js": "text/javascript; charset=utf-8",
     "call.html": "text/html; charset=utf-8",
+    "livekit-client.js": "text/javascript; charset=utf-8",
 }
+
+
+def _source(name: str) -> Traversable:
+    if name != "livekit-client.js":
+        return static_path(name)
+    path = vendor_path(*LIVEKIT_CLIENT)
+    if not path.is_file():
+        # Installed from npm at set-up, not shipped: say how to get it (WHIP calls need none).
+        raise NotFound(
+            "/sdk/livekit-client.js is not installed on this server: run `make setup` (or "
+            "scripts/setup-web.sh, which needs npm) for browser calls over LiveKit."
+        )
+    return path
 
 
 @cache
 def _load(name: str) -> tuple[bytes, str]:
-    data = static_path(name).read_bytes()
+    data = _source(name).read_bytes()
     return data, '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 

@@ -10,14 +10,22 @@
  *   ...
  *   await call.end();
  *
- * The flow is Runway's (consume with the session key, then connect) with the media carried over
- * WHIP (RFC 9725): the complete SDP offer is POSTed with the token from consume, the answer comes
- * back with a Location that is DELETEd to hang up. See docs/js-client.md.
+ * The flow is Runway's (consume with the session key, then connect). consume says how the media
+ * travels: over WHIP (RFC 9725; an http(s) URL), where the complete SDP offer is POSTed with the
+ * token and the answer comes back with a Location that is DELETEd to hang up; or in a LiveKit
+ * room (a ws(s) URL, OPENCHARACTERS_TRANSPORT=livekit), joined with LiveKit's own browser client,
+ * which is imported only then (from the server's /sdk/livekit-client.js, or the `livekit`
+ * option). The API and events are the same either way. See docs/js-client.md.
  */
 
 export const VERSION = "0.1.0";
 
 const SDK_PATH = "/sdk/opencharacters.js";
+const LIVEKIT_CLIENT_PATH = "/sdk/livekit-client.js";
+/** The avatar is the room's participant whose identity starts with this (Runway's convention). */
+const AVATAR_IDENTITY_PREFIX = "worker:";
+/** END_CALL is given this long to leave before the room is left (Runway's SDK does the same). */
+const END_CALL_FLUSH_MS = 200;
 const ICE_GATHERING_TIMEOUT_MS = 5000;
 const CONNECT_TIMEOUT_MS = 20000;
 const HANG_UP_TIMEOUT_MS = 10000;
@@ -135,7 +143,11 @@ export async function consume({ baseUrl, sessionId, sessionKey }) {
  *   one-time credentials); a stream or track is used as given (and not stopped at the end);
  *   `false` starts without one (see `call.setMicrophone`).
  * @property {HTMLVideoElement} [videoElement] Where the avatar plays; one is made if not given.
- * @property {RTCIceServer[]} [iceServers=[]] None by default: the server is reached directly.
+ * @property {RTCIceServer[]} [iceServers=[]] None by default: the server is reached directly
+ *   (WHIP only; a LiveKit server gives its own).
+ * @property {object} [livekit] LiveKit's browser client module (`import * as LivekitClient from
+ *   "livekit-client"`), for a page that bundles it; by default it is imported from the server's
+ *   /sdk/livekit-client.js when consume chooses LiveKit.
  * @property {boolean} [hangUpOnPageHide=true]
  * @property {number} [connectTimeoutMs=20000]
  * @property {(transcript: TranscriptEntry[], changed: TranscriptEntry) => void} [onTranscript]
@@ -183,8 +195,10 @@ export class Call extends EventTarget {
     this.audioBlocked = false;
     this.sessionId = null;
     this.roomName = null;
-    /** @type {RTCPeerConnection|null} */
+    /** @type {RTCPeerConnection|null} The WHIP peer (null in a LiveKit call). */
     this.peer = null;
+    /** LiveKit's `Room`, in a LiveKit call (null over WHIP). */
+    this.room = null;
     /** @type {RTCDataChannel|null} */
     this.channel = null;
     /** @type {EndInfo|null} */
@@ -196,6 +210,7 @@ export class Call extends EventTarget {
     this._token = null;
     this._location = null;
     this._audioTransceiver = null;
+    this._microphonePublication = null;
     this._microphone = null;
     this._ownsMicrophone = false;
     this._ending = null;
@@ -279,19 +294,15 @@ export class Call extends EventTarget {
         ? { ...given, url: given.url || given.serverUrl }
         : await consume(given);
       this._checkNotEnded();
-      if (/^wss?:\/\//i.test(media.url)) {
-        // OPENCHARACTERS_TRANSPORT=livekit: consume gave a LiveKit room, which this client
-        // does not join (docs/livekit.md).
-        throw new OpenCharactersError(
-          "CONNECTION_FAILED",
-          "This server carries calls in LiveKit rooms (consume returned a LiveKit URL); join " +
-            "with a LiveKit client such as Runway's @runwayml/avatars.",
-          { url: media.url },
-        );
-      }
       this.sessionId = media.sessionId || null;
       this.roomName = media.roomName || this.sessionId;
       this._token = media.token;
+      if (/^wss?:\/\//i.test(media.url)) {
+        // OPENCHARACTERS_TRANSPORT=livekit: consume gave a LiveKit room (docs/livekit.md).
+        await this._joinLiveKit(media, given.baseUrl);
+        this._setStatus("active");
+        return;
+      }
 
       const peer = new RTCPeerConnection({ iceServers: options.iceServers || [] });
       this.peer = peer;
@@ -350,6 +361,78 @@ export class Call extends EventTarget {
     return response.text();
   }
 
+  // ----- LiveKit ------------------------------------------------------------------------------
+
+  async _joinLiveKit(media, baseUrl) {
+    const LiveKit = await loadLiveKit(this.options.livekit, baseUrl);
+    this._checkNotEnded();
+    const room = new LiveKit.Room({ adaptiveStream: false, dynacast: false });
+    this.room = room;
+    this._LiveKit = LiveKit;
+    const avatarArrived = new Promise((resolve) => {
+      this._avatarArrived = resolve;
+    });
+    room.on(LiveKit.RoomEvent.TrackSubscribed, (track, publication, participant) => {
+      if (!isAvatar(participant)) return; // only the avatar is seen and heard
+      this._addTrack(track.mediaStreamTrack);
+      const kinds = new Set(this.stream.getTracks().map((t) => t.kind));
+      if (kinds.has("audio") && kinds.has("video")) this._avatarArrived();
+    });
+    room.on(LiveKit.RoomEvent.DataReceived, (payload, participant) => {
+      if (!participant || isAvatar(participant)) this._receive(payload);
+    });
+    room.on(LiveKit.RoomEvent.ParticipantDisconnected, (participant) => {
+      if (isAvatar(participant) && this.status === "active") {
+        this._remoteEnded("the avatar left the call", "server");
+      }
+    });
+    // The server deletes the room when it ends the call (goodbye at maxDuration, cancel).
+    room.on(LiveKit.RoomEvent.Disconnected, (reason) => {
+      if (this.status !== "active") return;
+      const deleted = reason === LiveKit.DisconnectReason.ROOM_DELETED;
+      this._remoteEnded(
+        deleted ? "the server ended the call" : "the connection was lost",
+        deleted ? "server" : "network",
+      );
+    });
+    const timeoutMs = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    const seconds = Math.round(timeoutMs / 1000);
+    try {
+      await withTimeout(
+        room.connect(media.url, media.token, { autoSubscribe: true }),
+        timeoutMs,
+        `No LiveKit room after ${seconds} s (is ${media.url} reachable from this browser?).`,
+      );
+    } catch (cause) {
+      if (cause instanceof OpenCharactersError) throw cause;
+      throw new OpenCharactersError("CONNECTION_FAILED", `Failed to join the room: ${cause}`, {
+        cause,
+      });
+    }
+    this._checkNotEnded();
+    if (this._microphone) await this._publishMicrophone(this._microphone);
+    this._checkNotEnded();
+    await withTimeout(
+      avatarArrived,
+      timeoutMs,
+      `The avatar's voice and face did not arrive in the room within ${seconds} s.`,
+    );
+    this._checkNotEnded();
+  }
+
+  /** Publishes `track` as the microphone in place of the one published before (if any). */
+  async _publishMicrophone(track) {
+    const participant = this.room.localParticipant;
+    const previous = this._microphonePublication;
+    this._microphonePublication = null;
+    if (previous && previous.track) await participant.unpublishTrack(previous.track, false);
+    if (!track) return;
+    this._microphonePublication = await participant.publishTrack(track, {
+      source: this._LiveKit.Track.Source.Microphone,
+      name: "microphone",
+    });
+  }
+
   _checkNotEnded() {
     if (this._ending) {
       throw new OpenCharactersError("ENDED", "The call was ended while connecting.");
@@ -360,6 +443,7 @@ export class Call extends EventTarget {
     const previous = this._microphone;
     const ownedPrevious = this._ownsMicrophone;
     if (this._audioTransceiver) await this._audioTransceiver.sender.replaceTrack(track);
+    if (this.room) await this._publishMicrophone(track);
     this._microphone = track;
     this._ownsMicrophone = owned;
     if (previous && previous !== track && ownedPrevious) previous.stop();
@@ -498,6 +582,11 @@ export class Call extends EventTarget {
   }
 
   _sendEndCall() {
+    const room = this.room;
+    if (room && room.state === "connected") {
+      const payload = new TextEncoder().encode(JSON.stringify({ type: "END_CALL" }));
+      return room.localParticipant.publishData(payload, { reliable: true }).catch(() => {});
+    }
     const channel = this.channel;
     if (channel && channel.readyState === "open") {
       try {
@@ -518,6 +607,7 @@ export class Call extends EventTarget {
     if (this._ending) return;
     // The page is going away: no awaiting. keepalive lets the DELETE outlive the page.
     this._sendEndCall();
+    if (this.room) this.room.disconnect(false);
     if (this._location && this._token) {
       fetch(this._location, {
         method: "DELETE",
@@ -534,8 +624,18 @@ export class Call extends EventTarget {
     if (finalStatus !== "error") this._setStatus("ending");
     window.removeEventListener("pagehide", this._onPageHide);
     clearTimeout(this._disconnectTimer);
-    this._sendEndCall();
+    const endCallSent = this._sendEndCall();
     const info = { reason, by };
+    if (this.room) {
+      // END_CALL first (the call ends COMPLETED), then leave; leaving alone would end it too.
+      if (endCallSent) {
+        await settledWithin(endCallSent, HANG_UP_TIMEOUT_MS);
+        await delay(END_CALL_FLUSH_MS);
+      }
+      // false: a microphone the page gave is not stopped (below, only one this client opened).
+      const left = this.room.disconnect(false).catch(() => {});
+      await settledWithin(left, HANG_UP_TIMEOUT_MS);
+    }
     if (this._location && this._token) {
       const location = this._location;
       this._location = null;
@@ -629,6 +729,78 @@ async function acquireMicrophone(source) {
     throw new OpenCharactersError(
       denied ? "MEDIA_PERMISSION_DENIED" : "MEDIA_DEVICE_ERROR",
       denied ? "Microphone access was denied." : `No microphone: ${cause}`,
+      { cause },
+    );
+  }
+}
+
+function isAvatar(participant) {
+  return Boolean(participant && String(participant.identity).startsWith(AVATAR_IDENTITY_PREFIX));
+}
+
+function delay(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits for `promise` (which never rejects) for at most `timeoutMs`. */
+function settledWithin(promise, timeoutMs) {
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+function withTimeout(promise, timeoutMs, message) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(
+      () => reject(new OpenCharactersError("CONNECTION_FAILED", message)),
+      timeoutMs,
+    );
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * LiveKit's browser client: the module the page gave, or the one its server serves (installed
+ * from npm at the server's set-up), imported once and only for calls over LiveKit.
+ */
+let livekitImport = null;
+async function loadLiveKit(given, baseUrl) {
+  if (given) return given;
+  const server = baseUrl || defaultBaseUrl();
+  if (!server) {
+    throw new OpenCharactersError(
+      "CONNECTION_FAILED",
+      "This call is in a LiveKit room: give the `livekit` option (LiveKit's browser client) or " +
+        "baseUrl, so that /sdk/livekit-client.js can be loaded from the server.",
+    );
+  }
+  const url = String(server).replace(/\/+$/, "") + LIVEKIT_CLIENT_PATH;
+  if (!livekitImport) {
+    livekitImport = import(/* @vite-ignore */ /* webpackIgnore: true */ url);
+    livekitImport.catch(() => {
+      livekitImport = null; // a later call may try again (e.g. once it has been installed)
+    });
+  }
+  try {
+    return await livekitImport;
+  } catch (cause) {
+    // The import's own error says little ("Failed to fetch dynamically imported module"):
+    // ask the server why (it answers 404 with how to install it).
+    let response = null;
+    try {
+      response = await fetch(url);
+    } catch {
+      // unreachable: the import's error is all there is
+    }
+    if (response && !response.ok) {
+      throw await responseError(response, "Cannot load LiveKit's client", "CONNECTION_FAILED");
+    }
+    throw new OpenCharactersError(
+      "CONNECTION_FAILED",
+      `Cannot load LiveKit's client from ${url}: ${cause}`,
       { cause },
     );
   }
