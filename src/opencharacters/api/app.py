@@ -52,6 +52,7 @@ from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.engine.voice_jobs import VoiceProcessor
 from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
+from opencharacters.store import job_leases
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import fail_interrupted
@@ -164,6 +165,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recovered = await asyncio.to_thread(svc.recovery.recover_orphans)
         if recovered:
             log.warning("recovered %d recordings of calls that crashed", recovered)
+        if svc.db.engine.dialect.name == "sqlite":
+            with svc.db.session() as db:
+                job_leases.forget_all(db)
         svc.avatar_processor.resume_unfinished()
         svc.task_runner.resume_unfinished()
         svc.voice_processor.resume_unfinished()
