@@ -55,8 +55,8 @@ from opencharacters.dialogue.routing import ActionRouter
 from opencharacters.dialogue.split_model import SplitDialogueModel
 from opencharacters.dialogue.spoken import has_markup
 from opencharacters.dialogue.tools import ToolCall, ToolOutcome, ToolSpec, parse_tools
-from opencharacters.engine.live.worker import RELEVANT_SHARE
 from opencharacters.engine_settings import DialogueSettings, EngineSettings
+from opencharacters.pipeline.thinking import RELEVANT_SHARE
 
 EVAL = Path(__file__).parent / "dialogue_eval"
 BRIEF_WORDS = 40
@@ -155,7 +155,7 @@ def load_personas(embedder: Embedder | None) -> list[Persona]:
 
 async def passages_for(persona: Persona, text: str, settings: EngineSettings) -> list[Any]:
     """What the live worker gives the model: top-k within the token budget, minus passages far
-    behind the best one (engine/live/worker.py, RELEVANT_SHARE)."""
+    behind the best one (pipeline/thinking.py, RELEVANT_SHARE)."""
     k = settings.knowledge
     found = await asyncio.to_thread(persona.index.search, text, k.top_k, k.token_budget)
     best = max((p.score for p in found), default=0.0)

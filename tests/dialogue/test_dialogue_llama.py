@@ -11,7 +11,6 @@ from opencharacters.dialogue.conversation import Conversation
 from opencharacters.dialogue.engines import load_dialogue_model
 from opencharacters.dialogue.llama_backend import LlamaDialogueModel, LlamaPersona
 from opencharacters.dialogue.spoken import has_markup
-from opencharacters.dialogue.tools import ToolCall, ToolOutcome, ToolSpec
 from opencharacters.engine_settings import DialogueSettings, EngineSettings
 
 pytest.importorskip("llama_cpp", reason="the optional runtime: pip install '.[llama-cpp]'")
@@ -122,31 +121,3 @@ async def test_reading_ahead_leaves_only_the_last_words_to_read(model: LlamaDial
     # What was read ahead is the same context a cold reply builds: the same greedy answer.
     warm = [c async for c in conversation.reply(question, record=False)]
     assert warm == cold
-
-
-async def test_deciding_at_the_pause_leaves_the_conversation_read(
-    model: LlamaDialogueModel,
-) -> None:
-    show = ToolSpec(
-        "client_event",
-        "show_map",
-        "Shows the caller a map of the clinic.",
-        ({"name": "floor", "type": "string", "description": "Which floor"},),
-    )
-    conversation = Conversation(model, PERSONA, _settings(), tools=[show])
-    await conversation.prepare()
-    conversation.add_assistant_line("Hello, Sunrise Dental, Mia speaking.")
-    question = "Hi, when are you open on Fridays?"
-    await conversation.decide_ahead(question)  # reads the routing prompt (replaces the cache)
-    await conversation.read_ahead(question)  # as the pipeline does next
-    prompt = model.tokenize(model.render(conversation._messages(question, ())))
-    cached = list(model._llm.input_ids[: model._llm.n_tokens])
-    pairs = enumerate(zip(cached, prompt, strict=False))
-    common = next((i for i, (a, b) in pairs if a != b), min(len(cached), len(prompt)))
-    assert len(prompt) - common <= 15, "the conversation is back in the cache"
-
-    async def run(call: ToolCall) -> ToolOutcome:
-        raise AssertionError(f"a question about hours is talk, not {call.name}")
-
-    spoken = [c async for c in conversation.reply(question, run_tool=run)]
-    assert spoken and conversation.last_action_score is not None

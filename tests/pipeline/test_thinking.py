@@ -152,37 +152,3 @@ async def test_no_reading_ahead_with_actions_or_before_the_persona() -> None:
     with_tools.read_ahead("Open the")
     await asyncio.sleep(0.1)
     assert model.read_aheads == [], "the act-or-talk decision would replace what was read"
-
-
-@virtual_time
-async def test_with_actions_only_the_decision_is_made_at_the_pause() -> None:
-    loop = asyncio.get_running_loop()
-    tasks = StageTasks("s", lambda stage, exc: pytest.fail(f"{stage}: {exc}"))
-    tool = ToolSpec("client_event", "open_door", "Opens the door.")
-    stage = Thinking("s", "You are a test.", (tool,), DialogueSettings(), None, loop.time, tasks)
-    model = Deciding({})
-    await stage.start(model, None)
-    await asyncio.sleep(0.01)
-    stage.speculate("Open the door")
-    await asyncio.sleep(0.5)
-    assert stage.take_speculation("Open the door") is None, "no reply before the turn ends"
-    assert model.decided == ["Open the door"] and model.calls == []
-    # The conversation's prompt is read back after the decision's own replaced it.
-    assert [m[-1]["content"] for m in model.read_aheads] == ["Open the door"]
-
-
-class Deciding(FakeModel):
-    def __init__(self, replies: dict[str, str]) -> None:
-        super().__init__(replies)
-        self.decided: list[str] = []
-
-    def action_chooser(self) -> Deciding:  # type: ignore[override]
-        return self
-
-    async def call_probability(self, user_text: str, tools: Sequence[ToolSpec]) -> float:
-        self.decided.append(user_text)
-        await asyncio.sleep(0.1)
-        return 0.9
-
-    async def generate_call(self, user_text: str, tools: Sequence[ToolSpec]) -> None:
-        raise AssertionError("no action before the turn ends")

@@ -58,15 +58,6 @@ class ReplyRecord:
 RunTool = Callable[[ToolCall], Awaitable[ToolOutcome]]
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Act or talk, for one turn's words: call probability + closeness to the nearest action,
-    and the actions close enough to be candidates."""
-
-    score: float
-    candidates: list[ToolSpec]
-
-
 class Conversation:
     """`personality` is the session's override when it has one, else the avatar's; `tools` are
     the session's actions (their descriptions join the cached system prompt)."""
@@ -92,8 +83,6 @@ class Conversation:
         self.history: list[ChatMessage] = []
         self._persona: PreparedPersona | None = None
         self._calls = 0
-        self._decision: tuple[str, asyncio.Task[Decision]] | None = None
-        """The act-or-talk decision made ahead (at the caller's pause) and its words."""
         mode = settings.tool_replies
         self._templated_tool_replies = mode == "template" or (
             mode == "auto" and settings.backend == "embedded"
@@ -239,33 +228,9 @@ class Conversation:
             if isinstance(spoken, str):
                 yield spoken
 
-    async def decide_ahead(self, words: str) -> None:
-        """The caller paused: the act-or-talk decision on their words is made now (only the
-        decision: an action never runs before the turn ends), and kept for a reply to the
-        same words. The conversation's prompt is then read back into the model's cache (the
-        decision's own prompt replaced it), so such a reply starts at once."""
-        chooser = self._model.action_chooser() if self.tools else None
-        if chooser is None or self._persona is None:
-            return
-        decision = self._decision_for(words, self.tools, chooser)
-        # Shielded: a reading stopped by the turn's end must not cancel what the reply reuses.
-        await asyncio.shield(decision)
-
-    def _decision_for(
-        self, words: str, tools: Sequence[ToolSpec], chooser: ActionChooser
-    ) -> asyncio.Task[Decision]:
-        kept = self._decision
-        if kept is not None and kept[0] == words and not kept[1].cancelled():
-            done_badly = kept[1].done() and kept[1].exception() is not None
-            if not done_badly:
-                return kept[1]
-        task = asyncio.ensure_future(self._decide(words, tools, chooser))
-        self._decision = (words, task)
-        return task
-
-    async def _decide(
+    async def _choose_action(
         self, user_text: str, tools: Sequence[ToolSpec], chooser: ActionChooser
-    ) -> Decision:
+    ) -> ToolCall | None:
         probability = await chooser.call_probability(user_text, tools)
         candidates = list(tools)
         closeness = 0.0
@@ -273,17 +238,10 @@ class Conversation:
             similarities = await asyncio.to_thread(self._router.similarities, user_text)
             closeness = max(similarities, default=0.0)
             candidates = self._router.candidates(similarities)
-        return Decision(probability + closeness, candidates)
-
-    async def _choose_action(
-        self, user_text: str, tools: Sequence[ToolSpec], chooser: ActionChooser
-    ) -> ToolCall | None:
-        decision = await self._decision_for(user_text, tools, chooser)
-        self._decision = None  # one reply per decision
-        self.last_action_score = decision.score
-        if decision.score < self._settings.tool_call_threshold:
+        self.last_action_score = probability + closeness
+        if self.last_action_score < self._settings.tool_call_threshold:
             return None
-        return await chooser.generate_call(user_text, decision.candidates)
+        return await chooser.generate_call(user_text, candidates)
 
     async def _speak(
         self,

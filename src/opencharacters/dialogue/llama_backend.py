@@ -133,7 +133,7 @@ class LlamaDialogueModel:
     def _token_text(self, token: int) -> str:
         if token < 0:
             return ""
-        return self._llm.detokenize([token], special=True).decode("utf-8", "replace")
+        return str(self._llm.detokenize([token], special=True).decode("utf-8", "replace"))
 
     @property
     def n_ctx(self) -> int:

@@ -161,18 +161,6 @@ class Thinking:
             if not words:
                 return
 
-    async def _decide_ahead(self, words: str) -> None:
-        assert self.conversation is not None
-        try:
-            await self.ready()
-            await self.conversation.decide_ahead(words)
-            notes = await self.notes_for(words)
-            await self.conversation.read_ahead(words, notes)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the reply decides and reads everything itself
-            log.exception("session %s: deciding ahead failed", self._session_id)
-
     def stop_reading_ahead(self) -> None:
         self._read_next = None
         if self._reading is not None:
@@ -187,11 +175,7 @@ class Thinking:
         if not text or self.conversation is None:
             return
         if self.tools:
-            # A speculative reply must never fire an action the caller did not finish: only
-            # the decision is made ahead, and the conversation's prompt read back after it.
-            self.stop_reading_ahead()
-            self._reading = self._tasks.spawn(self._decide_ahead(text), "decide-ahead")
-            return
+            return  # a speculative reply must never fire an action the caller did not finish
         current = self._speculation
         if current is not None:
             if current.text == text:
