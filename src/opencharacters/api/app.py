@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import IntegrityError
 
 from opencharacters import __version__
 from opencharacters.api import ops
@@ -157,7 +158,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         svc.db.migrate()
-        announce_access(svc)
+        try:
+            announce_access(svc)
+        except IntegrityError:
+            # Another API node starting at the same moment made the same organization or key
+            # first (unique constraints): what it made is what this one needed.
+            announce_access(svc)
         with svc.db.session() as db:
             failed = fail_interrupted(db)
         if failed:
