@@ -115,3 +115,10 @@ def test_the_shared_bucket_lets_exactly_its_burst_through(db: Database) -> None:
     assert 0 < wait <= 60
     assert nodes[1].acquire("org-1") == pytest.approx(wait, abs=1.0)
     assert nodes[0].wait("org-2") == 0  # another key has its own bucket
+
+
+def test_a_lone_server_forgets_its_previous_runs_leases(db: Database) -> None:
+    assert claim(db, "job-4")
+    with db.session() as s:
+        job_leases.forget_all(s)
+    assert claim(db, "job-4")  # resumed at once, not a lease later

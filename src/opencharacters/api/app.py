@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import IntegrityError
 
 from opencharacters import __version__
 from opencharacters.api import ops
@@ -52,6 +53,7 @@ from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.engine.voice_jobs import VoiceProcessor
 from opencharacters.presets.install import PresetAvatars
 from opencharacters.settings import Settings
+from opencharacters.store import job_leases
 from opencharacters.store.accounts import DEFAULT_ORG, create_key, ensure_key, has_active_key
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import fail_interrupted
@@ -156,7 +158,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         svc.db.migrate()
-        announce_access(svc)
+        try:
+            announce_access(svc)
+        except IntegrityError:
+            # Another API node starting at the same moment made the same organization or key
+            # first (unique constraints): what it made is what this one needed.
+            announce_access(svc)
         with svc.db.session() as db:
             failed = fail_interrupted(db)
         if failed:
@@ -164,6 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recovered = await asyncio.to_thread(svc.recovery.recover_orphans)
         if recovered:
             log.warning("recovered %d recordings of calls that crashed", recovered)
+        if svc.db.engine.dialect.name == "sqlite":
+            with svc.db.session() as db:
+                job_leases.forget_all(db)
         svc.avatar_processor.resume_unfinished()
         svc.task_runner.resume_unfinished()
         svc.voice_processor.resume_unfinished()

@@ -86,3 +86,9 @@ def live_keys(db: Session, kind: str, now: datetime | None = None) -> set[str]:
 
 def forget_stale(db: Session, now: datetime | None = None) -> None:
     db.execute(delete(JobLease).where(JobLease.expires_at <= (now or utcnow()) - STALE_AFTER))
+
+
+def forget_all(db: Session) -> None:
+    """For a server that is the only API process on its database (SQLite): the leases left are
+    its previous run's, and its jobs are resumed at once rather than a lease later."""
+    db.execute(delete(JobLease))
