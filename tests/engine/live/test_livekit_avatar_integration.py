@@ -171,6 +171,10 @@ async def test_the_agent_leaving_completes_and_a_refused_token_fails(
         session_id = response.json()["id"]
         failing = await in_thread(create, lk_api, lk_avatar, livekit=refused)
         assert failing.status_code == 200, failing.text
+        # A private address that is not the deployment's own LiveKit server: never connected.
+        private = {**refused, "url": "ws://10.255.255.1:7880", "token": token}
+        probing = await in_thread(create, lk_api, lk_avatar, livekit=private)
+        assert probing.status_code == 200, probing.text
         await in_thread(wait_status, lk_api, session_id, {"RUNNING"}, 60)
         await agent.wait_for_avatar(20)
     finally:
@@ -180,6 +184,9 @@ async def test_the_agent_leaving_completes_and_a_refused_token_fails(
     failed = await in_thread(wait_status, lk_api, failing.json()["id"], {"FAILED"}, 60)
     assert failed["failureCode"] == "LIVEKIT_JOIN_FAILED"
     assert "refused" in failed["failure"]
+    probed = await in_thread(wait_status, lk_api, probing.json()["id"], {"FAILED"}, 60)
+    assert probed["failureCode"] == "LIVEKIT_JOIN_FAILED"
+    assert "'10.255.255.1' is not a public address" in probed["failure"], probed
 
 
 async def test_the_example_agent_gets_its_face(

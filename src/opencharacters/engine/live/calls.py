@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import secrets
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
@@ -57,6 +59,7 @@ from opencharacters.engine.live.worker import (
     TransportFactory,
 )
 from opencharacters.engine.recording_uploads import PendingRecordings
+from opencharacters.ingest.fetch import FetchPolicy, policy_from_settings
 from opencharacters.logs import session_id_var
 from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.ports import ToolRunner
@@ -206,6 +209,9 @@ class LiveCalls:
         # (which checks it) from ever matching.
         call = LiveCall(spec.session_id, secrets.token_urlsafe(), worker, worker.transport.close)
         try:  # not under the lock: a slow room must not hold up other sessions' offers
+            await _check_room_address(
+                str(integration["url"]), policy_from_settings(self.settings), self.settings
+            )
             await worker.transport.join()
         except RoomJoinFailed as exc:
             log.warning("session %s: %s", session_id, exc)
@@ -590,3 +596,27 @@ class LiveCalls:
 def recording_path(directory: Path, session_id: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     return directory / f"{session_id}-{int(time.time())}.mp4"
+
+
+async def _check_room_address(url: str, policy: FetchPolicy, settings: Settings) -> None:
+    """The developer's LiveKit URL is theirs to choose, but the worker connects from inside
+    the deployment: like fetched images, it may only reach public addresses, the networks the
+    operator allows, or the deployment's own LiveKit server, so that a session cannot probe
+    the deployment's private services."""
+    from opencharacters.engine.live.livekit_avatar_integration import RoomJoinFailed
+
+    host = urlsplit(url).hostname
+    if not host:
+        raise RoomJoinFailed("integration.url: the URL has no host")
+    if settings.livekit.url and urlsplit(settings.livekit.url).hostname == host:
+        return
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        raise RoomJoinFailed(f"integration.url: the host {host!r} could not be resolved") from None
+    if not all(policy.address_allowed(str(info[4][0])) for info in found):
+        raise RoomJoinFailed(
+            f"integration.url: {host!r} is not a public address; the avatar joins LiveKit "
+            "servers on the internet or on networks the operator allows "
+            "(OPENCHARACTERS_FETCH_ALLOW_NETWORKS)"
+        )
