@@ -39,7 +39,6 @@ venv: $(STAMP)
 
 models: venv
 	$(BIN)/opencharacters models prepare --quiet
-	@$(BIN)/python -m opencharacters.animation.face_model >/dev/null
 
 # TRANSPORT=livekit: calls meet their callers in rooms of a local livekit-server (docs/livekit.md).
 run: system venv models
@@ -48,7 +47,7 @@ run: system venv models
 	$(if $(filter livekit,$(TRANSPORT)),scripts/with-livekit.sh) $(BIN)/opencharacters serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --dev-key-file
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 test-fast: venv
 	$(BIN)/pytest -q -m "(unit or integration) and not slow"

@@ -23,6 +23,11 @@ Configurations are interleaved per turn (the order rotates), so each sees the sa
 
     .venv/bin/python bench/dialogue_bench.py                    # all configurations
     .venv/bin/python bench/dialogue_bench.py --limit 8 --configs 0.5B,1.5B
+    .venv/bin/python bench/dialogue_bench.py --configs 0.5B --runtimes xllamacpp,llama-cpp-python
+
+With several runtimes, every configuration runs on each (interleaved like the rest), and the
+act-or-talk probabilities of the same configuration on two runtimes are compared turn by turn
+(mean difference, and how often the routing decision is the same).
 """
 
 from __future__ import annotations
@@ -42,16 +47,16 @@ from common import load_average, write_results
 from opencharacters.assets import ensure_asset
 from opencharacters.dialogue.backend import DialogueModel, PreparedPersona
 from opencharacters.dialogue.conversation import Conversation, ReplyRecord
+from opencharacters.dialogue.engines import EmbeddedDialogueModel, embedded_dialogue_model
 from opencharacters.dialogue.knowledge.embedding import Embedder, load_embedder
 from opencharacters.dialogue.knowledge.index import KnowledgeIndex, SourceDocument, build_index
-from opencharacters.dialogue.llama_backend import LlamaDialogueModel
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.routing import ActionRouter
 from opencharacters.dialogue.split_model import SplitDialogueModel
 from opencharacters.dialogue.spoken import has_markup
 from opencharacters.dialogue.tools import ToolCall, ToolOutcome, ToolSpec, parse_tools
 from opencharacters.engine.live.worker import RELEVANT_SHARE
-from opencharacters.engine_settings import EngineSettings
+from opencharacters.engine_settings import DialogueSettings, EngineSettings
 
 EVAL = Path(__file__).parent / "dialogue_eval"
 BRIEF_WORDS = 40
@@ -188,7 +193,7 @@ async def run_turn(
     rate = None
     if len(probe.deltas) > 2:
         talker = model.talker if isinstance(model, SplitDialogueModel) else model
-        tokens = len(talker.tokenize(raw)) if isinstance(talker, LlamaDialogueModel) else 0
+        tokens = len(talker.tokenize(raw)) if hasattr(talker, "tokenize") else 0
         span = probe.deltas[-1][0] - probe.deltas[0][0]
         rate = (tokens - 1) / span if span > 0 and tokens > 1 else None
     return {
@@ -313,21 +318,83 @@ def table(summaries: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def build_configs(settings: EngineSettings, wanted: list[str]) -> dict[str, DialogueModel]:
-    small = LlamaDialogueModel(ensure_asset("qwen2.5-coder-0.5b", settings), settings.dialogue)
-    big = LlamaDialogueModel(ensure_asset("qwen2.5-coder-1.5b", settings), settings.dialogue)
-    every: dict[str, DialogueModel] = {
-        "0.5B": small,
-        "1.5B": big,
-        "0.5B talks + 1.5B decides": SplitDialogueModel(small, big),
-    }
-    return {name: every[name] for name in wanted}
+RUNTIMES = ("xllamacpp", "llama-cpp-python")
+
+
+def build_configs(
+    settings: EngineSettings, wanted: list[str], runtimes: list[str]
+) -> dict[str, DialogueModel]:
+    configs: dict[str, DialogueModel] = {}
+    loaded: dict[str, EmbeddedDialogueModel] = {}
+
+    def model(name: str, dialogue: DialogueSettings) -> EmbeddedDialogueModel:
+        key = f"{name}:{dialogue.runtime}"
+        if key not in loaded:  # each GGUF loaded once per runtime, only when used
+            loaded[key] = embedded_dialogue_model(ensure_asset(name, settings), dialogue)
+        return loaded[key]
+
+    for runtime in runtimes:
+        dialogue = DialogueSettings.model_validate(
+            {**settings.dialogue.model_dump(), "runtime": runtime}
+        )
+        for name in wanted:
+            label = name if len(runtimes) == 1 else f"{name} · {runtime}"
+            if name == "0.5B":
+                configs[label] = model("qwen2.5-coder-0.5b", dialogue)
+            elif name == "1.5B":
+                configs[label] = model("qwen2.5-coder-1.5b", dialogue)
+            elif name == "0.5B talks + 1.5B decides":
+                configs[label] = SplitDialogueModel(
+                    model("qwen2.5-coder-0.5b", dialogue), model("qwen2.5-coder-1.5b", dialogue)
+                )
+            else:
+                raise SystemExit(f"unknown configuration {name!r}")
+    return configs
+
+
+def runtime_agreement(
+    turns: dict[str, list[dict[str, Any]]], threshold: float
+) -> dict[str, dict[str, Any]]:
+    """The same configuration on two runtimes: how close their act-or-talk probabilities are
+    (turn by turn: same prompt, same position in the interleaving) and how often the routing
+    score lands on the same side of the threshold."""
+    found: dict[str, dict[str, Any]] = {}
+    names = list(turns)
+    for a in names:
+        for b in names:
+            if a >= b or a.split(" · ")[0] != b.split(" · ")[0]:
+                continue
+            pairs = [
+                (x, y)
+                for x, y in zip(turns[a], turns[b], strict=True)
+                if x["call_probability"] is not None and y["call_probability"] is not None
+            ]
+            if not pairs:
+                continue
+            differences = [abs(x["call_probability"] - y["call_probability"]) for x, y in pairs]
+            same = sum(
+                (x["action_score"] >= threshold) == (y["action_score"] >= threshold)
+                for x, y in pairs
+            )
+            found[f"{a} vs {b}"] = {
+                "turns": len(pairs),
+                "probability_mean_abs_difference": round(statistics.mean(differences), 4),
+                "probability_max_abs_difference": round(max(differences), 4),
+                "same_routing_decision": f"{same}/{len(pairs)}",
+                "same_call": sum(x["calls"] == y["calls"] for x, y in pairs),
+            }
+    return found
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=None, help="turns per persona")
     parser.add_argument("--configs", default="0.5B,1.5B,0.5B talks + 1.5B decides")
+    parser.add_argument(
+        "--runtimes",
+        default="xllamacpp",
+        help=f"comma-separated, of {', '.join(RUNTIMES)} (the second needs the llama-cpp extra)",
+    )
     args = parser.parse_args()
     settings = EngineSettings()
     # Each model keeps the 4 personas and their 4 routing prompts evaluated (a live process
@@ -335,7 +402,8 @@ async def main() -> None:
     settings.dialogue.persona_cache_size = 16
     embedder = load_embedder(settings)
     personas = load_personas(embedder)
-    configs = build_configs(settings, [c.strip() for c in args.configs.split(",")])
+    runtimes = [r.strip() for r in args.runtimes.split(",")]
+    configs = build_configs(settings, [c.strip() for c in args.configs.split(",")], runtimes)
     names = list(configs)
     turns: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     plan = [(p, item) for p in personas for item in p.items[: args.limit]]
@@ -374,6 +442,9 @@ async def main() -> None:
             )
     summaries = {name: summarize(turns[name]) for name in names}
     print(table(summaries))
+    agreement = runtime_agreement(turns, settings.dialogue.tool_call_threshold)
+    for pair, figures in agreement.items():
+        print(pair, figures)
     write_results(
         "dialogue",
         {
@@ -382,6 +453,7 @@ async def main() -> None:
             "first_turn_s": warm,
             "summary": summaries,
             "table": table(summaries),
+            "runtime_agreement": agreement,
             "turns": turns,
         },
     )

@@ -342,11 +342,21 @@ def main() -> None:
 
 def print_comparison(runs: dict[str, list[dict[str, Any]]]) -> None:
     """Medians over the rounds, one column per variant."""
+
+    def stage(name: str, q: str) -> Any:
+        return lambda r: r["turnLatency"][name][q]
+
     rows: list[tuple[str, Any]] = [
+        ("end-of-turn wait p50 s", stage("end-of-turn wait", "p50")),
+        ("thinking started p50 s", stage("thinking started", "p50")),
+        ("first token of text p50 s", stage("first token of text", "p50")),
+        ("first clause of text p50 s", stage("first clause of text", "p50")),
+        ("first audio scheduled p50 s", stage("first audio scheduled", "p50")),
         (
             "first audio leaves server p50 s",
             lambda r: r["turnLatency"]["first audio leaves server"]["p50"],
         ),
+        ("first audio leaves server p95 s", stage("first audio leaves server", "p95")),
         (
             "first audio heard p50 s",
             lambda r: r["turnLatency"]["first audio heard by caller"]["p50"],
@@ -426,6 +436,11 @@ def run_variant(
     stages = {
         "end-of-turn wait": [t["endOfTurnWaitS"] for t in turns],
         "ASR wait after turn end": [t["asrWaitS"] for t in turns],
+        # Recorded by newer servers only (a `before` checkout may not send them).
+        "thinking started": [t["thinkingS"] for t in turns if t.get("thinkingS") is not None],
+        "first token of text": [
+            t["firstTokenS"] for t in turns if t.get("firstTokenS") is not None
+        ],
         "first clause of text": [t["firstClauseS"] for t in turns],
         "first audio scheduled": [t["firstAudioScheduledS"] for t in turns],
         "first audio leaves server": [t["firstAudioS"] for t in turns],

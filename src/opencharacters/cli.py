@@ -116,6 +116,11 @@ def serve(
     "--advertise-url",
     help="The internal endpoint's URL as API processes reach it (default http://HOST:PORT).",
 )
+@click.option(
+    "--advertise-address",
+    help="The IP address callers' media reaches this worker at, offered in its WHIP answers "
+    "(OPENCHARACTERS_MEDIA_ADVERTISE_ADDRESS); with --host 0.0.0.0 also the internal URL's host.",
+)
 @click.option("--data-dir", type=click.Path(path_type=Path), help="OPENCHARACTERS_DATA_DIR")
 @click.option("--worker-id", hidden=True)
 @click.option("--parent-pid", type=int, hidden=True)
@@ -125,6 +130,7 @@ def worker(
     host: str,
     port: int,
     advertise_url: str | None,
+    advertise_address: str | None,
     data_dir: Path | None,
     worker_id: str | None,
     parent_pid: int | None,
@@ -142,7 +148,7 @@ def worker(
 
     faulthandler.enable()  # a crash in native media code leaves its Python stack in the log
 
-    settings = load_settings(data_dir=data_dir)
+    settings = load_settings(data_dir=data_dir, media_advertise_address=advertise_address)
     configure_logging(log_level, settings.log_format)
     process = MediaWorkerProcess(
         settings,

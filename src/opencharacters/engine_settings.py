@@ -69,6 +69,10 @@ class DialogueSettings(BaseModel):
     its first word comes ~2.4x later on CPU (bench/dialogue_bench.py, docs/engines.md)."""
     model_path: Path | None = None
     """Any GGUF chat model; default: the packaged `model`."""
+    runtime: Literal["xllamacpp", "llama-cpp-python"] = "xllamacpp"
+    """What runs the embedded GGUF: `xllamacpp` (llama.cpp's server in-process, a prebuilt
+    wheel that installs in seconds) or `llama-cpp-python` (the optional `llama-cpp` extra,
+    compiled at install: ~14 minutes here). Measured side by side in docs/engines.md."""
     action_model: PackagedDialogueModel | Literal["same"] = "same"
     """Embedded backend, sessions with actions: the packaged model that decides act or talk
     and writes the call, when it should differ from the one that talks (e.g. the 1.5B

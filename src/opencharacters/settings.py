@@ -12,6 +12,7 @@ import platformdirs
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from opencharacters.capacity import default_session_capacity
 from opencharacters.engine_settings import EngineSettings
 
 
@@ -115,7 +116,8 @@ class Settings(BaseSettings):
     preview_max_side: int = Field(default=512, ge=32, le=4096)
 
     # Sessions.
-    session_capacity: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2))
+    session_capacity: int = Field(default_factory=default_session_capacity)
+    """Calls per media worker: one per two usable cores (see capacity.py for the measurement)."""
     session_ready_ttl_s: int = Field(default=300, ge=5)
     scheduler_tick_s: float = Field(default=0.5, gt=0)
 
@@ -123,6 +125,9 @@ class Settings(BaseSettings):
     media_workers: int = Field(default=1, ge=0, le=64)
     worker_lease_s: float = Field(default=10.0, ge=1.0)
     """A worker silent this long is lost: its sessions FAIL (WORKER_LOST) where they stopped."""
+    job_lease_s: float = Field(default=30.0, ge=1.0)
+    """A background job (avatar, voice, video) whose API process stopped renewing its lease for
+    this long is claimed by another API process on the same database and run there."""
     worker_heartbeat_s: float = Field(default=0.5, gt=0)
     """Lease renewal, call-alive mark and check for calls ended elsewhere, this often."""
     worker_claim_poll_s: float = Field(default=0.25, gt=0)
@@ -136,6 +141,10 @@ class Settings(BaseSettings):
     ice_servers: list[IceServer] = Field(default_factory=list)
     """STUN/TURN servers for the server's peer, e.g. OPENCHARACTERS_ICE_SERVERS=
     '[{"urls": "stun:stun.example.org:3478"}]'. Empty: host candidates only, nothing contacted."""
+    media_advertise_address: str | None = None
+    """The IP address callers' media reaches this worker at (`opencharacters worker
+    --advertise-address`): WHIP answers offer only candidates on it, or, when the machine has no
+    interface with it (1:1 NAT), offer the host candidates under it. Empty: every interface."""
     connect_timeout_s: float = Field(default=20.0, gt=0)
     """From the WHIP offer to a connected peer (LiveKit: from consume to the caller in the room);
     past it the session FAILS (CONNECTION_TIMEOUT)."""
@@ -185,6 +194,19 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError(f"transport 'livekit' needs {', '.join(missing)}")
         return self
+
+    @field_validator("media_advertise_address")
+    @classmethod
+    def _an_ip_address(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError(
+                f"media_advertise_address must be an IP address (callers' media is sent there), "
+                f"not {value!r}"
+            ) from None
 
     @field_validator("fetch_allow_networks")
     @classmethod

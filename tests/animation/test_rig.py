@@ -24,9 +24,7 @@ def test_prepares_the_bundled_face(
     astronaut: np.ndarray, mesh: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if mesh and not face_model.available():
-        pytest.skip(
-            "face_landmark.tflite not fetched (python -m opencharacters.animation.face_model)"
-        )
+        pytest.skip("face_landmarker.task not installed (opencharacters models prepare)")
     if not mesh:
         monkeypatch.setattr(face_model, "available", lambda: False)
     started = time.perf_counter()

@@ -161,8 +161,22 @@ def test_delete_cancels_ready_and_is_idempotent(
         ({"startScript": "s" * 2001}, "startScript: must be at most 2000"),
         ({"model": "gen4_turbo"}, "model"),
         ({"avatar": {"type": "runway-preset", "presetId": "dog-character"}}, "avatar.presetId"),
-        ({"livekit": {"url": "wss://x", "token": "t", "roomName": "r"}}, "livekit"),
-        ({"integration": {"type": "elevenlabs", "signedUrl": "https://x"}}, "integration"),
+        (
+            {"livekit": {"url": "wss://lk.example", "token": "t", "roomName": "r" * 257}},
+            "livekit.roomName: must be at most 256",
+        ),
+        (
+            {"integration": {"type": "livekit", "url": "wss://lk.example", "roomName": "r"}},
+            "integration.livekit.token",
+        ),
+        (
+            {"integration": {"type": "livekit", "url": "wss://lk.example", "token": "t" * 2049}},
+            "integration.livekit.token: must be at most 2048",
+        ),
+        (
+            {"integration": {"type": "elevenlabs", "signedUrl": "https://x"}},
+            "integration.type: 'elevenlabs' is not supported",
+        ),
         (
             {"avatar": {"type": "custom", "avatarId": "7d1c9a2e-7b4d-4e8a-9c1f-2a3b4c5d6e7f"}},
             "avatar.avatarId",

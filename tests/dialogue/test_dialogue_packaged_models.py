@@ -13,10 +13,10 @@ from opencharacters.assets import QWEN_15B, asset_status
 from opencharacters.dialogue.conversation import Conversation
 from opencharacters.dialogue.engines import dialogue_model_path, load_dialogue_model
 from opencharacters.dialogue.knowledge.embedding import load_embedder
-from opencharacters.dialogue.llama_backend import LlamaDialogueModel
 from opencharacters.dialogue.routing import ActionRouter
 from opencharacters.dialogue.split_model import SplitDialogueModel
 from opencharacters.dialogue.tools import ToolCall, ToolOutcome, ToolSpec
+from opencharacters.dialogue.xllamacpp_backend import XLlamaDialogueModel
 from opencharacters.engine_settings import DialogueSettings, EngineSettings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -62,8 +62,8 @@ def test_the_setting_selects_the_packaged_15b() -> None:
 
 async def test_the_15b_loads_and_answers_in_character() -> None:
     model = load_dialogue_model(_settings(model="qwen2.5-coder-1.5b"))
-    assert isinstance(model, LlamaDialogueModel)
-    assert model._llm.metadata["general.name"] == "Qwen2.5 Coder 1.5B Instruct GGUF"
+    assert isinstance(model, XLlamaDialogueModel)  # the default runtime
+    assert model.model_path.name == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     conversation = Conversation(
         model,
         "You are Mia, the receptionist of Sunrise Dental Clinic, open Monday to Friday, 9am to "
@@ -78,7 +78,10 @@ async def test_the_15b_decides_actions_while_the_05b_talks() -> None:
     settings = _settings(action_model="qwen2.5-coder-1.5b")
     model = load_dialogue_model(settings)
     assert isinstance(model, SplitDialogueModel)
-    assert model.talker._llm.metadata["general.name"] != model.decider._llm.metadata["general.name"]
+    assert isinstance(model.talker, XLlamaDialogueModel)
+    assert isinstance(model.decider, XLlamaDialogueModel)
+    assert model.talker.model_path.name == "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    assert model.decider.model_path.name == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     assert settings.dialogue.tool_call_threshold == 1.0  # the 1.5B's own
     embedder = load_embedder(settings)
     assert embedder is not None

@@ -25,6 +25,27 @@ def test_a_single_word_is_not_a_first_chunk() -> None:
     assert SpeakableChunker().push("Yes, the clinic") == []
 
 
+def test_the_first_clause_is_cut_as_soon_as_its_mark_is_written() -> None:
+    # Without waiting for the next token's space: speech starts one token earlier.
+    chunker = SpeakableChunker(first_clause_min_words=1)
+    assert chunker.push("Yes") == []
+    assert chunker.push(",") == ["Yes,"]
+    assert chunker.push(" the clinic is open.") == []
+    assert chunker.flush() == ["the clinic is open."]
+    assert SpeakableChunker(first_clause_min_words=1).push("Sure!") == ["Sure!"]
+
+
+@pytest.mark.parametrize("written", ["It costs 3,", "About 3.", "Dr.", "Ask J."])
+def test_numbers_initials_and_abbreviations_wait_for_more(written: str) -> None:
+    assert SpeakableChunker(first_clause_min_words=1).push(written) == []
+
+
+def test_later_pieces_still_wait_for_a_sentence_end() -> None:
+    chunker = SpeakableChunker(first_clause_min_words=1)
+    assert chunker.push("Yes, we open at nine,") == ["Yes,"]
+    assert chunker.push(" and close.") == []
+
+
 def test_abbreviations_and_decimals_do_not_end_sentences() -> None:
     text = "Dr. Smith sees you at 3.5 past. Mr. Jones too."
     assert list(chunk_text([text[i : i + 3] for i in range(0, len(text), 3)])) == [

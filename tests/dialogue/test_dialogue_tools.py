@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -83,11 +84,11 @@ def test_parameters_become_json_schemas() -> None:
 
 
 def test_the_call_grammar_compiles_for_llama_cpp() -> None:
-    from llama_cpp.llama_grammar import LlamaGrammar
+    grammars = pytest.importorskip("llama_cpp.llama_grammar", reason="the optional runtime")
 
     grammar = call_grammar([SHOW, ORDER])
     assert grammar.startswith('root ::= "<call>" call-json "</call>" | speech')
-    LlamaGrammar.from_string(grammar, verbose=False)
+    grammars.LlamaGrammar.from_string(grammar, verbose=False)
 
 
 def test_arguments_are_checked_and_repaired() -> None:
@@ -290,3 +291,68 @@ async def test_after_a_request_and_a_question_only_the_question_is_put_to_the_mo
     asked = model.prompts[1][-1]["content"]
     assert asked.endswith("Caller says: how much is a ticket?") and HOURS in asked
     assert conversation.history[0] == {"role": "user", "content": words}  # kept as said
+
+
+class ChoosingModel(ScriptedModel):
+    """Decides act-or-talk itself (as the embedded model does): talk unless "door" is said."""
+
+    def __init__(self, *replies: str) -> None:
+        super().__init__(*replies)
+        self.decided: list[str] = []
+        self.read: list[str] = []
+
+    def action_chooser(self) -> ChoosingModel:  # type: ignore[override]
+        return self
+
+    async def call_probability(self, user_text: str, tools: Sequence[ToolSpec]) -> float:
+        self.decided.append(user_text)
+        await asyncio.sleep(0.01)
+        return 0.9 if "door" in user_text else 0.01
+
+    async def generate_call(self, user_text: str, tools: Sequence[ToolSpec]) -> ToolCall:
+        return ToolCall("call_1", tools[0].name, {"product": "hat"})
+
+    async def read_ahead(self, persona: Any, messages: Sequence[ChatMessage]) -> None:
+        self.read.append(str(messages[-1]["content"]))
+
+
+async def test_the_decision_made_at_the_pause_serves_the_turn_with_the_same_words() -> None:
+    model = ChoosingModel("We open at nine.", "Yes, we do.")
+    conversation = Conversation(model, "You are Sam.", DialogueSettings(), tools=[SHOW])
+    await conversation.prepare()
+
+    async def run(tool_call: ToolCall) -> ToolOutcome:
+        raise AssertionError("talk, not act")
+
+    await conversation.decide_ahead("When do you open?")
+    assert model.decided == ["When do you open?"]
+    spoken = [c async for c in conversation.reply("When do you open?", run_tool=run)]
+    assert spoken == ["We open at nine."]
+    assert model.decided == ["When do you open?"], "decided once, at the pause"
+    assert conversation.last_action_score == pytest.approx(0.01)
+    # Other words at the turn's end (the caller went on): decided again, on those words.
+    await conversation.decide_ahead("Do you")
+    _ = [c async for c in conversation.reply("Do you sell hats?", run_tool=run)]
+    assert model.decided[-2:] == ["Do you", "Do you sell hats?"]
+
+
+async def test_deciding_ahead_never_runs_an_action() -> None:
+    model = ChoosingModel()
+    conversation = Conversation(model, "You are Sam.", DialogueSettings(), tools=[SHOW])
+    await conversation.prepare()
+    await conversation.decide_ahead("Open the door")
+    assert model.decided == ["Open the door"] and model.prompts == []
+    # A cancelled reading (the turn ended) leaves the decision for the reply to use.
+    waiting = asyncio.ensure_future(conversation.decide_ahead("Open the door please"))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.sleep(0.05)
+    ran: list[ToolCall] = []
+
+    async def run(tool_call: ToolCall) -> ToolOutcome:
+        ran.append(tool_call)
+        return ToolOutcome(result=None, duration_ms=1.0)
+
+    _ = [c async for c in conversation.reply("Open the door please", run_tool=run)]
+    assert model.decided == ["Open the door", "Open the door please"]
+    assert [call.name for call in ran] == ["show_product"]

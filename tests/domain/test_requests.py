@@ -227,3 +227,49 @@ def test_nul_characters_are_refused_everywhere() -> None:
     assert "NUL" in bad(AvatarCreate, avatar(name="a\x00b"))
     assert "NUL" in bad(DocumentCreate, {"name": "n", "content": "x\x00"})
     bad(SessionCreate, session(tools=[tool(parameters=[parameter(enum=["a\x00"])])]))
+
+
+def room(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "livekit",
+        "url": "wss://agents.example.com",
+        "token": "t" * 2048,
+        "roomName": "r" * 256,
+        "agentIdentity": "a" * 256,
+    }
+    body.update(overrides)
+    return body
+
+
+def test_livekit_integration_limits() -> None:
+    parsed = SessionCreate.model_validate(session(integration=room()))
+    integration = parsed.livekit_integration()
+    assert integration is not None and integration.roomName == "r" * 256
+    without_agent = {k: v for k, v in room().items() if k != "agentIdentity"}
+    assert SessionCreate.model_validate(session(integration=without_agent)).integration
+    for field, limit in [("token", 2048), ("roomName", 256), ("agentIdentity", 256)]:
+        assert field in bad(SessionCreate, session(integration=room(**{field: "x" * (limit + 1)})))
+        assert field in bad(SessionCreate, session(integration=room(**{field: ""})))
+    for missing in ("url", "token", "roomName"):
+        body = {k: v for k, v in room().items() if k != missing}
+        assert missing in bad(SessionCreate, session(integration=body))
+    assert "url" in bad(SessionCreate, session(integration=room(url="ftp://example.com")))
+    assert "url" in bad(SessionCreate, session(integration=room(url="wss://" + "h" * 2043)))
+    ok(SessionCreate, session(integration=room(url="ws://127.0.0.1:7880")))
+
+
+def test_the_deprecated_livekit_field_has_the_same_shape() -> None:
+    body = {k: v for k, v in room().items() if k != "type"}
+    parsed = SessionCreate.model_validate(session(livekit=body))
+    assert parsed.livekit_integration() == parsed.livekit
+    assert "roomName" in bad(SessionCreate, session(livekit={**body, "roomName": "x" * 257}))
+    assert "not both" in bad(SessionCreate, session(livekit=body, integration=room()))
+
+
+def test_an_elevenlabs_integration_parses_so_the_api_can_refuse_it() -> None:
+    parsed = SessionCreate.model_validate(
+        session(integration={"type": "elevenlabs", "signedUrl": "wss://api.elevenlabs.io/x"})
+    )
+    assert parsed.integration is not None and parsed.integration.type == "elevenlabs"
+    assert parsed.livekit_integration() is None
+    bad(SessionCreate, session(integration={"type": "vapi", "url": "wss://x.example"}))

@@ -14,7 +14,7 @@ import pytest
 from opencharacters.dialogue.tools import ToolSpec
 from opencharacters.pipeline import session as session_module
 from opencharacters.pipeline.frames import Interruption, InterruptionCause
-from opencharacters.speech.listener import UserTurn
+from opencharacters.speech.listener import PartialTranscript, SpeechStarted, UserTurn
 from tests.support.pipeline import Pause, Wait, make_call, run_frames, tool_call_markup
 from tests.support.virtual_time import virtual_time
 
@@ -242,4 +242,46 @@ async def test_frames_in_frames_out_a_paused_caller_is_answered_from_the_specula
     assert call.transport.captions() == "It is noon."
     (timings,) = call.transport.of_type("opencharacters.turn")
     assert timings["speculated"] is True and timings["turn"] == 2
+    # Where the time went: thinking began at the pause, before the turn ended (negative: the
+    # fake turn ends at 0.5 s on the session clock), then the first token, then the clause.
+    assert timings["thinkingS"] <= timings["firstTokenS"] <= timings["firstClauseS"]
     assert call.transport.states() == ["listening", "thinking", "speaking", "listening"]
+
+
+@virtual_time
+async def test_the_callers_words_are_read_ahead_while_they_speak() -> None:
+    call = await run_frames(
+        [
+            turn("Hi"),
+            Wait(2.0),
+            SpeechStarted(3.0),
+            PartialTranscript("What time", 3.6),
+            Wait(0.1),
+            PartialTranscript("What time is it", 4.2),
+            Wait(0.1),
+            Pause("What time is it"),
+            Wait(0.2),
+            turn("What time is it"),
+        ],
+        {"Hi": "Hello.", "What time is it": "It is noon."},
+    )
+    read = call.model.read_aheads
+    assert [messages[-1]["content"] for messages in read] == ["What time", "What time is it"]
+    # What was read is the reply's prompt but for the words still to come: the history
+    # (the earlier turn, as remembered) and the persona are the same, so the reply reads little.
+    prompt = call.model.prompts[-1]
+    assert read[-1] == prompt
+    assert read[0][:-1] == prompt[:-1] and len(prompt) == 4
+
+
+@virtual_time
+async def test_nothing_is_read_ahead_while_the_avatar_answers() -> None:
+    call = await make_call({"Hi": "Hello there. How are you today? I am fine."}).start()
+    await call.session.caller_turn(turn("Hi"))
+    await call.until_state("speaking")
+    # A partial during the answer belongs to a barge-in (handled by SpeechStarted), not a turn.
+    await call.session.hear(PartialTranscript("Wait", call.clock.now()), False)
+    await asyncio.sleep(0.1)
+    assert call.model.read_aheads == []
+    await call.until_listening()
+    await call.stop()

@@ -45,9 +45,9 @@ def add_worker(db: Database, slots: int) -> str:
         return workers.register(s, address="http://127.0.0.1:1", slots=slots).id
 
 
-def claim(db: Database, worker_id: str) -> list[str]:
+def claim(db: Database, worker_id: str, placement_wait_s: float = 60.0) -> list[str]:
     with db.write_session() as s:
-        return workers.claim(s, worker_id, ready_ttl_s=60)
+        return workers.claim(s, worker_id, ready_ttl_s=60, placement_wait_s=placement_wait_s)
 
 
 def housekeep(db: Database, lease_s: float = 10.0) -> list[workers.LostSession]:
@@ -126,7 +126,7 @@ def test_a_session_is_claimed_once_under_concurrent_claimers(db: Database) -> No
     claimers = [add_worker(db, 10) for _ in range(4)]
     ids = make_sessions(db, 12)
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda w: claim(db, w), claimers * 3))
+        results = list(pool.map(lambda w: claim(db, w, placement_wait_s=0), claimers * 3))
     won = [session for result in results for session in result]
     assert sorted(won) == sorted(ids)  # every session exactly once
     with db.session() as s:
@@ -138,10 +138,30 @@ def test_a_session_is_claimed_once_under_concurrent_claimers(db: Database) -> No
             )
 
 
+def test_placement_prefers_the_least_loaded_worker(db: Database) -> None:
+    big, small = add_worker(db, 4), add_worker(db, 2)
+    ids = make_sessions(db, 5)
+    # The big worker asks first and takes one; then it is more loaded (1/4) than the idle
+    # small one (0/2), so the rest wait for that one.
+    assert claim(db, big) == ids[:1]
+    assert claim(db, big) == []
+    assert claim(db, small) == ids[1:2]  # now 1/2, more than the big one's 1/4
+    assert claim(db, small) == []
+    assert claim(db, big) == ids[2:4]  # 1/4 → 2/4 (ties go to the asker) → 3/4 > 1/2
+    assert claim(db, small) == ids[4:5]  # 1/2 < 3/4; then it is full
+    # An idle one-slot worker joins: a new session waits for it rather than going to the
+    # busy big one, unless it has waited past the placement wait.
+    idle = add_worker(db, 1)
+    (late,) = make_sessions(db, 1)
+    assert claim(db, big) == []
+    assert claim(db, big, placement_wait_s=0) == [late]
+    assert claim(db, idle) == []
+
+
 def test_a_lost_worker_fails_its_sessions_where_they_stopped(db: Database) -> None:
     lost, alive = add_worker(db, 2), add_worker(db, 1)
     ids = make_sessions(db, 3)
-    claim(db, lost)
+    claim(db, lost, placement_wait_s=0)  # both of its slots, though the other worker is idle
     claim(db, alive)
     started = utcnow() - timedelta(seconds=30)
     with db.session() as s:

@@ -44,16 +44,27 @@ class LiveKitServer:
     """One single-node livekit-server: signalling and API on `port`, ICE/TCP and muxed UDP on
     two more ports, advertising 127.0.0.1 only (no external-IP lookup)."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        redis: str | None = None,
+        keys: tuple[str, str] | None = None,
+        name: str = "livekit-server",
+    ) -> None:
+        self.redis = redis
+        """host:port of a Redis that several nodes share (multi-node routing); None: one node."""
         self.port = free_port()
         self.tcp_port = free_port()
         self.udp_port = free_port()
-        self.api_key = f"APItest{secrets.token_hex(4)}"
-        self.api_secret = secrets.token_urlsafe(32)
+        self.api_key, self.api_secret = keys or (
+            f"APItest{secrets.token_hex(4)}",
+            secrets.token_urlsafe(32),
+        )
         self.url = f"ws://127.0.0.1:{self.port}"
         self.http_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / "livekit-server.log"
-        self.config_path = log_dir / "livekit.yaml"
+        self.log_path = log_dir / f"{name}.log"
+        self.config_path = log_dir / f"{name}.yaml"
         self.process: subprocess.Popen[bytes] | None = None
 
     def config(self) -> str:
@@ -73,6 +84,15 @@ class LiveKitServer:
                 "  level: info",
                 "room:",
                 "  empty_timeout: 30",
+                *(
+                    [
+                        f"redis: {{address: '{self.redis}'}}",
+                        # Each new room on the node holding the fewest: rooms spread evenly.
+                        "node_selector: {kind: any, sort_by: rooms, algorithm: lowest}",
+                    ]
+                    if self.redis
+                    else []
+                ),
                 "",
             ]
         )
@@ -111,6 +131,13 @@ class LiveKitServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: the node vanishes mid-call, as when its machine dies."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
     def server_env(self) -> dict[str, str]:
         """What `opencharacters serve` needs to run its calls in this server's rooms."""

@@ -51,6 +51,12 @@ class FakeModel:
     def __init__(self, replies: dict[str, str]) -> None:
         self.replies = replies
         self.calls: list[str] = []
+        self.prompts: list[list[ChatMessage]] = []
+        """Every reply's prompt, in order."""
+        self.read_aheads: list[list[ChatMessage]] = []
+        """Every prompt read ahead (the caller still speaking), in order."""
+        self.read_ahead_s = 0.0
+        """How long a reading ahead takes."""
 
     def action_chooser(self) -> None:
         return None
@@ -67,6 +73,10 @@ class FakeModel:
 
         return Persona(system_prompt)
 
+    async def read_ahead(self, persona: Any, messages: Sequence[ChatMessage]) -> None:
+        self.read_aheads.append(list(messages))
+        await asyncio.sleep(self.read_ahead_s)
+
     async def stream(
         self,
         persona: Any,
@@ -79,6 +89,7 @@ class FakeModel:
     ) -> AsyncIterator[str]:
         user = str(messages[-1]["content"])
         self.calls.append(user)
+        self.prompts.append(list(messages))
         for word in self.replies[user].split(" "):
             await asyncio.sleep(0.005)
             yield word + " "

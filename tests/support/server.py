@@ -48,6 +48,7 @@ class Server:
         database_url: str | None,
         *,
         media_workers: int | None = None,
+        log_name: str = "server.log",
         **env: str,
     ) -> None:
         self.data_dir = data_dir
@@ -73,7 +74,8 @@ class Server:
         if database_url:
             self.env["OPENCHARACTERS_DATABASE_URL"] = database_url
         self.process: subprocess.Popen[str] | None = None
-        self.log_path = data_dir / "server.log"
+        self.log_path = data_dir / log_name
+        """Several API nodes may share one data directory (as a shared filesystem)."""
 
     def start(self) -> Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -128,9 +130,22 @@ class Server:
 class MediaWorker:
     """A separately started `opencharacters worker` sharing a Server's database and data dir."""
 
-    def __init__(self, server: Server, *, slots: int = 1, name: str = "worker") -> None:
+    def __init__(
+        self,
+        server: Server,
+        *,
+        slots: int = 1,
+        name: str = "worker",
+        prefix: list[str] | None = None,
+        args: list[str] | None = None,
+        **env: str,
+    ) -> None:
         self.server = server
+        self.env = env
         self.slots = slots
+        self.prefix = prefix or []
+        """Runs it elsewhere, e.g. on a test host: `ip netns exec NAME`."""
+        self.args = args or []
         self.log_path = server.data_dir / f"{name}.log"
         self.process: subprocess.Popen[str] | None = None
         self.worker_id: str | None = None
@@ -139,8 +154,12 @@ class MediaWorker:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "opencharacters", "worker", "--slots", str(self.slots)],
-            env={**self.server.env, "OPENCHARACTERS_PORT": "0"},
+            [
+                *self.prefix,
+                *(sys.executable, "-m", "opencharacters", "worker", "--slots", str(self.slots)),
+                *self.args,
+            ],
+            env={**self.server.env, "OPENCHARACTERS_PORT": "0", **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,

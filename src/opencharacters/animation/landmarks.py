@@ -109,12 +109,12 @@ def _mesh_points(image: Image, box: tuple[float, float, float, float]) -> FacePo
     centre, side = np.array([x + w / 2, y + 0.55 * h]), 1.6 * w
     points = None
     for _ in range(2):
-        scale = face_model.INPUT_SIZE / side
-        half = face_model.INPUT_SIZE / 2
+        scale = mesh.input_size / side
+        half = mesh.input_size / 2
         warp = np.array(
             [[scale, 0.0, half - scale * centre[0]], [0.0, scale, half - scale * centre[1]]]
         )
-        size = (face_model.INPUT_SIZE, face_model.INPUT_SIZE)
+        size = (mesh.input_size, mesh.input_size)
         crop = cv2.warpAffine(image, warp, size, borderMode=cv2.BORDER_REPLICATE)
         rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
         local, probability = mesh.landmarks(rgb)

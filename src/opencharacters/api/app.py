@@ -21,7 +21,7 @@ from opencharacters.api.failures import FailureAnswers
 from opencharacters.api.metrics import ApiMetrics, HttpMetrics
 from opencharacters.api.openapi import install_openapi
 from opencharacters.api.preflight import check_storage
-from opencharacters.api.ratelimit import RateLimiter
+from opencharacters.api.ratelimit import make_limiter
 from opencharacters.api.route_index import RouteIndex
 from opencharacters.api.routers import (
     api_keys,
@@ -46,6 +46,7 @@ from opencharacters.blobs.factory import open_blob_store
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.engine.avatar_jobs import AvatarProcessor
+from opencharacters.engine.background import JobScanner
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.engine.voice_jobs import VoiceProcessor
@@ -76,6 +77,9 @@ def build_services(settings: Settings) -> Services:
         recover=recovery.recover,
     )
     knowledge = KnowledgeBase(db, settings.engines, background_gate=cpu_gate)
+    avatar_processor = AvatarProcessor(settings, db, blobs, cpu_gate)
+    task_runner = TaskRunner(settings, db, blobs, cpu_gate)
+    voice_processor = VoiceProcessor(settings, db, blobs, cpu_gate)
     return Services(
         settings=settings,
         db=db,
@@ -85,19 +89,26 @@ def build_services(settings: Settings) -> Services:
             settings.resolved_public_url,
             settings.signed_url_ttl_s,
         ),
-        rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
-        auth_failures=RateLimiter(
-            settings.auth_failures_per_minute, settings.auth_failures_per_minute
+        rate_limiter=make_limiter(
+            db, "org", settings.rate_limit_per_minute, settings.rate_limit_burst
+        ),
+        auth_failures=make_limiter(
+            db, "auth", settings.auth_failures_per_minute, settings.auth_failures_per_minute
         ),
         scheduler=scheduler,
-        avatar_processor=AvatarProcessor(settings, db, blobs, cpu_gate),
-        task_runner=TaskRunner(settings, db, blobs, cpu_gate),
+        avatar_processor=avatar_processor,
+        task_runner=task_runner,
         workers=WorkerGateway(settings, db),
         recovery=recovery,
-        voice_processor=VoiceProcessor(settings, db, blobs, cpu_gate),
+        voice_processor=voice_processor,
         knowledge=knowledge,
         webhooks=WebhookDispatcher(settings, db),
         presets=PresetAvatars(settings, db, blobs),
+        job_scanner=JobScanner(
+            db,
+            settings.job_lease_s,
+            [avatar_processor.rescan, task_runner.rescan, voice_processor.rescan],
+        ),
     )
 
 
@@ -160,10 +171,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await supervisor.start()
         svc.scheduler.start()
         svc.webhooks.start()
+        svc.job_scanner.start()
         try:
             yield
         finally:
             await supervisor.stop()
+            await svc.job_scanner.stop()
             await svc.workers.close()
             await svc.scheduler.stop()
             await svc.avatar_processor.stop()

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from opencharacters.api.ratelimit import RateLimiter
+from opencharacters.api.ratelimit import Limiter
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.engine.avatar_jobs import AvatarProcessor
+from opencharacters.engine.background import JobScanner
 from opencharacters.engine.scheduler import SessionScheduler
 from opencharacters.engine.task_runner import TaskRunner
 from opencharacters.engine.voice_jobs import VoiceProcessor
@@ -28,8 +29,8 @@ class Services:
     db: Database
     blobs: BlobStore
     signer: UrlSigner
-    rate_limiter: RateLimiter
-    auth_failures: RateLimiter
+    rate_limiter: Limiter
+    auth_failures: Limiter
     """Failed authentications per client address."""
     scheduler: SessionScheduler
     avatar_processor: AvatarProcessor
@@ -43,6 +44,8 @@ class Services:
     webhooks: WebhookDispatcher
     presets: PresetAvatars
     """The nine preset characters, made READY avatars on first use."""
+    job_scanner: JobScanner
+    """Claims the background jobs of API processes that died (several API nodes)."""
 
     def blob_url(self, key: str | None, ttl_s: int | None = None) -> str | None:
         """An expiring link to a blob: the store's own presigned URL where it has one (S3),

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opencharacters.api.bodies import send_error
+from opencharacters.store.availability import database_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,11 @@ STORAGE_READ_ONLY = (
 STORAGE_FAILED = (
     "The server could not write to its storage; nothing was saved. Reading existing data still "
     "works."
+)
+
+DATABASE_UNAVAILABLE = (
+    "database unavailable: the server cannot reach its database right now (restarting or "
+    "unreachable); nothing was changed. Retry in a few seconds."
 )
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
@@ -99,6 +105,12 @@ class FailureAnswers:
         try:
             await self.app(scope, receive, tracking)
         except Exception as exc:
+            if database_unreachable(exc):
+                log.error("%s %s: database unavailable: %s", scope["method"], scope["path"], exc)
+                if started:
+                    raise
+                await send_error(send, 503, DATABASE_UNAVAILABLE, {"Retry-After": "2"}, close=False)
+                return
             problem = storage_problem(exc)
             if problem:
                 log.error("%s %s: storage failure: %r", scope["method"], scope["path"], exc)

@@ -47,6 +47,14 @@ class DialogueModel(Protocol):
 
     async def prepare(self, system_prompt: str) -> PreparedPersona: ...
 
+    async def read_ahead(self, persona: PreparedPersona, messages: Sequence[ChatMessage]) -> None:
+        """A head start, best effort: read `messages` (the conversation ending with the caller's
+        words so far, still being spoken) into the model's cache, so that a reply whose prompt
+        starts the same way has only the rest to read. The reply's assistant header is not
+        read. May do nothing (a server model, or the model busy with another reply); must not
+        delay a reply that starts meanwhile, and stops soon after being cancelled."""
+        ...
+
     def stream(
         self,
         persona: PreparedPersona,

@@ -39,6 +39,8 @@ class ReplyRecord:
     only for the answer it leads to: a small model would copy it into later replies.)"""
 
     produced: list[str] = field(default_factory=list)
+    first_token_s: float | None = None
+    """When the model's first text of the reply arrived (the conversation's clock)."""
     call: str = ""
     """The action call in the model's own markup, when the reply was an action. Kept in the
     history before the spoken words: the model then knows it acted, and acts again when asked
@@ -56,6 +58,15 @@ class ReplyRecord:
 RunTool = Callable[[ToolCall], Awaitable[ToolOutcome]]
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Act or talk, for one turn's words: call probability + closeness to the nearest action,
+    and the actions close enough to be candidates."""
+
+    score: float
+    candidates: list[ToolSpec]
+
+
 class Conversation:
     """`personality` is the session's override when it has one, else the avatar's; `tools` are
     the session's actions (their descriptions join the cached system prompt)."""
@@ -67,8 +78,11 @@ class Conversation:
         settings: DialogueSettings,
         tools: Sequence[ToolSpec] = (),
         router: ActionRouter | None = None,
+        now: Callable[[], float] | None = None,
     ) -> None:
+        """`now`: the clock the replies' `first_token_s` is read on (the session's)."""
         self._model = model
+        self._now = now
         self._router = router
         self.last_action_score: float | None = None
         self._settings = settings
@@ -78,6 +92,8 @@ class Conversation:
         self.history: list[ChatMessage] = []
         self._persona: PreparedPersona | None = None
         self._calls = 0
+        self._decision: tuple[str, asyncio.Task[Decision]] | None = None
+        """The act-or-talk decision made ahead (at the caller's pause) and its words."""
         mode = settings.tool_replies
         self._templated_tool_replies = mode == "template" or (
             mode == "auto" and settings.backend == "embedded"
@@ -114,6 +130,17 @@ class Conversation:
         if entry is not None:
             self.history.append(entry)
 
+    def _messages(self, user_text: str, passages: Sequence[str | Note]) -> list[ChatMessage]:
+        turns = self._settings.history_turns * 2
+        recent = self.history[-turns:] if turns else []
+        return build_messages(self.system_prompt, recent, user_text, passages)
+
+    async def read_ahead(self, words_so_far: str, passages: Sequence[str | Note] = ()) -> None:
+        """The caller is still speaking: the model reads the prompt a reply to these words
+        would have (history, passages, the words), so the reply reads only what changed."""
+        if self._persona is not None:
+            await self._model.read_ahead(self._persona, self._messages(words_so_far, passages))
+
     async def reply(
         self,
         user_text: str,
@@ -133,9 +160,7 @@ class Conversation:
         if self._persona is None:
             await self.prepare()
         assert self._persona is not None
-        turns = self._settings.history_turns * 2
-        recent = self.history[-turns:] if turns else []
-        messages = build_messages(self.system_prompt, recent, user_text, passages)
+        messages = self._messages(user_text, passages)
         if record:
             self.history.append({"role": "user", "content": user_text})
         out = into if into is not None else ReplyRecord()
@@ -214,9 +239,33 @@ class Conversation:
             if isinstance(spoken, str):
                 yield spoken
 
-    async def _choose_action(
+    async def decide_ahead(self, words: str) -> None:
+        """The caller paused: the act-or-talk decision on their words is made now (only the
+        decision: an action never runs before the turn ends), and kept for a reply to the
+        same words. The conversation's prompt is then read back into the model's cache (the
+        decision's own prompt replaced it), so such a reply starts at once."""
+        chooser = self._model.action_chooser() if self.tools else None
+        if chooser is None or self._persona is None:
+            return
+        decision = self._decision_for(words, self.tools, chooser)
+        # Shielded: a reading stopped by the turn's end must not cancel what the reply reuses.
+        await asyncio.shield(decision)
+
+    def _decision_for(
+        self, words: str, tools: Sequence[ToolSpec], chooser: ActionChooser
+    ) -> asyncio.Task[Decision]:
+        kept = self._decision
+        if kept is not None and kept[0] == words and not kept[1].cancelled():
+            done_badly = kept[1].done() and kept[1].exception() is not None
+            if not done_badly:
+                return kept[1]
+        task = asyncio.ensure_future(self._decide(words, tools, chooser))
+        self._decision = (words, task)
+        return task
+
+    async def _decide(
         self, user_text: str, tools: Sequence[ToolSpec], chooser: ActionChooser
-    ) -> ToolCall | None:
+    ) -> Decision:
         probability = await chooser.call_probability(user_text, tools)
         candidates = list(tools)
         closeness = 0.0
@@ -224,10 +273,17 @@ class Conversation:
             similarities = await asyncio.to_thread(self._router.similarities, user_text)
             closeness = max(similarities, default=0.0)
             candidates = self._router.candidates(similarities)
-        self.last_action_score = probability + closeness
-        if self.last_action_score < self._settings.tool_call_threshold:
+        return Decision(probability + closeness, candidates)
+
+    async def _choose_action(
+        self, user_text: str, tools: Sequence[ToolSpec], chooser: ActionChooser
+    ) -> ToolCall | None:
+        decision = await self._decision_for(user_text, tools, chooser)
+        self._decision = None  # one reply per decision
+        self.last_action_score = decision.score
+        if decision.score < self._settings.tool_call_threshold:
             return None
-        return await chooser.generate_call(user_text, candidates)
+        return await chooser.generate_call(user_text, decision.candidates)
 
     async def _speak(
         self,
@@ -255,6 +311,8 @@ class Conversation:
         deciding = bool(tools)
         try:
             async for delta in stream:
+                if out.first_token_s is None and self._now is not None:
+                    out.first_token_s = self._now()
                 if deciding:
                     # Speech or a call? The first characters tell (the grammar allows no mix).
                     pending += delta

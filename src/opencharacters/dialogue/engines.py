@@ -9,7 +9,8 @@ from opencharacters.dialogue.backend import DialogueModel
 from opencharacters.dialogue.llama_backend import LlamaDialogueModel
 from opencharacters.dialogue.openai_backend import OpenAIChatModel
 from opencharacters.dialogue.split_model import SplitDialogueModel
-from opencharacters.engine_settings import EngineSettings
+from opencharacters.dialogue.xllamacpp_backend import XLlamaDialogueModel
+from opencharacters.engine_settings import DialogueSettings, EngineSettings
 from opencharacters.model_cache import ModelCache, cache_for
 
 
@@ -20,16 +21,26 @@ def dialogue_model_path(settings: EngineSettings) -> Path:
     return ensure_asset(DIALOGUE_MODELS[settings.dialogue.model], settings)
 
 
+EmbeddedDialogueModel = XLlamaDialogueModel | LlamaDialogueModel
+
+
+def embedded_dialogue_model(path: Path, settings: DialogueSettings) -> EmbeddedDialogueModel:
+    """A GGUF loaded by the configured runtime (`runtime`: xllamacpp unless set)."""
+    if settings.runtime == "llama-cpp-python":
+        return LlamaDialogueModel(path, settings)
+    return XLlamaDialogueModel(path, settings)
+
+
 def load_dialogue_model(settings: EngineSettings) -> DialogueModel:
     if settings.dialogue.backend == "openai":
         return OpenAIChatModel(settings.dialogue)
-    talker = LlamaDialogueModel(dialogue_model_path(settings), settings.dialogue)
+    talker = embedded_dialogue_model(dialogue_model_path(settings), settings.dialogue)
     action_model = settings.dialogue.action_model
     if action_model == "same" or (
         settings.dialogue.model_path is None and action_model == settings.dialogue.model
     ):
         return talker
-    decider = LlamaDialogueModel(
+    decider = embedded_dialogue_model(
         ensure_asset(DIALOGUE_MODELS[action_model], settings), settings.dialogue
     )
     return SplitDialogueModel(talker, decider)

@@ -33,6 +33,8 @@ from opencharacters.dialogue.tools import (
 from opencharacters.engine_settings import DialogueSettings
 
 _DONE = object()
+READ_AHEAD_BATCH = 16
+"""Tokens read per step ahead of a reply: a reply that starts meanwhile waits for one step."""
 
 
 @lru_cache(maxsize=64)
@@ -125,6 +127,8 @@ class LlamaDialogueModel:
         self._call_tokens: list[int] | None = None
         self._actions = 0
         self._prepared: OrderedDict[str, LlamaPersona] = OrderedDict()
+        self.read_ahead_tokens = 0
+        """Prompt tokens read ahead of replies (for tests and bench/)."""
 
     def _token_text(self, token: int) -> str:
         if token < 0:
@@ -217,6 +221,53 @@ class LlamaDialogueModel:
 
     async def prepare(self, system_prompt: str) -> LlamaPersona:
         return await asyncio.to_thread(self._prepare_sync, system_prompt)
+
+    async def read_ahead(self, persona: PreparedPersona, messages: Sequence[ChatMessage]) -> None:
+        if not isinstance(persona, LlamaPersona):
+            raise TypeError("a persona prepared by another dialogue backend")
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+        reading = loop.run_in_executor(None, self._read_ahead_sync, persona, list(messages), stop)
+        try:
+            await asyncio.shield(reading)
+        finally:
+            stop.set()  # cancelled: the thread stops after the batch it is reading
+
+    def _read_ahead_sync(
+        self, persona: LlamaPersona, messages: list[ChatMessage], stop: threading.Event
+    ) -> None:
+        """Reads the prompt up to the end of the caller's words (not the `<|im_end|>` and
+        assistant header after them: the words may still grow), in small batches so a reply
+        that starts meanwhile waits at most one batch. llama-cpp-python's completion then
+        reuses the longest common prefix of what is cached."""
+        rendered = self.render(messages)
+        words = messages[-1]["content"]
+        end = rendered.rfind(words)
+        if not words or end < 0:
+            return
+        tokens = self.tokenize(rendered[: end + len(words)])
+        if len(tokens) + self._settings.max_reply_tokens > self.n_ctx:
+            return  # the reply will drop old turns (_fit): this prefix would not be reused
+        if not self._lock.acquire(blocking=False):
+            return  # a reply (this call's or another's) is being written: never delay it
+        try:
+            llm = self._llm
+            cached = list(llm.input_ids[: len(persona.prefix_tokens)])
+            if cached != persona.prefix_tokens and persona.state:
+                self._restore_context_state(persona)
+            common = 0
+            for have, want in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
+                if have != want:
+                    break
+                common += 1
+            llm.n_tokens = common
+            for start in range(common, len(tokens), READ_AHEAD_BATCH):
+                if stop.is_set():
+                    return
+                llm.eval(tokens[start : start + READ_AHEAD_BATCH])
+            self.read_ahead_tokens += len(tokens) - common
+        finally:
+            self._lock.release()
 
     def _fit(self, messages: Sequence[ChatMessage], max_tokens: int) -> list[int]:
         """Tokens of the prompt, dropping the oldest turns until the reply fits in n_ctx."""

@@ -36,6 +36,10 @@ class OpenAIChatModel:
         """Servers choose actions in the reply itself (native tool calls)."""
         return None
 
+    async def read_ahead(self, persona: PreparedPersona, messages: Sequence[ChatMessage]) -> None:
+        """Nothing: a chat-completions server has no call to read a prompt without answering
+        (servers with prefix caching reuse the persona by themselves)."""
+
     def _headers(self) -> dict[str, str]:
         if self._settings.openai_api_key:
             return {"Authorization": f"Bearer {self._settings.openai_api_key}"}

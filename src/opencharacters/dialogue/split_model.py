@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from opencharacters.dialogue.backend import PreparedPersona
-from opencharacters.dialogue.llama_backend import LlamaDialogueModel
+from opencharacters.dialogue.backend import ActionChooser, DialogueModel, PreparedPersona
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.tools import ToolSpec
 
 
 class SplitDialogueModel:
-    def __init__(self, talker: LlamaDialogueModel, decider: LlamaDialogueModel) -> None:
+    def __init__(self, talker: DialogueModel, decider: ActionChooser) -> None:
         self.talker = talker
         self.decider = decider
 
@@ -44,7 +43,10 @@ class SplitDialogueModel:
             temperature=temperature,
         )
 
-    def action_chooser(self) -> LlamaDialogueModel:
+    async def read_ahead(self, persona: PreparedPersona, messages: Sequence[ChatMessage]) -> None:
+        await self.talker.read_ahead(persona, messages)
+
+    def action_chooser(self) -> ActionChooser:
         """The decider chooses the actions (see the module's docstring)."""
         return self.decider
 

@@ -170,12 +170,8 @@ def routing_prompt(tools: Sequence[ToolSpec]) -> str:
     )
 
 
-def call_grammar(tools: Sequence[ToolSpec], *, calls_only: bool = False) -> str:
-    """GBNF for "speech, or one well-formed call" over these tools (llama.cpp grammars);
-    `calls_only`: a call, whichever tool fits best."""
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    schema = {
+def _calls_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
+    return {
         "anyOf": [
             {
                 "type": "object",
@@ -189,13 +185,37 @@ def call_grammar(tools: Sequence[ToolSpec], *, calls_only: bool = False) -> str:
             for tool in tools
         ]
     }
-    rules = json_schema_to_gbnf(json.dumps(schema))
+
+
+def call_grammar(tools: Sequence[ToolSpec], *, calls_only: bool = False) -> str:
+    """GBNF for "speech, or one well-formed call" over these tools (llama-cpp-python's
+    grammars); `calls_only`: a call, whichever tool fits best."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    rules = json_schema_to_gbnf(json.dumps(_calls_schema(tools)))
     # The converter names its entry rule `root`; ours wraps it.
     rules = rules.replace("root ::=", "call-json ::=", 1)
     speech = "speech ::= [^<{}\\x00]+"
     call = f'"{CALL_OPEN}" call-json "{CALL_CLOSE}"'
     root = f"root ::= {call}" if calls_only else f"root ::= {call} | speech"
     return "\n".join([root, speech, rules])
+
+
+def call_grammar_lark(tools: Sequence[ToolSpec], *, calls_only: bool = False) -> str:
+    """The same language as `call_grammar`, written for llguidance (the grammar engine of the
+    prebuilt llama.cpp in xllamacpp, whose JSON-schema converter emits llguidance, not GBNF):
+    the call's JSON is constrained by the schema itself (`%json`)."""
+    call_json = json.dumps(_calls_schema(tools), sort_keys=True)
+    start = "start: call" if calls_only else "start: call | speech"
+    return "\n".join(
+        [
+            "%llguidance {}",
+            start,
+            f'call: "{CALL_OPEN}" call_json "{CALL_CLOSE}"',
+            f"call_json: %json {call_json}",
+            "speech: /[^<{}\\x00]+/",
+        ]
+    )
 
 
 def parse_call(text: str, tools: Sequence[ToolSpec], call_id: str) -> ToolCall | None:

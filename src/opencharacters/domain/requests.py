@@ -373,6 +373,36 @@ class CustomAvatarRef(Strict):
 AvatarRef = Annotated[PresetAvatarRef | CustomAvatarRef, Field(discriminator="type")]
 
 
+def _livekit_url(value: str) -> str:
+    if not value.startswith(("wss://", "ws://", "https://", "http://")):
+        raise ValueError("must be a LiveKit server URL: wss://, ws://, https:// or http://")
+    if not 8 <= utf16_length(value) <= 2048:
+        raise ValueError("must be 8 to 2048 characters long")
+    return value
+
+
+class LiveKitIntegration(Strict):
+    """The avatar joins the developer's own LiveKit room as the face of their voice agent
+    (docs/livekit.md): LiveKit Agents' avatar protocol, no dialogue model of ours."""
+
+    type: Literal["livekit"] = "livekit"
+    url: Annotated[str, AfterValidator(_livekit_url)]
+    token: Annotated[str, Utf16Length(1, 2048)]
+    roomName: Annotated[str, Utf16Length(1, 256)]
+    agentIdentity: Annotated[str, Utf16Length(1, 256)] | None = None
+
+
+class ElevenLabsIntegration(Strict):
+    """Accepted so the answer can say it is not supported (an ElevenLabs agent would own
+    the conversation; this server has no ElevenLabs bridge)."""
+
+    type: Literal["elevenlabs"]
+    signedUrl: Annotated[str, Utf16Length(1, 2048)]
+
+
+Integration = Annotated[LiveKitIntegration | ElevenLabsIntegration, Field(discriminator="type")]
+
+
 class SessionCreate(Strict):
     model: Literal["gwm1_avatars"]
     avatar: AvatarRef
@@ -380,15 +410,27 @@ class SessionCreate(Strict):
     personality: Personality | None = None
     startScript: Annotated[str, Utf16Length(1, 2000)] | None = None
     tools: Annotated[list[Tool], Field(max_length=20)] = []
-    # Accepted so the error can say why they are refused (no LiveKit transport yet).
-    integration: dict[str, Any] | None = None
-    livekit: dict[str, Any] | None = None
+    integration: Integration | None = None
+    livekit: LiveKitIntegration | None = None
+    """Deprecated alias of `integration` of type livekit (Runway's LiveKit plugin sends it)."""
 
     @field_validator("tools")
     @classmethod
     def _unique_tools(cls, value: list[Any]) -> list[Any]:
         reject_duplicates([tool.name for tool in value], "tool name")
         return value
+
+    @model_validator(mode="after")
+    def _one_integration(self) -> SessionCreate:
+        if self.integration is not None and self.livekit is not None:
+            raise ValueError("give either integration or the deprecated livekit field, not both")
+        return self
+
+    def livekit_integration(self) -> LiveKitIntegration | None:
+        """The LiveKit room to join as someone else's agent's face, from either field."""
+        if isinstance(self.integration, LiveKitIntegration):
+            return self.integration
+        return self.livekit
 
 
 # --- uploads -------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.timefmt import utcnow
-from opencharacters.engine.background import BackgroundJobs
+from opencharacters.engine.background import BackgroundJobs, check_lease
 from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.ingest.images import ImageRejected, process_reference_image
 from opencharacters.settings import Settings
+from opencharacters.store import job_leases
 from opencharacters.store.db import Database
 from opencharacters.store.resource_events import avatar_changed
 from opencharacters.store.tables import Avatar
@@ -31,18 +32,31 @@ class AvatarProcessor:
         self.settings = settings
         self.db = db
         self.blobs = blobs
-        self._jobs = BackgroundJobs("avatar", cpu_gate)
+        self._jobs = BackgroundJobs("avatar", cpu_gate, db, settings.job_lease_s)
 
     def submit(self, avatar_id: str, generation: int) -> None:
         self._jobs.start(f"{avatar_id}-{generation}", self._run(avatar_id, generation))
 
     def resume_unfinished(self) -> None:
+        for avatar_id, generation in self._unfinished():
+            self.submit(avatar_id, generation)
+
+    async def rescan(self) -> None:
+        """Claims the avatars no process is working on (their process died)."""
+        for avatar_id, generation in await asyncio.to_thread(self._orphans):
+            self.submit(avatar_id, generation)
+
+    def _unfinished(self) -> list[tuple[str, int]]:
         with self.db.session() as db:
-            pending = db.execute(
+            rows = db.execute(
                 select(Avatar.id, Avatar.image_generation).where(Avatar.status == "PROCESSING")
             ).all()
-        for avatar_id, generation in pending:
-            self.submit(avatar_id, generation)
+        return [(avatar_id, generation) for avatar_id, generation in rows]
+
+    def _orphans(self) -> list[tuple[str, int]]:
+        with self.db.session() as db:
+            held = job_leases.live_keys(db, "avatar")
+        return [(a, g) for a, g in self._unfinished() if f"{a}-{g}" not in held]
 
     async def stop(self) -> None:
         await self._jobs.stop()
@@ -134,6 +148,8 @@ class AvatarProcessor:
     ) -> None:
         with self.db.session() as db:
             row = db.get(Avatar, avatar.id, with_for_update=True)
+            # Another process took this job over: the blobs (same keys) are its too; keep them.
+            check_lease(db)
             if row is None or row.image_generation != generation:
                 # Deleted, or a newer image arrived meanwhile: what this run stored is garbage.
                 for key in (keys or {}).values():

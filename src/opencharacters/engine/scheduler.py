@@ -3,16 +3,22 @@
 Media workers claim waiting sessions themselves (store/workers.py); each API process runs this
 loop, which is safe to run in several at once: it expires stale credentials, declares workers
 whose lease ran out lost (their sessions FAIL, WORKER_LOST, and their partial recordings are
-recovered), and marks the sessions beyond the live workers' free slots `queued`."""
+recovered), and marks the sessions beyond the live workers' free slots `queued`.
+
+After the database was unreachable (a PostgreSQL restart), no worker could renew its lease either:
+for one lease after the database answers again, lost workers are not declared, so that calls
+that went on through the outage are not failed for the silence it imposed on them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from opencharacters.store import workers
+from opencharacters.store.availability import database_unreachable
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import expire_ready
 
@@ -36,14 +42,18 @@ class SessionScheduler:
         self._recover = recover
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._failed = False
+        self._back_at: float | None = None
+        """When the database answered again after a failed pass (monotonic)."""
 
     def wake(self) -> None:
         self._wake.set()
 
     def run_once(self) -> list[workers.LostSession]:
+        settling = self._back_at is not None and time.monotonic() - self._back_at < self.lease_s
         with self.db.write_session() as db:
             expire_ready(db)
-            lost = workers.sweep_lost(db, self.lease_s)
+            lost = [] if settling else workers.sweep_lost(db, self.lease_s)
             workers.mark_queued(db, self.lease_s)
         if lost:
             log.warning("a media worker was lost: %d sessions FAILED (WORKER_LOST)", len(lost))
@@ -58,8 +68,20 @@ class SessionScheduler:
             self._wake.clear()
             try:
                 await asyncio.to_thread(self.run_once)
-            except Exception:
-                log.exception("scheduler pass failed")
+            except Exception as exc:
+                if database_unreachable(exc):
+                    log.warning("scheduler pass: the database is unreachable (%s)", exc)
+                    self._back_at = None
+                    self._failed = True
+                else:
+                    log.exception("scheduler pass failed")
+                continue
+            if self._failed:
+                self._failed = False
+                self._back_at = time.monotonic()
+                log.warning(
+                    "the database is back; workers' leases are not judged for %.0f s", self.lease_s
+                )
 
     def start(self) -> None:
         if self._task is None:

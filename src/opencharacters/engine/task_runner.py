@@ -14,7 +14,7 @@ from sqlalchemy import select
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.domain.voice_designs import design_from_json
 from opencharacters.engine.avatar_videos import SpeechRejected, render_video
-from opencharacters.engine.background import JobRunner
+from opencharacters.engine.background import JobRunner, LeaseLost, check_lease
 from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.store.tables import Avatar, Task
 from opencharacters.store.task_events import task_changed
@@ -39,6 +39,7 @@ class TaskRunner(JobRunner):
         is metered and reported to webhooks in the same transaction."""
         with self.db.session() as db:
             task = db.get(Task, task_id, with_for_update=True)
+            check_lease(db)
             if task is None or task.status not in ACTIVE_TASK_STATES:
                 return False
             for name, value in fields.items():
@@ -65,7 +66,7 @@ class TaskRunner(JobRunner):
                 await asyncio.to_thread(self._throttle, task_id)
             async with self._jobs.cpu_gate:
                 await self._render(task_id)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, LeaseLost):
             raise
         except (SpeechRejected, FetchError) as exc:
             reason = str(exc)
@@ -87,6 +88,7 @@ class TaskRunner(JobRunner):
     def _throttle(self, task_id: str) -> None:
         with self.db.session() as db:
             task = db.get(Task, task_id, with_for_update=True)
+            check_lease(db)
             if task is not None and task.status == "PENDING":
                 task.status = "THROTTLED"
                 task.updated_at = utcnow()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.domain.voice_designs import VoiceDesign, design_to_json
-from opencharacters.engine.background import JobRunner
+from opencharacters.engine.background import JobRunner, LeaseLost, check_lease
 from opencharacters.ingest.fetch import FetchError, fetch_https, policy_from_settings
 from opencharacters.settings import Settings
 from opencharacters.speech.previews import (
@@ -119,7 +119,7 @@ class VoiceProcessor(JobRunner):
                     preview, duration = await asyncio.to_thread(
                         render_design_preview, design, engines, CUSTOM_PREVIEW_CLONE_SENTENCE
                     )
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, LeaseLost):
             raise
         except (CloneRejected, FetchError) as exc:
             reason = str(exc)
@@ -140,6 +140,7 @@ class VoiceProcessor(JobRunner):
     def _fail(self, voice_id: str, reason: str) -> None:
         with self.db.session() as db:
             row = db.get(Voice, voice_id, with_for_update=True)
+            check_lease(db)
             if row is None or row.status != "PROCESSING" or row.deleted_at is not None:
                 return
             row.status = "FAILED"
@@ -160,6 +161,7 @@ class VoiceProcessor(JobRunner):
     ) -> None:
         with self.db.session() as db:
             row = db.get(Voice, voice_id, with_for_update=True)
+            check_lease(db)
             if row is None or row.status != "PROCESSING" or row.deleted_at is not None:
                 self.blobs.delete(preview_key)  # deleted meanwhile
                 return

@@ -19,6 +19,10 @@ class TurnTimings:
     speech_end_s: float
     turn_end_s: float
     asr_wait_s: float
+    thinking_s: float | None = None
+    """When the answer started being thought (a speculation: at the caller's pause)."""
+    first_token_s: float | None = None
+    """When the model's first text arrived (prompt read, first token written)."""
     first_text_s: float | None = None
     first_audio_scheduled_s: float | None = None
     first_audio_heard_s: float | None = None
@@ -38,6 +42,8 @@ class TurnTimings:
             "speechEndS": round(self.speech_end_s, 4),
             "endOfTurnWaitS": rel(self.turn_end_s),
             "asrWaitS": round(self.asr_wait_s, 4),
+            "thinkingS": rel(self.thinking_s),
+            "firstTokenS": rel(self.first_token_s),
             "firstClauseS": rel(self.first_text_s),
             "firstAudioScheduledS": rel(self.first_audio_scheduled_s),
             "firstAudioS": rel(self.first_audio_heard_s),

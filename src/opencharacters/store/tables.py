@@ -166,6 +166,9 @@ class RealtimeSession(Base):
     worker_id: Mapped[str | None] = mapped_column(String(36), index=True)
     alive_at: Mapped[datetime | None]
     backend_token: Mapped[str | None] = mapped_column(String(64))
+    # `integration: {type: "livekit", url, token, roomName, agentIdentity?}` (or the deprecated
+    # `livekit` field): the avatar joins that room as the face of the developer's agent.
+    integration: Mapped[dict[str, Any] | None]
 
 
 class MediaWorker(Base):
@@ -383,3 +386,28 @@ class WebhookAttempt(Base):
     response_ms: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
     response_body: Mapped[str | None] = mapped_column(Text)
+
+
+class JobLease(Base):
+    """Which API process runs a background job now (avatar processing, a voice, a video task).
+
+    A node claims a job by taking its row when it is free or its lease ran out; it renews the
+    lease while it works, and its final write counts only while the token is still its own."""
+
+    __tablename__ = "job_leases"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    token: Mapped[str] = mapped_column(String(36))
+    holder: Mapped[str] = mapped_column(String(255))
+    """host:pid of the claiming process (for operators reading the table)."""
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RateBucket(Base):
+    """A token bucket shared by every API process (PostgreSQL only; UNLOGGED there: losing the
+    buckets in a crash only refills them)."""
+
+    __tablename__ = "rate_buckets"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    tokens: Mapped[float]
+    updated_at: Mapped[datetime]

@@ -112,25 +112,48 @@ def has_waiting(db: Session) -> bool:
     )
 
 
-def claim(db: Session, worker_id: str, *, ready_ttl_s: int) -> list[str]:
-    """Takes the oldest waiting sessions while this worker has free slots; makes them READY.
-    Returns their ids. Run it inside `Database.write_session()`."""
+PLACEMENT_WAIT_S = 1.0
+"""How long a waiting session is left to a less loaded worker before any worker with a free
+slot takes it: every worker is woken when a session is created, so the least loaded one claims
+it well within this, and one that stalls does not hold callers up for longer."""
+
+
+def claim(
+    db: Session,
+    worker_id: str,
+    *,
+    ready_ttl_s: int,
+    lease_s: float = 10.0,
+    placement_wait_s: float = PLACEMENT_WAIT_S,
+) -> list[str]:
+    """Takes the oldest waiting sessions while this worker has free slots and is the least
+    loaded live worker with a free slot (held calls per slot; ties go to whoever asks first);
+    makes them READY. A session waiting longer than `placement_wait_s` goes to any worker with
+    a free slot. Returns their ids. Run it inside `Database.write_session()`."""
     worker = db.get(MediaWorker, worker_id)
     if worker is None or worker.stopped_at is not None:
         return []
-    free = worker.slots - held_count(db, worker_id)
+    held = held_counts(db, lease_s)
+    mine = held.pop(worker_id, (held_count(db, worker_id), worker.slots))
+    free = worker.slots - mine[0]
     if free <= 0:
         return []
     query = (
-        select(RealtimeSession.id)
+        select(RealtimeSession.id, RealtimeSession.created_at)
         .where(RealtimeSession.status == S.NOT_READY, RealtimeSession.worker_id.is_(None))
         .order_by(RealtimeSession.created_at, RealtimeSession.id)
         .limit(free)
     )
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
+    others = [count / slots for count, slots in held.values() if count < slots]
+    overdue = utcnow() - timedelta(seconds=placement_wait_s)
+    taken = mine[0]
     claimed: list[str] = []
-    for session_id in db.scalars(query).all():
+    for session_id, created_at in db.execute(query).all():
+        least_loaded = not others or taken / worker.slots <= min(others)
+        if not least_loaded and created_at > overdue:
+            break  # the rest are newer still: they wait for the less loaded workers too
         won = db.execute(
             update(RealtimeSession)
             .where(
@@ -147,7 +170,26 @@ def claim(db: Session, worker_id: str, *, ready_ttl_s: int) -> list[str]:
         db.refresh(session)
         make_ready(db, session, ready_ttl_s)
         claimed.append(session_id)
+        taken += 1
     return claimed
+
+
+def held_counts(db: Session, lease_s: float) -> dict[str, tuple[int, int]]:
+    """Live workers: id → (calls held, slots)."""
+    workers = live_workers(db, lease_s)
+    if not workers:
+        return {}
+    counts = dict(
+        db.execute(
+            select(RealtimeSession.worker_id, func.count())
+            .where(
+                RealtimeSession.worker_id.in_([worker.id for worker in workers]),
+                RealtimeSession.status.in_(HELD),
+            )
+            .group_by(RealtimeSession.worker_id)
+        ).all()
+    )
+    return {worker.id: (int(counts.get(worker.id, 0)), worker.slots) for worker in workers}
 
 
 def statuses(db: Session, session_ids: Sequence[str]) -> dict[str, str]:

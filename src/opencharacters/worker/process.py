@@ -31,6 +31,7 @@ from opencharacters.engine.live.admission import internal_token
 from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.settings import Settings
 from opencharacters.store import workers as store
+from opencharacters.store.availability import database_unreachable
 from opencharacters.store.db import Database
 from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.internal_api import internal_app
@@ -65,6 +66,7 @@ class MediaWorkerProcess:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._draining = False
+        self._starting: set[asyncio.Task[None]] = set()
         settings.ensure_data_dir()
         self.db = Database(settings.resolved_database_url)
         self.blobs = open_blob_store(settings)
@@ -106,7 +108,9 @@ class MediaWorkerProcess:
         listener.listen(128)
         listener.setblocking(False)
         port = listener.getsockname()[1]
-        address = self.advertise_url or f"http://{_reachable(self.host)}:{port}"
+        address = self.advertise_url or (
+            f"http://{_reachable(self.host, self.settings.media_advertise_address)}:{port}"
+        )
         token = internal_token(self.settings.resolved_secret_key)
         server = _QuietServer(
             uvicorn.Config(
@@ -187,8 +191,12 @@ class MediaWorkerProcess:
                     await self._lease_lost(address)
                 for session_id, status in ended.items():
                     self.live.end_for_status(session_id, status)
-            except Exception:  # the next beat tries again; the loop must never end
-                log.exception("worker %s: the heartbeat failed", self.worker_id)
+            except Exception as exc:  # the next beat tries again; the loop must never end
+                if database_unreachable(exc):
+                    # Calls go on; their transcript writes wait in their buffers meanwhile.
+                    log.warning("worker %s: the database is unreachable (%s)", self.worker_id, exc)
+                else:
+                    log.exception("worker %s: the heartbeat failed", self.worker_id)
             if self._orphaned() and not self._draining:
                 log.warning("worker %s: its supervisor is gone; finishing calls", self.worker_id)
                 self._draining = True
@@ -238,6 +246,16 @@ class MediaWorkerProcess:
                 # This process's knowledge index for each avatar is built while the session
                 # waits for its caller, not during the greeting (the API's index is its own).
                 self.knowledge.refresh(set(claimed.values()))
+                for session_id in claimed:  # a LiveKit agent's face joins its room now
+                    task = asyncio.create_task(self._start_integration(session_id))
+                    self._starting.add(task)
+                    task.add_done_callback(self._starting.discard)
+
+    async def _start_integration(self, session_id: str) -> None:
+        try:
+            await self.live.start_integration(session_id)
+        except Exception:
+            log.exception("session %s: starting its LiveKit integration failed", session_id)
 
     def _claim(self) -> dict[str, str]:
         """The sessions claimed now, with their avatars."""
@@ -245,7 +263,12 @@ class MediaWorkerProcess:
             if not store.has_waiting(db):
                 return {}
         with self.db.write_session() as db:
-            ids = store.claim(db, self.worker_id, ready_ttl_s=self.settings.session_ready_ttl_s)
+            ids = store.claim(
+                db,
+                self.worker_id,
+                ready_ttl_s=self.settings.session_ready_ttl_s,
+                lease_s=self.settings.worker_lease_s,
+            )
             return {
                 session_id: session.avatar_id
                 for session_id in ids
@@ -264,7 +287,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def _reachable(host: str) -> str:
+def _reachable(host: str, advertised: str | None) -> str:
     if host in ("0.0.0.0", "", "::"):
-        return socket.gethostname()
+        host = advertised or socket.gethostname()
     return f"[{host}]" if ":" in host else host

@@ -130,3 +130,54 @@ def test_the_call_command_notices_a_dead_server_and_keeps_what_it_got(
         assert "avatar: Hi, I'm Ada." in out and f"saved {saved}" in out
     sound = read_audio(saved)
     assert sound.duration_s > 2, "the greeting and the listening after it were kept"
+
+
+def test_a_caller_that_vanishes_ends_the_call_within_seconds(tmp_path: Path) -> None:
+    """The caller's process dies (a closed tab, a crashed phone): no BYE, no END_CALL. The
+    server notices that the caller's RTP stopped and ends the call COMPLETED after its media
+    timeout, long before ICE's 30-45 s consent expiry would."""
+    server = Server(tmp_path / "server", None, OPENCHARACTERS_PRELOAD_ENGINES="true").start()
+    try:
+        with api_client(server) as api:
+            avatar_id = create_avatar(api)
+            clip = tmp_path / "silence.wav"
+            write_wav(clip, np.zeros(48_000 * 120, dtype=np.float32), 48_000)
+            command = [
+                sys.executable,
+                "-m",
+                "opencharacters",
+                "call",
+                avatar_id,
+                "--say",
+                str(clip),
+            ]
+            env = {**os.environ, "RUNWAYML_BASE_URL": server.base_url}
+            env["RUNWAYML_API_SECRET"] = API_KEY
+            caller = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            try:
+                deadline = time.monotonic() + 300
+                while not greeting_heard(api, avatar_id):
+                    assert caller.poll() is None, "the call command stopped on its own"
+                    assert time.monotonic() < deadline, "the call never got past its greeting"
+                    time.sleep(0.3)
+            finally:
+                caller.kill()
+                caller.wait()
+            killed_at = time.monotonic()
+            sessions = api.get("/v1/realtime_sessions").json()["data"]
+            assert len(sessions) == 1
+            session_id = sessions[0]["id"]
+            while (session := api.get(f"/v1/realtime_sessions/{session_id}").json())[
+                "status"
+            ] == "RUNNING":
+                assert time.monotonic() - killed_at < 40, "the call outlived its caller"
+                time.sleep(0.5)
+            ended_after_s = time.monotonic() - killed_at
+    finally:
+        server.stop()
+    print(f"the call ended {ended_after_s:.1f} s after its caller died: {session}")
+    assert session["status"] == "COMPLETED", session
+    # The media timeout is 10 s; the rest is the watchdog's 1 s tick and the ending's writes.
+    assert 9 < ended_after_s < 25

@@ -4,8 +4,10 @@ frames become 16 kHz chunks on the session clock, and END_CALL ends the call."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import fractions
 import json
+import types
 from typing import Any
 
 import av
@@ -36,6 +38,9 @@ class Peer:
 
     def end_requested(self, reason: str) -> None:
         self.events.append(f"end: {reason}")
+
+    def lost(self, reason: str, failure_code: str) -> None:
+        self.events.append(f"lost: {reason} ({failure_code})")
 
     def caller_audio_received(self, samples: Samples, sample_rate: int, at_s: float) -> None:
         self.caller.append((sample_rate, at_s))
@@ -101,6 +106,34 @@ async def test_the_callers_frames_become_chunks_on_the_session_clock() -> None:
     assert starts == sorted(starts) and starts[-1] - starts[0] == pytest.approx(0.18, abs=0.03)
     assert len(peer.caller) == 10 and peer.caller[0][0] == 48_000
     assert adapter.last_caller_audio_s() is not None
+    adapter.stop()
+
+
+class Receiver:
+    """aiortc's RTP receiver as the transport reads it: sources stamped as packets arrive."""
+
+    def __init__(self) -> None:
+        self.stamps: list[datetime.datetime] = []
+
+    def getSynchronizationSources(self) -> list[Any]:
+        return [types.SimpleNamespace(source=1, timestamp=stamp) for stamp in self.stamps]
+
+
+async def test_packets_that_still_arrive_count_as_the_callers_media() -> None:
+    """A starved machine decodes seconds late; the packets show the caller is still there."""
+    adapter, _ = transport()
+    receiver = Receiver()
+    adapter.caller_audio_receiver(receiver)
+    assert adapter.last_caller_audio_s() is None  # nothing decoded yet: the call has not begun
+    adapter.caller_track(CallerTrack(frames=1))
+    _ = [chunk async for chunk in _first(adapter, 1)]
+    decoded = adapter.last_caller_audio_s()
+    assert decoded is not None
+    assert adapter.last_caller_audio_s() == decoded  # no packets listed: decoded frames only
+    await asyncio.sleep(0.3)
+    receiver.stamps = [datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=0.05)]
+    with_packets = adapter.last_caller_audio_s()
+    assert with_packets is not None and with_packets - decoded == pytest.approx(0.25, abs=0.05)
     adapter.stop()
 
 

@@ -50,12 +50,13 @@ def _get(db: Session, org_id: str, session_id: str, *, for_update: bool = False)
 
 
 def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
-    if body.integration is not None or body.livekit is not None:
-        key = "integration" if body.integration is not None else "livekit"
+    if body.integration is not None and body.integration.type == "elevenlabs":
         raise BadRequest(
-            f"{key}: external LiveKit/ElevenLabs integrations are not supported by this server "
-            "yet; omit it to use the built-in WebRTC transport"
+            "integration.type: 'elevenlabs' is not supported by this server (it has no "
+            "ElevenLabs bridge); use type 'livekit' to give your own LiveKit agent this "
+            "avatar's face, or omit integration for a conversation with the avatar itself"
         )
+    room = body.livekit_integration()
     if body.avatar.type == "runway-preset":
         svc.presets.ensure(body.avatar.presetId)
     with svc.db.session() as db:
@@ -71,6 +72,7 @@ def _create(svc: Services, caller: Caller, body: SessionCreate) -> str:
             personality=body.personality,
             start_script=body.startScript,
             tools=[tool.model_dump(mode="json") for tool in body.tools],
+            integration=room.model_dump(mode="json") if room is not None else None,
         )
         return session.id
 
@@ -181,6 +183,11 @@ def _consume(svc: Services, session_id: str, key: str, address: str) -> str:
             raise Unauthorized(
                 "Invalid session key for this session: send the sessionKey of this session "
                 "(not an API key)."
+            )
+        if session.integration is not None:
+            raise Conflict(
+                "This session's avatar joins your own LiveKit room (integration type livekit); "
+                "there are no credentials to consume."
             )
         if session.status != SessionStatus.READY:
             raise Conflict(

@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
+from opencharacters.animation.rig import FaceRig
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.dialogue.tools import parse_tools
@@ -40,6 +42,7 @@ from opencharacters.engine.live.admission import (
     check_offer_text,
     same,
 )
+from opencharacters.engine.live.advertised_address import advertise
 from opencharacters.engine.live.backends import BackendLinks
 from opencharacters.engine.live.call_metrics import CallMetrics
 from opencharacters.engine.live.engines import EngineLoader
@@ -58,16 +61,23 @@ from opencharacters.logs import session_id_var
 from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.ports import ToolRunner
 from opencharacters.settings import Settings
+from opencharacters.store.availability import database_unreachable
 from opencharacters.store.db import Database
 from opencharacters.store.tables import Avatar, RealtimeSession
 from opencharacters.store.transcripts import set_recording
 from opencharacters.store.voices import resolve_voice
+
+if TYPE_CHECKING:  # the LiveKit SDK loads only where a LiveKit room is joined
+    from opencharacters.engine.live.livekit_avatar_integration import AgentAvatarCall
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MAX_OFFER_BYTES", "LiveCalls"]
 SHUTDOWN_GRACE_S = 10.0
 _REMEMBERED_ENDINGS = 1000
+DATABASE_PATIENCE_S = 300.0
+"""How long a call's last writes (buffered transcript, its end) wait for an unreachable
+database; past it they are logged as lost (the API's lease sweep then fails the session)."""
 
 
 class _AvatarKnowledge:
@@ -88,7 +98,7 @@ class _AvatarKnowledge:
 class LiveCall:
     session_id: str
     token: str
-    worker: SessionWorker[Any]
+    worker: SessionWorker[Any] | AgentAvatarCall
     close: Callable[[], Awaitable[None]]
     """Closes the caller's side: the aiortc peer, or the LiveKit room (deleted for everyone)."""
     no_caller: str = "The caller's peer did not connect after the offer."
@@ -118,6 +128,7 @@ class LiveCalls:
         self.engines = EngineLoader(settings.engines)
         self.backends = BackendLinks()
         self._calls: dict[str, LiveCall] = {}
+        self._transcripts: dict[str, StoreTranscript] = {}
         # Hang-ups repeated after the call ended (END_CALL first, then DELETE) still succeed.
         self._ended: OrderedDict[str, str] = OrderedDict()
         self._lock = asyncio.Lock()
@@ -170,12 +181,61 @@ class LiveCalls:
         call.task = asyncio.create_task(self._run(call), name=f"call:{session_id}")
         self.metrics.active.set(len(self._calls))
 
-    def _load_spec(self, session_id: str, token: str) -> CallSpec:
+    async def start_integration(self, session_id: str) -> bool:
+        """`integration: {type: "livekit"}`: once claimed, the avatar joins the developer's own
+        room as their agent's face (engine/live/livekit_avatar_integration.py); no consume.
+        False: not such a session. A room that cannot be joined FAILS the session."""
+        from opencharacters.engine.live.livekit_avatar_integration import (
+            AgentAvatarCall,
+            RoomJoinFailed,
+        )
+
+        if session_id in self._calls:
+            return True
+        loaded = await asyncio.to_thread(self._load_integration, session_id)
+        if loaded is None:
+            return False
+        spec, integration = loaded
+        recorder = (
+            self._new_recorder(spec, FaceRig.from_json(spec.rig_json).size)
+            if self._settings.record_sessions
+            else None
+        )
+        worker = AgentAvatarCall(spec, integration, recorder)
+        # No media token: nobody connects to this call; a random one keeps WHIP's hang-up
+        # (which checks it) from ever matching.
+        call = LiveCall(spec.session_id, secrets.token_urlsafe(), worker, worker.transport.close)
+        try:  # not under the lock: a slow room must not hold up other sessions' offers
+            await worker.transport.join()
+        except RoomJoinFailed as exc:
+            log.warning("session %s: %s", session_id, exc)
+            worker.end(Ending(Outcome.FAILED, "join failed", str(exc), "LIVEKIT_JOIN_FAILED"))
+        async with self._lock:
+            self._calls[session_id] = call
+        if worker.ending is None:
+            worker.session.connected()  # in the room and publishing: RUNNING
+        call.task = asyncio.create_task(self._run(call), name=f"call:{session_id}")
+        self.metrics.active.set(len(self._calls))
+        return True
+
+    def _load_integration(self, session_id: str) -> tuple[CallSpec, dict[str, Any]] | None:
+        with self._db.session() as db:
+            session = db.get(RealtimeSession, session_id)
+            if session is None or session.integration is None:
+                return None
+            if session.status != SessionStatus.READY:
+                return None
+            integration = dict(session.integration)
+            token = session.connect_token or ""
+        return self._load_spec(session_id, token, check_token=False), integration
+
+    def _load_spec(self, session_id: str, token: str, *, check_token: bool = True) -> CallSpec:
         with self._db.session() as db:
             session = db.get(RealtimeSession, session_id)
             if session is None:
                 raise NotFound(f"Realtime session {session_id} not found.")
-            check_media_token(session, token)
+            if check_token:
+                check_media_token(session, token)
             if self.worker_id is not None and session.worker_id != self.worker_id:
                 raise Conflict("This session is held by another media worker.")
             avatar = db.get(Avatar, session.avatar_id)
@@ -202,13 +262,16 @@ class LiveCalls:
         self, spec: CallSpec, transport: TransportFactory[T], tools: ToolRunner
     ) -> SessionWorker[T]:
         clock = SessionClock()
+        transcript = self._transcripts[spec.session_id] = StoreTranscript(
+            self._db, spec.session_id, clock
+        )
         worker = SessionWorker(
             spec,
             transport=transport,
             engines=self.engines,
             engine_settings=self._settings.engines,
             clock=clock,
-            transcript=StoreTranscript(self._db, spec.session_id, clock),
+            transcript=transcript,
             tool_backend=tools,
             knowledge=_AvatarKnowledge(self._knowledge, spec.avatar_id)
             if self._knowledge
@@ -279,6 +342,10 @@ class LiveCalls:
                 "body: the offer needs an audio transceiver (the caller's microphone, sendrecv) "
                 f"and a video transceiver (recvonly, for the avatar); it has no {missing[0]}"
             )
+        for transceiver in peer.getTransceivers():
+            if transceiver.kind == "audio":
+                transport.caller_audio_receiver(transceiver.receiver)
+                break
         peer.addTrack(transport.audio_track)
         peer.addTrack(transport.video_track)
         try:
@@ -288,7 +355,10 @@ class LiveCalls:
             await peer.close()
             raise BadRequest(f"body: no answer can be made for this offer: {exc}"[:300]) from None
         assert peer.localDescription is not None
-        return LiveCall(spec.session_id, token, worker, peer.close), peer.localDescription.sdp
+        sdp = peer.localDescription.sdp
+        if self._settings.media_advertise_address:
+            sdp = advertise(sdp, self._settings.media_advertise_address)
+        return LiveCall(spec.session_id, token, worker, peer.close), sdp
 
     def _new_recorder(self, spec: CallSpec, size: tuple[int, int]) -> Any:
         from opencharacters.media.recording import CallRecorder
@@ -415,10 +485,12 @@ class LiveCalls:
         blob_key: str | None = None
         if worker.recorder is not None:
             blob_key = await self._store_recording(call, running)
-        try:
-            await asyncio.to_thread(self._end_session, call.session_id, ending, blob_key, ended_at)
-        except Exception:
-            log.exception("session %s: recording its end failed", call.session_id)
+        transcript = self._transcripts.pop(call.session_id, None)
+        if transcript is not None:
+            # Entries buffered while the database was away go in before the call's end.
+            await transcript.flush(DATABASE_PATIENCE_S)
+            await transcript.close()
+        await self._write_end(call.session_id, ending, blob_key, ended_at)
         self._calls.pop(call.session_id, None)
         await self.backends.end(call.session_id)
         self._ended[call.session_id] = call.token
@@ -439,6 +511,25 @@ class LiveCalls:
             ending.reason,
             stats,
         )
+
+    async def _write_end(
+        self, session_id: str, ending: Ending, blob_key: str | None, ended_at: datetime
+    ) -> None:
+        """Writes the session's end, retried while the database is unreachable (bounded)."""
+        deadline = time.monotonic() + DATABASE_PATIENCE_S
+        while True:
+            try:
+                await asyncio.to_thread(self._end_session, session_id, ending, blob_key, ended_at)
+                return
+            except Exception as exc:
+                if not database_unreachable(exc) or time.monotonic() > deadline:
+                    log.exception("session %s: recording its end failed", session_id)
+                    return
+                log.warning(
+                    "session %s: the database is unreachable; its end is written when it returns",
+                    session_id,
+                )
+                await asyncio.sleep(1.0)
 
     async def _store_recording(self, call: LiveCall, running: bool) -> str | None:
         recorder = call.worker.recorder

@@ -56,6 +56,14 @@ _SUBSCRIBE_WAIT_S = 3.0
 _RESYNC_S = 0.25
 """Caller audio this far off its running timeline (a gap, a burst) is stamped by arrival again."""
 _VIDEO_BITRATE = 1_500_000
+MEDIA_SERVER_LOST = "MEDIA_SERVER_LOST"
+"""The session's failureCode when the LiveKit node carrying its room went away mid-call."""
+_ENDED_ON_PURPOSE = {
+    rtc.DisconnectReason.CLIENT_INITIATED,
+    rtc.DisconnectReason.ROOM_DELETED,
+    rtc.DisconnectReason.ROOM_CLOSED,
+    rtc.DisconnectReason.PARTICIPANT_REMOVED,
+}
 _DATA_QUEUE = 1000
 
 
@@ -88,6 +96,8 @@ class LiveKitTransport:
         self._sources: list[rtc.AudioSource | rtc.VideoSource] = []
         self._caller: str | None = None
         self._subscribed = asyncio.Event()
+        self._reconnecting_since: float | None = None
+        """Set while the SDK restores a broken connection to the server."""
         self._closed = False
         self.audio_frames_sent = 0
         self.video_frames_sent = 0
@@ -107,6 +117,8 @@ class LiveKitTransport:
         room.on("local_track_subscribed", lambda _track: self._subscribed.set())
         room.on("data_received", self._data_received)
         room.on("disconnected", self._room_closed)
+        room.on("reconnecting", self._reconnecting)
+        room.on("reconnected", self._reconnected)
         await room.connect(
             signalling_url(self._settings),
             avatar_token(self._settings, self._session_id),
@@ -162,12 +174,52 @@ class LiveKitTransport:
             self._peer.connected()
 
     def _participant_left(self, participant: rtc.RemoteParticipant) -> None:
-        if participant.identity == self._caller and self._peer is not None:
+        if participant.identity != self._caller or self._peer is None:
+            return
+        if self._reconnecting_since is not None:
+            # Gone while our own connection to the server is being restored: the server side
+            # broke (a node died under the room), the caller did not hang up.
+            self._lost("the caller dropped out while the connection was being restored")
+        else:
             self._peer.left("the caller left")
 
+    def _reconnecting(self) -> None:
+        """The SDK lost its signalling connection and is resuming or rejoining."""
+        log.warning("session %s: the LiveKit connection broke; reconnecting", self._session_id)
+        if self._reconnecting_since is None:
+            self._reconnecting_since = time.monotonic()
+
+    def _reconnected(self) -> None:
+        """Back in the room: a resumed connection keeps its caller; a room rebuilt elsewhere
+        (its node died and LiveKit placed the room again) has lost them and the call."""
+        self._reconnecting_since = None
+        caller = self._caller
+        if caller is not None and caller not in self.room.remote_participants:
+            self._lost("the room came back without its caller")
+        else:
+            log.warning("session %s: the LiveKit connection is back", self._session_id)
+
+    def _lost(self, what: str) -> None:
+        if self._peer is None or self._closed:
+            return
+        log.warning("session %s: the LiveKit connection was lost: %s", self._session_id, what)
+        self._peer.lost(
+            f"The connection to the LiveKit media server carrying this call was lost ({what}); "
+            "the call ended there.",
+            MEDIA_SERVER_LOST,
+        )
+
     def _room_closed(self, reason: Any = None) -> None:
-        if self._peer is not None and not self._closed:
+        """The avatar is out of the room. Closed on purpose (the room deleted, the avatar
+        removed, our own leave) the call is over; dropped by the server side (a media node
+        that died, a signal connection the SDK could not resume) it FAILS: the caller did not
+        hang up, the call was cut."""
+        if self._peer is None or self._closed:
+            return
+        if reason in _ENDED_ON_PURPOSE and self._reconnecting_since is None:
             self._peer.left("the room closed")
+            return
+        self._lost(f"disconnected: {_reason_name(reason)}")
 
     def _track_subscribed(
         self,
@@ -322,6 +374,13 @@ class LiveKitTransport:
             await self.room.local_participant.publish_data(text, reliable=True)
         except Exception:  # the room is closing: the call is ending anyway
             log.debug("session %s: publishing data failed", self._session_id, exc_info=True)
+
+
+def _reason_name(reason: Any) -> str:
+    try:
+        return str(rtc.DisconnectReason.Name(reason))
+    except (ValueError, TypeError):
+        return str(reason)
 
 
 def rgba_buffer(image: np.ndarray) -> bytearray:

@@ -5,6 +5,7 @@ data events out, and pulls nothing: the tracks read the speaker and the face ani
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -54,6 +55,7 @@ class WebRtcTransport:
         self._audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=_BACKLOG)
         self._readers: list[asyncio.Task[None]] = []
         self._last_audio_s: float | None = None
+        self._audio_receiver: Any = None
 
     def bind(self, peer: CallPeer) -> None:
         self._peer = peer
@@ -74,6 +76,11 @@ class WebRtcTransport:
         task.set_name(f"{self._session_id}:caller-{track.kind}")
         self._readers.append(task)
 
+    def caller_audio_receiver(self, receiver: Any) -> None:
+        """The RTP receiver of the caller's microphone, whose packets show that the caller's
+        media still arrives even when decoding lags behind on a starved machine."""
+        self._audio_receiver = receiver
+
     def _end_call_requested(self) -> None:
         if self._peer is not None:
             self._peer.end_requested("END_CALL")
@@ -88,7 +95,25 @@ class WebRtcTransport:
         self.channel.send(message)
 
     def last_caller_audio_s(self) -> float | None:
-        return self._last_audio_s
+        """When the caller's audio was last seen: the newer of the last decoded frame and the
+        last RTP packet. Decoding runs in aiortc's threads, which a starved CPU can hold back
+        for many seconds while packets keep arriving; that is a slow machine, not a caller who
+        left, so packets count as media."""
+        if self._last_audio_s is None:
+            return None
+        packet_s = self._last_packet_s()
+        return self._last_audio_s if packet_s is None else max(self._last_audio_s, packet_s)
+
+    def _last_packet_s(self) -> float | None:
+        if self._audio_receiver is None:
+            return None
+        # aiortc lists the sources heard in the last 10 s, stamped in UTC as packets arrive.
+        sources = self._audio_receiver.getSynchronizationSources()
+        if not sources:
+            return None
+        newest: datetime.datetime = max(source.timestamp for source in sources)
+        age_s = (datetime.datetime.now(datetime.UTC) - newest).total_seconds()
+        return self._clock.now() - max(0.0, age_s)
 
     def media_stats(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,414 @@
+"""Embedded dialogue: a GGUF chat model run by llama.cpp's own server, in-process (xllamacpp).
+
+xllamacpp ships llama.cpp prebuilt (a wheel that installs in seconds, where llama-cpp-python
+compiles for ~14 minutes here). Its server keeps what the real-time path needs:
+- persona caching: each persona's prefix is read once in `prepare`; the server's prompt cache
+  keeps evaluated prompts in memory and, when a turn of another session comes, stores the
+  slot's state and restores the cached prompt that shares the longest prefix with the new one,
+  so a turn reads only what follows the persona (and what the last turn of this session left);
+- grammars: llguidance (the server's JSON-schema engine) constrains calls and speech;
+- the act-or-talk probability from the top log-probabilities of the first reply token;
+- streaming by callback (run in a worker thread), cancelled when the callback says stop.
+
+Tokenizing and rendering the chat template go through the same server's loopback HTTP
+endpoints (`/tokenize`, `/apply-template`), guarded by a random API key: xllamacpp exposes only
+completions in Python, and the server's template engine is the one the model was published
+with. Both are answered on the HTTP thread, never queued behind a reply being written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import secrets
+import threading
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opencharacters.dialogue.backend import PreparedPersona
+from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.dialogue.tools import (
+    CALL_OPEN,
+    SPEECH_GRAMMAR,
+    ToolCall,
+    ToolSpec,
+    call_grammar_lark,
+    parse_call,
+    routing_prompt,
+)
+from opencharacters.engine_settings import DialogueSettings
+
+_DONE = object()
+CALL_PROBABILITY_TOP = 50
+"""Top log-probabilities read for the act-or-talk decision. The call's first token ("<", "<c",
+" <" ...) is among them whenever it matters; what is left out is below 1/50 each and summed
+by the old backend's full softmax to the same decision (bench/dialogue_bench.py agreement)."""
+READ_AHEAD_STEP = 32
+"""Tokens read per step ahead of a reply: a reply that starts meanwhile waits for one step."""
+
+
+@dataclass(slots=True)
+class XLlamaPersona:
+    system_prompt: str
+    prefix_tokens: list[int]
+    prepare_s: float = 0.0
+    read_ahead: list[int] = field(default_factory=list)
+    """The prompt tokens last read ahead of a reply for this persona."""
+
+
+class XLlamaDialogueModel:
+    def __init__(self, model_path: Path, settings: DialogueSettings) -> None:
+        import xllamacpp
+
+        self._settings = settings
+        self.model_path = model_path
+        params = xllamacpp.CommonParams()
+        params.model.path = str(model_path)
+        params.n_ctx = settings.n_ctx
+        params.n_parallel = 1  # one slot: every session's turns queue, as they share the CPU
+        params.cpuparams.n_threads = settings.threads
+        params.cpuparams_batch.n_threads = settings.batch_threads
+        params.no_extra_bufts = not settings.cpu_extra_buffers
+        # Evaluated prompts kept in memory (personas and their last turns). An upper bound, not
+        # an allocation: ~12 KB per token for the 0.5B, ~28 KB for the 1.5B.
+        params.cache_ram_mib = max(64, settings.persona_cache_size * 128)
+        params.warmup = False
+        params.verbosity = -1
+        params.port = 0  # loopback, a free port: only for /tokenize and /apply-template
+        params.hostnames = ["127.0.0.1"]
+        params.ui = False  # no web UI on that port
+        params.endpoint_slots = False
+        params.endpoint_metrics = False
+        self._key = secrets.token_urlsafe(24)
+        params.api_keys = [self._key]
+        self._server = xllamacpp.Server(params)
+        self._address = self._server.listening_address
+        self._stop_strings = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "</s>", "\n\n", "```"]
+        self._prepared_lock = threading.Lock()
+        self._prepared: dict[str, XLlamaPersona] = {}
+        self._busy = 0
+        """Replies being written or waiting (read-ahead never delays one)."""
+        self._busy_lock = threading.Lock()
+        self._actions = 0
+        self.read_ahead_tokens = 0
+        """Prompt tokens read ahead of replies (for tests and bench/)."""
+        self.last_timings: dict[str, Any] = {}
+        """The server's figures for the last request: prompt_n (tokens read), cache_n (tokens
+        reused from the cache), predicted_n ... (for tests and bench/)."""
+        self.n_ctx = settings.n_ctx
+
+    # -- the server's loopback endpoints ------------------------------------------------------
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            self._address + path,
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            result: dict[str, Any] = json.loads(response.read())
+        return result
+
+    def render(self, messages: Sequence[ChatMessage]) -> str:
+        """The prompt text of these messages by the model's chat template, ending with the
+        assistant's header (the reply comes next)."""
+        return str(self._post("/apply-template", {"messages": list(messages)})["prompt"])
+
+    def tokenize(self, text: str) -> list[int]:
+        body = {"content": text, "add_special": False, "parse_special": True}
+        return [int(t) for t in self._post("/tokenize", body)["tokens"]]
+
+    # -- completions ----------------------------------------------------------------------------
+
+    def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._server.handle_completions({**request, "cache_prompt": True})
+        if "choices" not in result:
+            raise RuntimeError(f"llama.cpp refused the request: {result}")
+        self.last_timings = dict(result.get("timings") or {})
+        return result
+
+    def _persona_prefix(self, system_prompt: str) -> str:
+        """The rendered text every prompt of this persona starts with, whatever follows."""
+        system: ChatMessage = {"role": "system", "content": system_prompt}
+        first = self.render([system, {"role": "user", "content": "a"}])
+        try:
+            # Conversations open with the caller or with the avatar's start script: the prefix
+            # must stop before the first message's role.
+            second = self.render([system, {"role": "assistant", "content": "b"}])
+        except Exception:  # templates that insist on a user message first
+            second = self.render([system, {"role": "user", "content": "b"}])
+        length = 0
+        for x, y in zip(first, second, strict=False):
+            if x != y:
+                break
+            length += 1
+        return first[:length]
+
+    def _prepare_sync(self, system_prompt: str) -> XLlamaPersona:
+        started = time.perf_counter()
+        with self._prepared_lock:
+            known = self._prepared.get(system_prompt)
+        if known is not None:
+            # Another session of the same avatar: its evaluated persona is in the prompt cache.
+            return XLlamaPersona(system_prompt, known.prefix_tokens, time.perf_counter() - started)
+        tokens = self.tokenize(self._persona_prefix(system_prompt))
+        room = self.n_ctx - self._settings.max_reply_tokens - 256
+        if len(tokens) > room:
+            raise ValueError(
+                f"the personality needs {len(tokens)} tokens but n_ctx={self.n_ctx} leaves room "
+                f"for {room}; raise OPENCHARACTERS_ENGINES__DIALOGUE__N_CTX"
+            )
+        self._complete({"prompt": tokens, "max_tokens": 0})
+        persona = XLlamaPersona(system_prompt, tokens, time.perf_counter() - started)
+        with self._prepared_lock:
+            self._prepared[system_prompt] = persona
+            while len(self._prepared) > max(self._settings.persona_cache_size, 1):
+                self._prepared.pop(next(iter(self._prepared)))
+        return persona
+
+    async def prepare(self, system_prompt: str) -> XLlamaPersona:
+        return await asyncio.to_thread(self._prepare_sync, system_prompt)
+
+    def _fit(self, messages: Sequence[ChatMessage], max_tokens: int) -> list[int]:
+        """Tokens of the prompt, dropping the oldest turns until the reply fits in n_ctx."""
+        kept = list(messages)
+        while True:
+            tokens = self.tokenize(self.render(kept))
+            if len(tokens) + max_tokens <= self.n_ctx or len(kept) <= 2:
+                return tokens
+            del kept[1:3]
+
+    def _sampling(self, temperature: float | None) -> dict[str, Any]:
+        return {
+            "temperature": self._settings.temperature if temperature is None else temperature,
+            "top_p": 0.9,
+            "repeat_penalty": 1.1,
+        }
+
+    def _generate_sync(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        emit: Callable[[object], None],
+        stop: threading.Event,
+        grammar: str | None,
+        temperature: float | None,
+    ) -> None:
+        request: dict[str, Any] = {
+            "prompt": self._fit(messages, max_tokens),
+            "max_tokens": max_tokens,
+            "stream": True,
+            "stop": self._stop_strings,
+            "cache_prompt": True,
+            **self._sampling(temperature),
+        }
+        if grammar is not None:
+            request["grammar"] = grammar
+        failure: list[str] = []
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            """Called by the server for each piece; True stops it (the task is cancelled)."""
+            if stop.is_set():
+                return True
+            choices = chunk.get("choices")
+            if not choices:
+                failure.append(json.dumps(chunk))
+                return True
+            text = choices[0].get("text") or ""
+            if text:
+                emit(text)
+            if chunk.get("timings"):
+                self.last_timings = dict(chunk["timings"])
+            return False
+
+        self._server.handle_completions(request, on_chunk)
+        if failure:
+            raise RuntimeError(f"llama.cpp stopped the reply: {failure[0]}")
+
+    def _enter(self) -> None:
+        with self._busy_lock:
+            self._busy += 1
+
+    def _leave(self) -> None:
+        with self._busy_lock:
+            self._busy -= 1
+
+    async def stream(
+        self,
+        persona: PreparedPersona,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        tools: Sequence[ToolSpec] = (),
+        *,
+        speech_only: bool = False,
+        temperature: float | None = None,
+    ) -> AsyncIterator[str]:
+        if not isinstance(persona, XLlamaPersona):
+            raise TypeError("a persona prepared by another dialogue backend")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+        if tools:
+            grammar: str | None = call_grammar_lark(tools)
+        else:
+            grammar = SPEECH_GRAMMAR if speech_only else None
+
+        def emit(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def run() -> None:
+            try:
+                self._generate_sync(messages, max_tokens, emit, stop, grammar, temperature)
+            except BaseException as exc:  # handed to the consumer, re-raised there
+                emit(exc)
+            finally:
+                self._leave()
+                emit(_DONE)
+
+        self._enter()
+        worker = loop.run_in_executor(None, run)
+        try:
+            while (item := await queue.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield str(item)
+        finally:
+            # Barge-in or a consumer that stopped early: the server stops at the next token.
+            stop.set()
+            await asyncio.shield(worker)
+
+    async def read_ahead(self, persona: PreparedPersona, messages: Sequence[ChatMessage]) -> None:
+        """A head start while the caller still speaks: the prompt up to the end of the caller's
+        words so far (not the end-of-turn and assistant header: the words may still grow) is
+        read into the server's cache in steps of READ_AHEAD_STEP tokens, so a reply that
+        starts meanwhile waits for one step at most; skipped while a reply is being written."""
+        if not isinstance(persona, XLlamaPersona):
+            raise TypeError("a persona prepared by another dialogue backend")
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+        reading = loop.run_in_executor(None, self._read_ahead_sync, persona, list(messages), stop)
+        try:
+            await asyncio.shield(reading)
+        finally:
+            stop.set()  # cancelled: the thread stops after the step it is reading
+
+    def _read_ahead_sync(
+        self, persona: XLlamaPersona, messages: list[ChatMessage], stop: threading.Event
+    ) -> None:
+        words = messages[-1]["content"] if messages else ""
+        rendered = self.render(messages)
+        end = rendered.rfind(words)
+        if not words or end < 0:
+            return
+        tokens = self.tokenize(rendered[: end + len(words)])
+        if len(tokens) + self._settings.max_reply_tokens > self.n_ctx:
+            return  # the reply will drop old turns (_fit): this prefix would not be reused
+        done = 0
+        for had, wanted in zip(persona.read_ahead, tokens, strict=False):
+            if had != wanted:
+                break
+            done += 1
+        done = max(done, len(persona.prefix_tokens))
+        while done < len(tokens) and not stop.is_set():
+            if self._busy:
+                return  # a reply is being written or waits: never delay it
+            done = min(done + READ_AHEAD_STEP, len(tokens))
+            before = self.read_ahead_tokens
+            self._complete({"prompt": tokens[:done], "max_tokens": 0})
+            self.read_ahead_tokens = before + int(self.last_timings.get("prompt_n", 0))
+            persona.read_ahead = tokens[:done]
+
+    # -- deciding act or talk ---------------------------------------------------------------
+
+    def action_chooser(self) -> XLlamaDialogueModel:
+        """This model reads its own log-probabilities: it decides "act or talk" itself."""
+        return self
+
+    async def complete_json(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        """Greedy, constrained by the schema (the server's llguidance)."""
+        return await asyncio.to_thread(self._json_sync, list(messages), schema, max_tokens)
+
+    def _json_sync(
+        self, messages: list[ChatMessage], schema: dict[str, Any], max_tokens: int
+    ) -> str:
+        self._enter()
+        try:
+            result = self._complete(
+                {
+                    "prompt": self._fit(messages, max_tokens),
+                    "max_tokens": max_tokens,
+                    "temperature": 0.0,
+                    "top_k": 1,
+                    "seed": 0,
+                    "json_schema": schema,
+                }
+            )
+        finally:
+            self._leave()
+        return str(result["choices"][0]["text"])
+
+    def _routing_tokens(self, persona: XLlamaPersona, user_text: str) -> list[int]:
+        messages: list[ChatMessage] = [
+            {"role": "system", "content": persona.system_prompt},
+            {"role": "user", "content": user_text},
+        ]
+        return self._fit(messages, 128)
+
+    async def call_probability(self, user_text: str, tools: Sequence[ToolSpec]) -> float:
+        """How likely the caller's words ask for one of these actions, by this model. Decided
+        apart from the conversation (a small model that sees its own earlier replies keeps
+        talking instead of acting); the routing prompt (the tools) is cached like a persona."""
+        persona = await self.prepare(routing_prompt(tools))
+        return await asyncio.to_thread(self._probability_sync, persona, user_text)
+
+    def _probability_sync(self, persona: XLlamaPersona, user_text: str) -> float:
+        """P(the reply starts with call markup): the probabilities, before sampling, of the
+        first token's top candidates whose text begins the markup ("<", "<c", " <" ...)."""
+        self._enter()
+        try:
+            result = self._complete(
+                {
+                    "prompt": self._routing_tokens(persona, user_text),
+                    "max_tokens": 1,
+                    "temperature": 0.0,
+                    "n_probs": CALL_PROBABILITY_TOP,
+                }
+            )
+        finally:
+            self._leave()
+        first = result["choices"][0]["logprobs"]["content"][0]
+        total = 0.0
+        for candidate in first["top_logprobs"]:
+            piece = bytes(candidate["bytes"]).decode("utf-8", errors="ignore")
+            if piece.strip() and CALL_OPEN.startswith(piece.lstrip()):
+                total += math.exp(candidate["logprob"])
+        return min(total, 1.0)
+
+    async def generate_call(self, user_text: str, tools: Sequence[ToolSpec]) -> ToolCall | None:
+        """The call, its arguments generated under the tools' grammar (always well-formed)."""
+        persona = await self.prepare(routing_prompt(tools))
+        return await asyncio.to_thread(self._call_sync, persona, user_text, tuple(tools))
+
+    def _call_sync(
+        self, persona: XLlamaPersona, user_text: str, tools: tuple[ToolSpec, ...]
+    ) -> ToolCall | None:
+        self._enter()
+        try:
+            result = self._complete(
+                {
+                    "prompt": self._routing_tokens(persona, user_text),
+                    "max_tokens": 160,
+                    "temperature": 0.0,
+                    "grammar": call_grammar_lark(tools, calls_only=True),
+                }
+            )
+        finally:
+            self._leave()
+        self._actions += 1
+        return parse_call(str(result["choices"][0]["text"]), tools, f"call_{self._actions}")
