@@ -1,7 +1,7 @@
 """job leases (background jobs claimed by one API node) and shared rate buckets
 
 Revision ID: 0016
-Revises: 0006
+Revises: 0015
 Create Date: 2026-12-04 16:45:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import opencharacters.store.types
 
 revision: str = "0016"
-down_revision: str | None = "0006"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -38,7 +38,7 @@ def upgrade() -> None:
     op.create_table(
         "rate_buckets",
         sa.Column("key", sa.String(length=300), nullable=False),
-        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("tokens", sa.Double(), nullable=False),
         sa.Column("updated_at", utc, nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_buckets")),
         prefixes=prefixes,
