@@ -1,7 +1,8 @@
 /**
  * Preview & test: a live call with a character, through the public flow any client uses —
- * POST /v1/realtime_sessions → poll until READY → consume → WHIP — with the browser client
- * served at /sdk/opencharacters.js.
+ * POST /v1/realtime_sessions → poll until READY → consume → WHIP, or the LiveKit room consume
+ * names (OPENCHARACTERS_TRANSPORT=livekit) — with the browser client served at
+ * /sdk/opencharacters.js.
  */
 
 import { connect } from "/sdk/opencharacters.js";
