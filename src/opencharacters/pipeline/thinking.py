@@ -187,7 +187,9 @@ class Thinking:
         async def think() -> None:
             conversation = await self.ready()
             notes = await self.notes_for(text)
-            speculation.notes = [note_source(note) for note in notes]
+            # Filled in place: the turn's timings may already hold this list (the caller
+            # finished before the search did).
+            speculation.notes.extend(note_source(note) for note in notes)
             source = conversation.reply(text, notes, record=False, into=speculation.record)
             try:
                 async for chunk in source:

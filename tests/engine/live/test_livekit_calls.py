@@ -211,6 +211,22 @@ ORDER_TOOL = {
 }
 
 
+PRODUCTS = ["running shoes", "rain jacket", "wool hat"]
+PRODUCT_TOOL = {
+    "type": "client_event",
+    "name": "show_product",
+    "description": "Show a product on the caller's screen",
+    "parameters": [
+        {
+            "type": "string",
+            "name": "product",
+            "description": "the product to show",
+            "enum": PRODUCTS,
+        }
+    ],
+}
+
+
 async def test_runways_node_rpc_helper_answers_backend_tools_in_the_room(
     lk_server: Server, lk_api: httpx.Client, lk_avatar: str, say_naturally: Say
 ) -> None:
@@ -221,7 +237,7 @@ async def test_runways_node_rpc_helper_answers_backend_tools_in_the_room(
         lk_avatar,
         personality="You are Sam, the assistant of an outdoor clothing shop.",
         startScript="Hi, Sam here.",
-        tools=[ORDER_TOOL],
+        tools=[ORDER_TOOL, PRODUCT_TOOL],
     )
     # The developer's backend: Runway's @runwayml/avatars-node-rpc, unchanged. It calls
     # connect_backend, joins the room hidden and answers each tool as a LiveKit RPC method
@@ -265,6 +281,14 @@ async def test_runways_node_rpc_helper_answers_backend_tools_in_the_room(
             await read_line()
         call = next(line for line in lines if line.get("event") == "call")
         assert call["tool"] == "show_order" and "42" in call["args"]["order_id"], context
+        # A client_event tool reaches the page as a data message in Runway's format.
+        since = len(caller.messages)
+        caller.say(*say_naturally("Please show me the rain jacket."))
+        event = await caller.wait_for(lambda m: m.get("type") == "client_event", 60, since)
+        heard = caller.transcript("user")
+        assert event["tool"] == "show_product" and set(event) == {"type", "tool", "args"}, heard
+        assert event["args"]["product"] in PRODUCTS, heard
+        await caller.wait_for_state("listening", 60, since + 1)
         await caller.end_call()
         # The session's room closes: the helper sees its disconnect and exits.
         while (await read_line()).get("event") != "disconnected":
@@ -279,7 +303,7 @@ async def test_runways_node_rpc_helper_answers_backend_tools_in_the_room(
     await in_thread(wait_status, lk_api, session_id, {"COMPLETED"})
     record = await in_thread(conversation, lk_api, session_id)
     acted = [e for e in record["transcript"] if e.get("toolCalls")]
-    assert [e["toolCalls"][0]["name"] for e in acted] == ["show_order"]
+    assert [e["toolCalls"][0]["name"] for e in acted] == ["show_order", "show_product"]
     result = acted[0]["toolResults"][0]
     assert (
         result["result"] == {"status": "shipped", "arrives": "Friday"} and result["error"] is None
@@ -314,22 +338,3 @@ def runway_rpc_helper() -> Path:
         )
     shutil.copyfile(source / "backend.mjs", cache / "backend.mjs")
     return cache / "backend.mjs"
-
-
-async def test_our_whip_client_says_the_server_uses_livekit(
-    lk_server: Server, lk_api: httpx.Client, lk_avatar: str
-) -> None:
-    from opencharacters.client.call import Caller, CallError
-
-    caller = Caller(lk_server.base_url, API_KEY, lk_avatar)
-    with pytest.raises(CallError, match="LiveKit rooms") as refused:
-        async with caller:
-            pass
-    assert livekit_url_in(str(refused.value))
-    # The client gives the spent session back rather than leaving it to time out.
-    assert caller.session_id is not None
-    await in_thread(wait_status, lk_api, caller.session_id, {"CANCELLED"})
-
-
-def livekit_url_in(message: str) -> bool:
-    return re.search(r"wss?://127\.0\.0\.1:\d+", message) is not None
