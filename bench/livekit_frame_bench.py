@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from common import write_results
-from opencharacters.engine.live.livekit_transport import rgba_buffer
+from opencharacters.engine.live.livekit_media import rgba_buffer
 
 WIDTH, HEIGHT, ROUNDS, FRAMES = 1088, 704, 5, 200
 

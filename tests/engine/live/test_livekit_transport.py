@@ -10,13 +10,9 @@ import numpy as np
 import pytest
 from livekit import rtc
 
+from opencharacters.engine.live.livekit_media import rgba_buffer
 from opencharacters.engine.live.livekit_room import AVATAR_IDENTITY, BACKEND_IDENTITY
-from opencharacters.engine.live.livekit_transport import (
-    RoomData,
-    is_caller,
-    rgba_buffer,
-    rpc_failure,
-)
+from opencharacters.engine.live.livekit_transport import RoomData, is_caller, rpc_failure
 from opencharacters.pipeline.channel import CallChannel
 
 pytestmark = pytest.mark.unit

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 from collections.abc import Coroutine
 from typing import Any
 
@@ -36,13 +35,12 @@ from livekit import rtc
 from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import FaceAnimator
-from opencharacters.engine.live.livekit_transport import rgba_buffer
-from opencharacters.media.audio import float_to_int16
+from opencharacters.engine.live.livekit_media import AvatarPublisher
 from opencharacters.pipeline.audio_driven import AudioDrivenAvatar, PlaybackFinished
 from opencharacters.pipeline.call import CallSpec, Ending, Outcome
 from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.ports import CallRecording
-from opencharacters.pipeline.speaker import FRAME_S, FRAME_SAMPLES, PLAYOUT_RATE, Speaker
+from opencharacters.pipeline.speaker import PLAYOUT_RATE, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +55,6 @@ JOIN_TIMEOUT_S = 15.0
 AGENT_WAIT_S = 30.0
 """An agent that never shows up in the room: the session FAILS (AGENT_NOT_FOUND)."""
 _RPC_TRIES = 3
-_MAX_AUDIO_LAG_S = 0.2
-_AUDIO_QUEUE_MS = 100
-_VIDEO_BITRATE = 1_500_000
 
 
 class RoomJoinFailed(Exception):
@@ -89,26 +84,21 @@ class AgentRoom:
     ) -> None:
         self._session_id = session_id
         self._clock = clock
-        self._speaker = speaker
-        self._face = face
         self._url = room_url(str(integration["url"]))
         self._token = str(integration["token"])
         self.room_name = str(integration["roomName"])
         self.agent_identity: str | None = integration.get("agentIdentity")
-        self._width, self._height = frame_size
         self.room = rtc.Room()
         self._avatar: AudioDrivenAvatar | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._sources: list[rtc.AudioSource | rtc.VideoSource] = []
         self._notifications: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._agent_seen = asyncio.Event()
         self._closed = False
-        self.audio_frames_sent = 0
-        self.video_frames_sent = 0
-        self.first_frame_s: float | None = None
+        self.media = AvatarPublisher(clock, speaker, face, frame_size)
 
     def bind(self, avatar: AudioDrivenAvatar) -> None:
         self._avatar = avatar
+        self.media.taps = avatar
 
     # ----- joining ----------------------------------------------------------------------------
 
@@ -141,33 +131,15 @@ class AgentRoom:
             )
         room.local_participant.register_rpc_method(RPC_CLEAR_BUFFER, self._clear_buffer)
         await self._claim_publishing_on_behalf()
-        audio = rtc.AudioSource(PLAYOUT_RATE, 1, queue_size_ms=_AUDIO_QUEUE_MS)
-        video = rtc.VideoSource(self._width, self._height)
-        self._sources += [audio, video]
-        participant = room.local_participant
         try:
-            await participant.publish_track(
-                rtc.LocalAudioTrack.create_audio_track("avatar-voice", audio),
-                rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE, dtx=False),
-            )
-            await participant.publish_track(
-                rtc.LocalVideoTrack.create_video_track("avatar-face", video),
-                rtc.TrackPublishOptions(
-                    source=rtc.TrackSource.SOURCE_CAMERA,
-                    simulcast=False,
-                    video_codec=rtc.VideoCodec.VP8,
-                    video_encoding=rtc.VideoEncoding(
-                        max_framerate=self._face.fps, max_bitrate=_VIDEO_BITRATE
-                    ),
-                ),
-            )
+            await self.media.publish(room.local_participant)
         except Exception as exc:
             raise RoomJoinFailed(
                 f"integration.token: the avatar may not publish its video and audio in room "
                 f"{self.room_name!r} (the token needs canPublish): {exc}"[:500]
             ) from None
-        self._spawn(self._send_audio(audio))
-        self._spawn(self._send_video(video))
+        self._spawn(self.media.send_audio())
+        self._spawn(self.media.send_video())
         self._spawn(self._send_notifications())
         self._spawn(self._expect_agent())
         for remote in list(room.remote_participants.values()):
@@ -338,39 +310,6 @@ class AgentRoom:
 
     # ----- media out --------------------------------------------------------------------------
 
-    async def _send_audio(self, source: rtc.AudioSource) -> None:
-        """20 ms of the speaker at each frame's time on the session clock (as a call's)."""
-        index = math.ceil(self._clock.now() / FRAME_S)
-        while True:
-            due = index * FRAME_S
-            now = self._clock.now()
-            if due > now:
-                await asyncio.sleep(due - now)
-            elif now - due > _MAX_AUDIO_LAG_S:
-                index = math.floor(now / FRAME_S)
-                due = index * FRAME_S
-            samples = self._speaker.read(index * FRAME_SAMPLES)
-            if self._avatar is not None:
-                self._avatar.avatar_audio_sent(samples, due, self.audio_frames_sent == 0)
-            pcm = float_to_int16(samples)
-            await source.capture_frame(
-                rtc.AudioFrame(pcm.tobytes(), PLAYOUT_RATE, 1, FRAME_SAMPLES)
-            )
-            index += 1
-            self.audio_frames_sent += 1
-
-    async def _send_video(self, source: rtc.VideoSource) -> None:
-        async for rendered in self._face.stream(self._clock.now):
-            if self.first_frame_s is None:
-                self.first_frame_s = self._clock.now()
-            if self._avatar is not None:
-                self._avatar.frame_sent(rendered, self.video_frames_sent == 0)
-            height, width = rendered.image.shape[:2]
-            source.capture_frame(
-                rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba_buffer(rendered.image))
-            )
-            self.video_frames_sent += 1
-
     # ----- leaving ----------------------------------------------------------------------------
 
     async def close(self) -> None:
@@ -384,9 +323,7 @@ class AgentRoom:
                 await task
         with contextlib.suppress(Exception):
             await self.room.disconnect()
-        for source in self._sources:
-            with contextlib.suppress(Exception):
-                await source.aclose()
+        await self.media.aclose()
 
 
 def _samples(frame: rtc.AudioFrame) -> np.ndarray[Any, np.dtype[np.float32]]:
@@ -459,8 +396,8 @@ class AgentAvatarCall:
 
     def stats(self) -> dict[str, Any]:
         return {
-            "audioFramesSent": self.transport.audio_frames_sent,
-            "videoFramesSent": self.transport.video_frames_sent,
+            "audioFramesSent": self.transport.media.audio_frames_sent,
+            "videoFramesSent": self.transport.media.video_frames_sent,
             "segmentsFinished": self.session.segments_finished,
             "segmentsCleared": self.session.segments_cleared,
             "turns": [],

@@ -17,17 +17,16 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import cv2
 import numpy as np
 from livekit import rtc
 
 from opencharacters.animation.stream import FaceAnimator
 from opencharacters.dialogue.tools import ToolOutcome
+from opencharacters.engine.live.livekit_media import AvatarPublisher
 from opencharacters.engine.live.livekit_room import (
     AVATAR_IDENTITY,
     BACKEND_IDENTITY,
@@ -37,25 +36,19 @@ from opencharacters.engine.live.livekit_room import (
     signalling_url,
 )
 from opencharacters.engine.live.transport import CALLER_RATE, CallPeer
-from opencharacters.media.audio import AudioChunk, float_to_int16
+from opencharacters.media.audio import AudioChunk
 from opencharacters.pipeline.channel import CallChannel
 from opencharacters.pipeline.clock import SessionClock
-from opencharacters.pipeline.speaker import FRAME_S, FRAME_SAMPLES, PLAYOUT_RATE, Speaker
+from opencharacters.pipeline.speaker import Speaker
 from opencharacters.settings import LiveKitSettings
 
 log = logging.getLogger(__name__)
 
 _BACKLOG = 500
-_MAX_AUDIO_LAG_S = 0.2
-"""Further behind than this, the voice jumps to now (the lost part was never heard)."""
-_AUDIO_QUEUE_MS = 100
-"""The SDK's own buffer ahead of the encoder: frames are handed over on the session clock, so
-it holds a frame or two; more would only delay the voice against the face."""
 _SUBSCRIBE_WAIT_S = 3.0
 """A caller who joined but subscribes to nothing (autoSubscribe off) is connected after this."""
 _RESYNC_S = 0.25
 """Caller audio this far off its running timeline (a gap, a burst) is stamped by arrival again."""
-_VIDEO_BITRATE = 1_500_000
 MEDIA_SERVER_LOST = "MEDIA_SERVER_LOST"
 """The session's failureCode when the LiveKit node carrying its room went away mid-call."""
 _ENDED_ON_PURPOSE = {
@@ -80,10 +73,7 @@ class LiveKitTransport:
     ) -> None:
         self._session_id = session_id
         self._clock = clock
-        self._speaker = speaker
-        self._face = face
         self._settings = settings
-        self._width, self._height = frame_size
         self._peer: CallPeer | None = None
         self.room = rtc.Room()
         if rpc is not None:
@@ -93,18 +83,16 @@ class LiveKitTransport:
         self._outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=_DATA_QUEUE)
         self._audio: asyncio.Queue[AudioChunk | None] = asyncio.Queue(maxsize=_BACKLOG)
         self._tasks: list[asyncio.Task[Any]] = []
-        self._sources: list[rtc.AudioSource | rtc.VideoSource] = []
         self._caller: str | None = None
         self._subscribed = asyncio.Event()
         self._reconnecting_since: float | None = None
         """Set while the SDK restores a broken connection to the server."""
         self._closed = False
-        self.audio_frames_sent = 0
-        self.video_frames_sent = 0
-        self.first_frame_s: float | None = None
+        self.media = AvatarPublisher(clock, speaker, face, frame_size)
 
     def bind(self, peer: CallPeer) -> None:
         self._peer = peer
+        self.media.taps = peer
 
     # ----- joining the room ----------------------------------------------------------------
 
@@ -124,28 +112,10 @@ class LiveKitTransport:
             avatar_token(self._settings, self._session_id),
             rtc.RoomOptions(auto_subscribe=True),
         )
-        audio = rtc.AudioSource(PLAYOUT_RATE, 1, queue_size_ms=_AUDIO_QUEUE_MS)
-        video = rtc.VideoSource(self._width, self._height)
-        self._sources += [audio, video]
-        voice = rtc.LocalAudioTrack.create_audio_track("avatar-voice", audio)
-        face = rtc.LocalVideoTrack.create_video_track("avatar-face", video)
-        await room.local_participant.publish_track(
-            voice, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE, dtx=False)
-        )
-        await room.local_participant.publish_track(
-            face,
-            rtc.TrackPublishOptions(
-                source=rtc.TrackSource.SOURCE_CAMERA,
-                simulcast=False,
-                video_codec=rtc.VideoCodec.VP8,
-                video_encoding=rtc.VideoEncoding(
-                    max_framerate=self._face.fps, max_bitrate=_VIDEO_BITRATE
-                ),
-            ),
-        )
+        await self.media.publish(room.local_participant)
         self.channel.attach(self._data)
-        self._spawn(self._send_audio(audio), "avatar-audio")
-        self._spawn(self._send_video(video), "avatar-video")
+        self._spawn(self.media.send_audio(), "avatar-audio")
+        self._spawn(self.media.send_video(), "avatar-video")
         self._spawn(self._send_data(), "data")
         for participant in list(room.remote_participants.values()):
             self._participant_joined(participant)
@@ -281,53 +251,12 @@ class LiveKitTransport:
                 log.exception("session %s: deleting the LiveKit room failed", self._session_id)
         with contextlib.suppress(Exception):
             await self.room.disconnect()
-        for source in self._sources:  # native resources, released now rather than at exit
-            with contextlib.suppress(Exception):
-                await source.aclose()
+        await self.media.aclose()
 
     def media_stats(self) -> dict[str, Any]:
-        return {
-            "audioFramesSent": self.audio_frames_sent,
-            "videoFramesSent": self.video_frames_sent,
-            "firstFrameS": self.first_frame_s,
-        }
+        return self.media.stats()
 
     # ----- media ---------------------------------------------------------------------------
-
-    async def _send_audio(self, source: rtc.AudioSource) -> None:
-        """20 ms of the speaker at each frame's time on the session clock."""
-        now = self._clock.now()
-        index = math.ceil(now / FRAME_S)
-        while True:
-            due = index * FRAME_S
-            now = self._clock.now()
-            if due > now:
-                await asyncio.sleep(due - now)
-            elif now - due > _MAX_AUDIO_LAG_S:
-                index = math.floor(now / FRAME_S)
-                due = index * FRAME_S
-            samples = self._speaker.read(index * FRAME_SAMPLES)
-            if self._peer is not None:
-                self._peer.avatar_audio_sent(samples, due, self.audio_frames_sent == 0)
-            pcm = float_to_int16(samples)
-            await source.capture_frame(
-                rtc.AudioFrame(pcm.tobytes(), PLAYOUT_RATE, 1, FRAME_SAMPLES)
-            )
-            index += 1
-            self.audio_frames_sent += 1
-
-    async def _send_video(self, source: rtc.VideoSource) -> None:
-        """Each rendered frame as it comes due (the animation paces itself on the clock)."""
-        async for rendered in self._face.stream(self._clock.now):
-            if self.first_frame_s is None:
-                self.first_frame_s = self._clock.now()
-            if self._peer is not None:
-                self._peer.frame_sent(rendered, self.video_frames_sent == 0)
-            height, width = rendered.image.shape[:2]
-            source.capture_frame(
-                rtc.VideoFrame(width, height, rtc.VideoBufferType.RGBA, rgba_buffer(rendered.image))
-            )
-            self.video_frames_sent += 1
 
     async def _read_audio(self, track: rtc.Track) -> None:
         stream = rtc.AudioStream.from_track(track=track, sample_rate=CALLER_RATE, num_channels=1)
@@ -381,17 +310,6 @@ def _reason_name(reason: Any) -> str:
         return str(rtc.DisconnectReason.Name(reason))
     except (ValueError, TypeError):
         return str(reason)
-
-
-def rgba_buffer(image: np.ndarray) -> bytearray:
-    """A BGR frame as the RGBA bytes a VideoFrame takes, converted straight into a fresh buffer
-    (the SDK copies a numpy array's memoryview anyway, so `tobytes()` after the conversion was
-    a second full-frame copy per frame; bench/livekit_frame_bench.py)."""
-    height, width = image.shape[:2]
-    buffer = bytearray(height * width * 4)
-    rgba = np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, 4)
-    cv2.cvtColor(image, cv2.COLOR_BGR2RGBA, dst=rgba)
-    return buffer
 
 
 def is_caller(identity: str) -> bool:
