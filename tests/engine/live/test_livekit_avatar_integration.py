@@ -205,7 +205,8 @@ async def test_the_example_agent_gets_its_face(
         str(ROOT / "examples" / "livekit_agent_avatar.py"),
         *("--server", lk_server.base_url, "--api-key", API_KEY, "--avatar", lk_avatar),
         *("--livekit-url", livekit.url, "--livekit-key", livekit.api_key),
-        *("--livekit-secret", livekit.api_secret, "--wav", str(wav)),
+        f"--livekit-secret={livekit.api_secret}",  # a secret may start with "-"
+        *("--wav", str(wav)),
     ]
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
