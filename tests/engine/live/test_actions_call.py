@@ -87,12 +87,26 @@ async def test_actions_reach_the_app_and_the_backend_and_are_recorded(
         assert product in ("running shoes", "rain jacket", "wool hat"), heard
         if "rain jacket" in heard[0][2].lower():
             assert product == "rain jacket", heard
-        await turn("Please show me order 42.")
-        turns = [m for _, m in call.received.messages if m.get("type") == "opencharacters.turn"]
-        context = (call.received.transcript("user"), call.received.transcript("assistant"), turns)
-        assert backend.calls and backend.calls[-1][0] == "show_order", context
-        assert "42" in backend.calls[-1][1]["order_id"]
-        await turn("Please show me order 42.")  # the same words: a phrase ASR gets right
+
+        async def ask_for_the_order() -> None:
+            """Whisper base sometimes hears "tell me order 42" or "place on the order 42", which
+            the avatar rightly takes as talk: the caller says it again, as people do when
+            misheard. Words heard as the request must act."""
+            for _ in range(3):
+                calls = len(backend.calls)
+                await turn("Please show me order 42.")
+                said = call.received.transcript("user")
+                if len(backend.calls) > calls:
+                    return
+                assert "show me order" not in said[max(said)].lower(), (
+                    said,
+                    call.received.transcript("assistant"),
+                )
+            raise AssertionError(f"order 42 was never heard as a request: {said}")
+
+        await ask_for_the_order()
+        assert backend.calls[-1][0] == "show_order" and "42" in backend.calls[-1][1]["order_id"]
+        await ask_for_the_order()  # the second time the backend is too slow
         answers = call.received.transcript("assistant")
         said = call.received.transcript("user")
     await asyncio.wait_for(serving, 20)  # the backend is told the session ended
