@@ -21,6 +21,7 @@ from typing import Any
 
 from opencharacters.dialogue.backend import PreparedPersona
 from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.dialogue.prompt import persona_prefix, prompt_through_words
 from opencharacters.dialogue.tools import (
     CALL_OPEN,
     SPEECH_GRAMMAR,
@@ -145,24 +146,6 @@ class LlamaDialogueModel:
     def tokenize(self, text: str) -> list[int]:
         return list(self._llm.tokenize(text.encode(), add_bos=False, special=True))
 
-    def _persona_prefix(self, system_prompt: str) -> str:
-        """The rendered text every prompt of this persona starts with, whatever follows."""
-        system: ChatMessage = {"role": "system", "content": system_prompt}
-        first = self.render([system, {"role": "user", "content": "a"}])
-        try:
-            # Conversations open with the caller or with the avatar's start script: the prefix
-            # must stop before the first message's role, or every turn after a start script
-            # misses the cache and re-reads the whole history.
-            second = self.render([system, {"role": "assistant", "content": "b"}])
-        except Exception:  # templates that insist on a user message first
-            second = self.render([system, {"role": "user", "content": "b"}])
-        length = 0
-        for x, y in zip(first, second, strict=False):
-            if x != y:
-                break
-            length += 1
-        return first[:length]
-
     def _prepare_sync(self, system_prompt: str) -> LlamaPersona:
         started = time.perf_counter()
         with self._lock:
@@ -171,7 +154,7 @@ class LlamaDialogueModel:
                 # Another session of the same avatar: reuse its evaluated persona.
                 self._prepared.move_to_end(system_prompt)
                 return replace(cached, prepare_s=time.perf_counter() - started)
-        tokens = self.tokenize(self._persona_prefix(system_prompt))
+        tokens = self.tokenize(persona_prefix(self.render, system_prompt))
         room = self.n_ctx - self._settings.max_reply_tokens - 256
         if len(tokens) > room:
             raise ValueError(
@@ -240,12 +223,10 @@ class LlamaDialogueModel:
         assistant header after them: the words may still grow), in small batches so a reply
         that starts meanwhile waits at most one batch. llama-cpp-python's completion then
         reuses the longest common prefix of what is cached."""
-        rendered = self.render(messages)
-        words = messages[-1]["content"]
-        end = rendered.rfind(words)
-        if not words or end < 0:
+        prompt = prompt_through_words(self.render, messages)
+        if prompt is None:
             return
-        tokens = self.tokenize(rendered[: end + len(words)])
+        tokens = self.tokenize(prompt)
         if len(tokens) + self._settings.max_reply_tokens > self.n_ctx:
             return  # the reply will drop old turns (_fit): this prefix would not be reused
         if not self._lock.acquire(blocking=False):

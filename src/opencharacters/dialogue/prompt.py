@@ -4,7 +4,7 @@ invalidate the cached prefix."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from opencharacters.dialogue.messages import ChatMessage
@@ -61,3 +61,32 @@ def build_messages(
         *history,
         {"role": "user", "content": with_knowledge(user_text, passages)},
     ]
+
+
+def persona_prefix(render: Callable[[Sequence[ChatMessage]], str], system_prompt: str) -> str:
+    """The rendered text every prompt of this persona starts with, whatever follows: what a
+    backend evaluates once and caches. Conversations open with the caller or with the avatar's
+    start script, so the prefix stops before the first message's role (else every turn after
+    a start script misses the cache and re-reads the whole history)."""
+    system: ChatMessage = {"role": "system", "content": system_prompt}
+    first = render([system, {"role": "user", "content": "a"}])
+    try:
+        second = render([system, {"role": "assistant", "content": "b"}])
+    except Exception:  # templates that insist on a user message first
+        second = render([system, {"role": "user", "content": "b"}])
+    differs = (i for i, (x, y) in enumerate(zip(first, second, strict=False)) if x != y)
+    return first[: next(differs, min(len(first), len(second)))]
+
+
+def prompt_through_words(
+    render: Callable[[Sequence[ChatMessage]], str], messages: Sequence[ChatMessage]
+) -> str | None:
+    """The rendered prompt up to the end of the last message's words, without the end-of-turn
+    and assistant header after them (the caller's words may still grow): what reading ahead
+    evaluates. None when there are no words to read."""
+    words = messages[-1]["content"] if messages else ""
+    rendered = render(messages)
+    end = rendered.rfind(words)
+    if not words or end < 0:
+        return None
+    return rendered[: end + len(words)]

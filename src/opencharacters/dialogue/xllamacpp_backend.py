@@ -31,6 +31,7 @@ from typing import Any
 
 from opencharacters.dialogue.backend import PreparedPersona
 from opencharacters.dialogue.messages import ChatMessage
+from opencharacters.dialogue.prompt import persona_prefix, prompt_through_words
 from opencharacters.dialogue.tools import (
     CALL_OPEN,
     SPEECH_GRAMMAR,
@@ -135,23 +136,6 @@ class XLlamaDialogueModel:
         self.last_timings = dict(result.get("timings") or {})
         return result
 
-    def _persona_prefix(self, system_prompt: str) -> str:
-        """The rendered text every prompt of this persona starts with, whatever follows."""
-        system: ChatMessage = {"role": "system", "content": system_prompt}
-        first = self.render([system, {"role": "user", "content": "a"}])
-        try:
-            # Conversations open with the caller or with the avatar's start script: the prefix
-            # must stop before the first message's role.
-            second = self.render([system, {"role": "assistant", "content": "b"}])
-        except Exception:  # templates that insist on a user message first
-            second = self.render([system, {"role": "user", "content": "b"}])
-        length = 0
-        for x, y in zip(first, second, strict=False):
-            if x != y:
-                break
-            length += 1
-        return first[:length]
-
     def _prepare_sync(self, system_prompt: str) -> XLlamaPersona:
         started = time.perf_counter()
         with self._prepared_lock:
@@ -159,7 +143,7 @@ class XLlamaDialogueModel:
         if known is not None:
             # Another session of the same avatar: its evaluated persona is in the prompt cache.
             return XLlamaPersona(system_prompt, known.prefix_tokens, time.perf_counter() - started)
-        tokens = self.tokenize(self._persona_prefix(system_prompt))
+        tokens = self.tokenize(persona_prefix(self.render, system_prompt))
         room = self.n_ctx - self._settings.max_reply_tokens - 256
         if len(tokens) > room:
             raise ValueError(
@@ -303,12 +287,10 @@ class XLlamaDialogueModel:
     def _read_ahead_sync(
         self, persona: XLlamaPersona, messages: list[ChatMessage], stop: threading.Event
     ) -> None:
-        words = messages[-1]["content"] if messages else ""
-        rendered = self.render(messages)
-        end = rendered.rfind(words)
-        if not words or end < 0:
+        prompt = prompt_through_words(self.render, messages)
+        if prompt is None:
             return
-        tokens = self.tokenize(rendered[: end + len(words)])
+        tokens = self.tokenize(prompt)
         if len(tokens) + self._settings.max_reply_tokens > self.n_ctx:
             return  # the reply will drop old turns (_fit): this prefix would not be reused
         done = 0

@@ -28,6 +28,7 @@ from opencharacters.pipeline.call import CallSpec, Ending, Outcome
 from opencharacters.pipeline.ports import CallRecording, FaceAnimation
 from opencharacters.pipeline.recording_feed import RecordingFeed
 from opencharacters.pipeline.speaker import PLAYOUT_RATE, Speaker
+from opencharacters.pipeline.waits import connected_before_end
 from opencharacters.speech.audio_visemes import viseme_spans
 from opencharacters.speech.tts import PhonemeTiming
 
@@ -203,14 +204,7 @@ class AudioDrivenAvatar:
     # ----- the call's life --------------------------------------------------------------------
 
     async def wait_connected(self, timeout_s: float) -> bool:
-        connected = asyncio.ensure_future(self._connected.wait())
-        ended = asyncio.ensure_future(self._ended.wait())
-        try:
-            await asyncio.wait({connected, ended}, timeout=timeout_s, return_when="FIRST_COMPLETED")
-        finally:
-            connected.cancel()
-            ended.cancel()
-        return self._connected.is_set() and not self._ended.is_set()
+        return await connected_before_end(self._connected, self._ended, timeout_s)
 
     async def converse(self) -> None:
         """Runs until something ends the call; maxDuration ends it COMPLETED (no goodbye: the

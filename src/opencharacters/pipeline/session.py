@@ -70,6 +70,7 @@ from opencharacters.pipeline.stage import Stage, StageTasks
 from opencharacters.pipeline.thinking import Speculation, Thinking, note_source
 from opencharacters.pipeline.transcript import TranscriptWriter
 from opencharacters.pipeline.voice import AvatarVoice, PreparedLine, Segment
+from opencharacters.pipeline.waits import connected_before_end
 
 log = logging.getLogger(__name__)
 
@@ -223,14 +224,7 @@ class CallSession:
     # ----- the call ----------------------------------------------------------------------------
 
     async def wait_connected(self, timeout_s: float) -> bool:
-        connected = asyncio.ensure_future(self._connected.wait())
-        ended = asyncio.ensure_future(self._ended.wait())
-        try:
-            await asyncio.wait({connected, ended}, timeout=timeout_s, return_when="FIRST_COMPLETED")
-        finally:
-            connected.cancel()
-            ended.cancel()
-        return self._connected.is_set() and not self._ended.is_set()
+        return await connected_before_end(self._connected, self._ended, timeout_s)
 
     async def converse(self) -> None:
         """Runs the call until something ends it (see `end`)."""
