@@ -36,6 +36,7 @@ from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
 from opencharacters.animation.stream import FaceAnimator
 from opencharacters.engine.live.livekit_media import AvatarPublisher
+from opencharacters.engine.live.worker import SessionCall
 from opencharacters.pipeline.audio_driven import AudioDrivenAvatar, PlaybackFinished
 from opencharacters.pipeline.call import CallSpec, Ending, Outcome
 from opencharacters.pipeline.clock import SessionClock
@@ -336,7 +337,7 @@ async def _discard(reader: rtc.ByteStreamReader) -> None:
             pass
 
 
-class AgentAvatarCall:
+class AgentAvatarCall(SessionCall[AudioDrivenAvatar]):
     """What engine/live/calls.py runs for such a session, as it runs a SessionWorker: the
     clock-bound parts (speaker, face), the room, and the audio-driven avatar between them."""
 
@@ -362,37 +363,6 @@ class AgentAvatarCall:
             recorder=recorder,
         )
         self.transport.bind(self.session)
-
-    @property
-    def recorder(self) -> Any:
-        return self.session.recording.recorder
-
-    @recorder.setter
-    def recorder(self, recorder: CallRecording | None) -> None:
-        self.session.recording.recorder = recorder
-
-    @property
-    def ending(self) -> Ending | None:
-        return self.session.ending
-
-    @property
-    def connected_at_s(self) -> float | None:
-        return self.session.connected_at_s
-
-    def end(self, ending: Ending) -> None:
-        self.session.end(ending)
-
-    async def wait_connected(self, timeout_s: float) -> bool:
-        return await self.session.wait_connected(timeout_s)
-
-    async def converse(self) -> None:
-        await self.session.converse()
-
-    async def shutdown(self) -> None:
-        await self.session.shutdown()
-
-    def recording_duration_s(self) -> float:
-        return self.session.recording_duration_s()
 
     def stats(self) -> dict[str, Any]:
         return {

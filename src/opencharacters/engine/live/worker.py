@@ -26,10 +26,11 @@ from opencharacters.pipeline.ports import (
     ToolRunner,
     TranscriptSink,
 )
+from opencharacters.pipeline.recording_feed import RecordingFeed
 from opencharacters.pipeline.session import CallSession
 from opencharacters.pipeline.speaker import Speaker
 
-__all__ = ["CallSpec", "Ending", "Outcome", "SessionWorker", "TranscriptSink"]
+__all__ = ["CallSpec", "Ending", "Outcome", "SessionCall", "SessionWorker", "TranscriptSink"]
 
 
 class AvatarTransport(CallerTransport, Protocol):
@@ -47,7 +48,71 @@ TransportFactory = Callable[[SessionClock, Speaker, FaceAnimator, tuple[int, int
 """Builds a call's transport from its clock, speaker, face animation and frame size."""
 
 
-class SessionWorker(Generic[T]):
+class RunningSession(Protocol):
+    """What a call's session offers the worker that drives it: the talking pipeline
+    (pipeline/session.py) or the face of someone else's agent (pipeline/audio_driven.py)."""
+
+    recording: RecordingFeed
+
+    @property
+    def ending(self) -> Ending | None: ...
+
+    @property
+    def connected_at_s(self) -> float | None: ...
+
+    def end(self, ending: Ending) -> None: ...
+
+    async def wait_connected(self, timeout_s: float) -> bool: ...
+
+    async def converse(self) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
+    def recording_duration_s(self) -> float: ...
+
+
+S = TypeVar("S", bound=RunningSession)
+
+
+class SessionCall(Generic[S]):
+    """What engine/live/calls.py holds for a call, whatever runs it: each member is the
+    session's own."""
+
+    session: S
+
+    @property
+    def recorder(self) -> Any:
+        return self.session.recording.recorder
+
+    @recorder.setter
+    def recorder(self, recorder: CallRecording | None) -> None:
+        self.session.recording.recorder = recorder
+
+    @property
+    def ending(self) -> Ending | None:
+        return self.session.ending
+
+    @property
+    def connected_at_s(self) -> float | None:
+        return self.session.connected_at_s
+
+    def end(self, ending: Ending) -> None:
+        self.session.end(ending)
+
+    async def wait_connected(self, timeout_s: float) -> bool:
+        return await self.session.wait_connected(timeout_s)
+
+    async def converse(self) -> None:
+        await self.session.converse()
+
+    async def shutdown(self) -> None:
+        await self.session.shutdown()
+
+    def recording_duration_s(self) -> float:
+        return self.session.recording_duration_s()
+
+
+class SessionWorker(SessionCall[CallSession], Generic[T]):
     def __init__(
         self,
         spec: CallSpec,
@@ -84,37 +149,6 @@ class SessionWorker(Generic[T]):
             knowledge=knowledge,
         )
         self.transport.bind(self.session)
-
-    @property
-    def recorder(self) -> Any:
-        return self.session.recording.recorder
-
-    @recorder.setter
-    def recorder(self, recorder: CallRecording | None) -> None:
-        self.session.recording.recorder = recorder
-
-    @property
-    def ending(self) -> Ending | None:
-        return self.session.ending
-
-    @property
-    def connected_at_s(self) -> float | None:
-        return self.session.connected_at_s
-
-    def end(self, ending: Ending) -> None:
-        self.session.end(ending)
-
-    async def wait_connected(self, timeout_s: float) -> bool:
-        return await self.session.wait_connected(timeout_s)
-
-    async def converse(self) -> None:
-        await self.session.converse()
-
-    async def shutdown(self) -> None:
-        await self.session.shutdown()
-
-    def recording_duration_s(self) -> float:
-        return self.session.recording_duration_s()
 
     def stats(self) -> dict[str, Any]:
         media = self.transport.media_stats()
