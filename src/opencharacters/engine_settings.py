@@ -42,7 +42,9 @@ class AsrSettings(BaseModel):
     model_path: Path | None = None
     """A CTranslate2 Whisper directory; default: the packaged Whisper base."""
     compute_type: str = "int8"
-    threads: int = Field(default=2, ge=1)
+    threads: int = Field(default=1, ge=1)
+    """One: in a call the avatar's video encoder and the dialogue model hold the cores, and two
+    decoding threads wait on each other (docs/live.md: the turn starts ~0.05 s sooner)."""
     beam_size: int = Field(default=1, ge=1)
     min_window_frames: int = Field(default=400, ge=100, le=3000)
     """Log-mel frames (10 ms) the encoder sees at least; Whisper's own window is 3000."""
@@ -83,8 +85,11 @@ class DialogueSettings(BaseModel):
     with names and numbers) plus the conversation. KV cache: ~12 KB per token."""
     threads: int = Field(default=1, ge=1)
     """One thread: with two, OpenMP spin-waits collapse when ASR or TTS runs beside it."""
-    batch_threads: int = Field(default=2, ge=1)
-    """Prompt reading happens between ASR and TTS, when nothing else computes: two threads."""
+    batch_threads: int = Field(default=1, ge=1)
+    """Threads reading prompts (all but single-token steps). One: in a call the prompt left to
+    read is a few words and the avatar's video encoder holds part of the other core, and two
+    threads then wait on each other (7 tokens: ~460 ms with two, ~230 ms with one on xllamacpp,
+    docs/live.md)."""
     cpu_extra_buffers: bool = False
     """llama.cpp's repacked/AMX weight buffers; off because the AMX path crashes on some CPUs."""
     persona_cache_size: int = Field(default=8, ge=0)
@@ -93,6 +98,11 @@ class DialogueSettings(BaseModel):
     max_reply_tokens: int = Field(default=80, ge=8)
     max_reply_sentences: int = Field(default=3, ge=1)
     """Spoken replies stop after this many sentences, whatever the model would add."""
+    first_phrase_min_words: int = Field(default=4, ge=0)
+    """A reply's first sentence that runs on without a comma goes to TTS at the next phrase
+    ("... is open | from nine ...") once it has this many words; 0: at its first mark."""
+    first_piece_max_words: int = Field(default=8, ge=0)
+    """... and after this many words when no phrase opens (0: no limit)."""
     temperature: float = Field(default=0.6, ge=0)
     knowledge_temperature: float = Field(default=0.2, ge=0)
     """For replies given knowledge passages: facts from documents should be repeated, not

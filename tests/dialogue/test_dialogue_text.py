@@ -46,6 +46,44 @@ def test_later_pieces_still_wait_for_a_sentence_end() -> None:
     assert chunker.push(" and close.") == []
 
 
+def _phrased() -> SpeakableChunker:
+    return SpeakableChunker(
+        first_clause_min_words=1, first_phrase_min_words=4, first_piece_max_words=8
+    )
+
+
+def test_a_long_first_sentence_is_cut_before_its_next_phrase() -> None:
+    chunker = _phrased()
+    assert chunker.push("The clinic is open from") == []  # "from" may still grow
+    assert chunker.push(" nine") == ["The clinic is open"]
+    assert chunker.push(" to five on weekdays. We") == ["from nine to five on weekdays."]
+    assert chunker.flush() == ["We"]
+
+
+def test_the_phrase_cut_needs_enough_words_and_only_applies_to_the_first_piece() -> None:
+    chunker = _phrased()
+    assert chunker.push("I am so happy to help ") == ["I am so happy"]  # "so" is word 3
+    assert chunker.push("with that. It is open from nine to five on weekdays ") == [
+        "to help with that."
+    ]
+    assert chunker.flush() == ["It is open from nine to five on weekdays"]
+
+
+def test_a_first_clause_mark_still_wins_when_it_comes_first() -> None:
+    assert _phrased().push("Yes, the clinic is open from nine") == ["Yes,"]
+
+
+def test_a_first_piece_without_any_phrase_opener_is_cut_at_its_word_limit() -> None:
+    chunker = _phrased()
+    assert chunker.push("Our friendly dentist Maria Lopez sees every patient") == []
+    assert chunker.push(" personally") == ["Our friendly dentist Maria Lopez sees every patient"]
+    assert chunker.flush() == ["personally"]
+
+
+def test_no_phrase_cuts_unless_asked() -> None:
+    assert SpeakableChunker().push("The clinic is open from nine to five on weekdays ") == []
+
+
 def test_abbreviations_and_decimals_do_not_end_sentences() -> None:
     text = "Dr. Smith sees you at 3.5 past. Mr. Jones too."
     assert list(chunk_text([text[i : i + 3] for i in range(0, len(text), 3)])) == [

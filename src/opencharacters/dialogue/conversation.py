@@ -255,7 +255,11 @@ class Conversation:
         """One generation: speakable chunks, or (with tools) a single action call."""
         assert self._persona is not None
         # "Yes," or "Sure," is worth saying at once: the rest follows while it plays.
-        chunker = SpeakableChunker(first_clause_min_words=1)
+        chunker = SpeakableChunker(
+            first_clause_min_words=1,
+            first_phrase_min_words=self._settings.first_phrase_min_words or None,
+            first_piece_max_words=self._settings.first_piece_max_words or None,
+        )
         stream = self._model.stream(
             self._persona,
             messages,

@@ -48,7 +48,7 @@ CALL_PROBABILITY_TOP = 50
 """Top log-probabilities read for the act-or-talk decision. The call's first token ("<", "<c",
 " <" ...) is among them whenever it matters; what is left out is below 1/50 each and summed
 by the old backend's full softmax to the same decision (bench/dialogue_bench.py agreement)."""
-READ_AHEAD_STEP = 32
+READ_AHEAD_STEP = 8
 """Tokens read per step ahead of a reply: a reply that starts meanwhile waits for one step."""
 
 
