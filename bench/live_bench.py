@@ -430,7 +430,7 @@ def print_comparison(runs: dict[str, list[dict[str, Any]]]) -> None:
         ("create → READY p50 s", lambda r: pct(r["readyS"], 50)),
     ]
     concurrent = max(
-        (max(int(n) for n in r["concurrency"]) for v in runs.values() for r in v), default=1
+        (int(n) for v in runs.values() for r in v for n in r["concurrency"]), default=1
     )
     if concurrent > 1:
         rows += [

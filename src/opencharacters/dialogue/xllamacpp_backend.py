@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ CALL_PROBABILITY_TOP = 50
 """Top log-probabilities read for the act-or-talk decision. The call's first token ("<", "<c",
 " <" ...) is among them whenever it matters; what is left out is below 1/50 each and summed
 by the old backend's full softmax to the same decision (bench/dialogue_bench.py agreement)."""
-READ_AHEAD_STEP = 8
+READ_AHEAD_STEP = 32
 """Tokens read per step ahead of a reply: a reply that starts meanwhile waits for one step."""
 
 
@@ -57,8 +57,6 @@ class XLlamaPersona:
     system_prompt: str
     prefix_tokens: list[int]
     prepare_s: float = 0.0
-    read_ahead: list[int] = field(default_factory=list)
-    """The prompt tokens last read ahead of a reply for this persona."""
 
 
 class XLlamaDialogueModel:
@@ -101,6 +99,9 @@ class XLlamaDialogueModel:
         self._actions = 0
         self.read_ahead_tokens = 0
         """Prompt tokens read ahead of replies (for tests and bench/)."""
+        self._slot: tuple[list[int], int] = ([], 0)
+        """What the server's one slot holds: the last request's prompt and how many tokens
+        were generated after it (their ids are not returned, only their count)."""
         self.last_timings: dict[str, Any] = {}
         """The server's figures for the last request: prompt_n (tokens read), cache_n (tokens
         reused from the cache), predicted_n ... (for tests and bench/)."""
@@ -134,7 +135,26 @@ class XLlamaDialogueModel:
         if "choices" not in result:
             raise RuntimeError(f"llama.cpp refused the request: {result}")
         self.last_timings = dict(result.get("timings") or {})
+        self._slot_holds(request["prompt"])
         return result
+
+    def _slot_holds(self, prompt: list[int]) -> None:
+        self._slot = (prompt, int(self.last_timings.get("predicted_n", 0)))
+
+    def _cached_for(self, tokens: list[int]) -> int:
+        """How many leading tokens of `tokens` the slot may hold already: their common prefix
+        with the last prompt and, when that prompt was all of it, the tokens generated after it
+        (a reply re-rendered in the history). An upper bound: the server itself keeps only what
+        matches, and reads the rest."""
+        prompt, generated = self._slot
+        common = 0
+        for had, wanted in zip(prompt, tokens, strict=False):
+            if had != wanted:
+                break
+            common += 1
+        if common == len(prompt):
+            common += generated
+        return min(common, len(tokens))
 
     def _prepare_sync(self, system_prompt: str) -> XLlamaPersona:
         started = time.perf_counter()
@@ -213,7 +233,11 @@ class XLlamaDialogueModel:
                 self.last_timings = dict(chunk["timings"])
             return False
 
-        self._server.handle_completions(request, on_chunk)
+        self.last_timings = {}
+        try:
+            self._server.handle_completions(request, on_chunk)
+        finally:
+            self._slot_holds(request["prompt"])
         if failure:
             raise RuntimeError(f"llama.cpp stopped the reply: {failure[0]}")
 
@@ -293,12 +317,10 @@ class XLlamaDialogueModel:
         tokens = self.tokenize(prompt)
         if len(tokens) + self._settings.max_reply_tokens > self.n_ctx:
             return  # the reply will drop old turns (_fit): this prefix would not be reused
-        done = 0
-        for had, wanted in zip(persona.read_ahead, tokens, strict=False):
-            if had != wanted:
-                break
-            done += 1
-        done = max(done, len(persona.prefix_tokens))
+        # Each step's prompt ends where reading stops, and the server drops whatever it held
+        # past a prompt: stepping must start at what the slot already holds (the last reply
+        # and its generated words included), or the history would be dropped and read again.
+        done = max(self._cached_for(tokens), len(persona.prefix_tokens))
         while done < len(tokens) and not stop.is_set():
             if self._busy:
                 return  # a reply is being written or waits: never delay it
@@ -306,7 +328,6 @@ class XLlamaDialogueModel:
             before = self.read_ahead_tokens
             self._complete({"prompt": tokens[:done], "max_tokens": 0})
             self.read_ahead_tokens = before + int(self.last_timings.get("prompt_n", 0))
-            persona.read_ahead = tokens[:done]
 
     # -- deciding act or talk ---------------------------------------------------------------
 
