@@ -190,7 +190,7 @@ async def test_the_model_phrases_outcomes_when_configured() -> None:
         return ToolOutcome(error="timed out", duration_ms=2000.0)
 
     spoken = [c async for c in conversation.reply("Show me the hat", run_tool=failing)]
-    assert spoken == ["Here is the hat on your screen."]
+    assert " ".join(spoken) == "Here is the hat on your screen."
     follow_up = model.prompts[1][-1]["content"]
     assert "did not work" in follow_up and "Show me the hat" in follow_up
     assert model.tools_seen[1] == ()  # the answer after an action cannot call again
