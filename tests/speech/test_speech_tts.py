@@ -26,15 +26,25 @@ ROUND_TRIP = "Thank you for calling. Your appointment is on Friday afternoon."
 def test_every_preset_is_intelligible(
     synthesizer: PresetSynthesizer, recognizer: WhisperRecognizer
 ) -> None:
+    """Piper samples noise on every synthesis, so a rare rendering of a preset blurs a phrase
+    ("your appointment is" heard as "we were pointing at this": vincent, in 2 of 7 runs of
+    this test in one day, and in none of 12 renderings tried alone): the error rate over all
+    presets counts each one's first rendering, and a preset fails when a second one is no
+    better."""
     failures = {}
     total_errors = total_words = 0
     for preset in PRESET_IDS:
-        audio = synthesizer.synthesize_text(ROUND_TRIP, preset)
-        heard = recognizer.transcribe_sync(audio, synthesizer.sample_rate).text
-        errors, words = word_errors(ROUND_TRIP, heard)
-        total_errors += errors
-        total_words += words
-        if errors > 1:  # one slip in ten words is tolerated per voice
+        heard = ""
+        for rendering in range(2):
+            audio = synthesizer.synthesize_text(ROUND_TRIP, preset)
+            heard = recognizer.transcribe_sync(audio, synthesizer.sample_rate).text
+            errors, words = word_errors(ROUND_TRIP, heard)
+            if rendering == 0:
+                total_errors += errors
+                total_words += words
+            if errors <= 1:  # one slip in ten words is tolerated per voice
+                break
+        else:
             failures[preset] = heard
     assert failures == {}
     assert total_errors / total_words <= 0.05
