@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from opencharacters.engine_settings import (
     DialogueSettings,
@@ -51,3 +52,9 @@ def test_speech_backends_and_own_voices_from_json() -> None:
         '"preset_bases": {"clara": "amy"}, "openai_voices": {"clara": "nova"}}'
     )
     assert tts.piper_voices == {"amy": Path("/v/amy.onnx")} and tts.openai_format == "pcm"
+
+
+def test_first_piece_limits_are_off_at_zero_and_never_negative() -> None:
+    assert DialogueSettings(first_phrase_min_words=0, first_piece_max_words=0)
+    with pytest.raises(ValidationError, match="first_piece_max_words"):
+        DialogueSettings(first_piece_max_words=-1)

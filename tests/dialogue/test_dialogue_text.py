@@ -82,6 +82,13 @@ def test_a_first_piece_without_any_phrase_opener_is_cut_at_its_word_limit() -> N
 
 def test_no_phrase_cuts_unless_asked() -> None:
     assert SpeakableChunker().push("The clinic is open from nine to five on weekdays ") == []
+    off = SpeakableChunker(first_phrase_min_words=0, first_piece_max_words=0)
+    assert off.push("The clinic is open from nine to five on weekdays ") == []
+
+
+def test_the_word_limit_alone_still_cuts() -> None:
+    chunker = SpeakableChunker(first_phrase_min_words=0, first_piece_max_words=3)
+    assert chunker.push("The clinic is open") == ["The clinic is"]
 
 
 def test_abbreviations_and_decimals_do_not_end_sentences() -> None:

@@ -92,12 +92,12 @@ class SpeakableChunker:
         self,
         first_clause_min_words: int = 2,
         max_chars: int = 220,
-        first_phrase_min_words: int | None = None,
-        first_piece_max_words: int | None = None,
+        first_phrase_min_words: int = 0,
+        first_piece_max_words: int = 0,
     ) -> None:
         """`first_phrase_min_words`: a first sentence without a clause mark is cut before a
         phrase opener once it has this many words; `first_piece_max_words`: and after this
-        many words in any case (None: the first piece waits for a mark)."""
+        many words in any case (0 turns each off, as in DialogueSettings)."""
         self._buffer = ""
         self._emitted = 0
         self._first_clause_min_words = first_clause_min_words
@@ -146,13 +146,13 @@ class SpeakableChunker:
         opener, or after `first_piece_max_words` finished words."""
         least = self._first_phrase_min_words
         most = self._first_piece_max_words
-        if least is None and most is None:
+        if not least and not most:
             return None
         for index, word in enumerate(_WORD.finditer(text)):
             bare = word.group().strip("\"'()").lower()
-            if least is not None and index >= least and bare in _PHRASE_OPENERS:
+            if least and index >= least and bare in _PHRASE_OPENERS:
                 return word.start()
-            if most is not None and index + 1 >= most:
+            if most and index + 1 >= most:
                 return word.end()
         return None
 

@@ -257,8 +257,8 @@ class Conversation:
         # "Yes," or "Sure," is worth saying at once: the rest follows while it plays.
         chunker = SpeakableChunker(
             first_clause_min_words=1,
-            first_phrase_min_words=self._settings.first_phrase_min_words or None,
-            first_piece_max_words=self._settings.first_piece_max_words or None,
+            first_phrase_min_words=self._settings.first_phrase_min_words,
+            first_piece_max_words=self._settings.first_piece_max_words,
         )
         stream = self._model.stream(
             self._persona,
