@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,8 @@ def test_a_full_disk_answers_507_and_reads_keep_working(tmp_path: Path) -> None:
                     assert refused.status_code == 507, (path, refused.text)
                     assert error_of(refused).startswith(FULL)
                     assert "Reading existing data still works" in error_of(refused)
+                # The media worker's lease renewals (every 0.5 s) meet the full disk too.
+                time.sleep(1.5)
 
                 # Reads still work, files included.
                 listed = http.get("/v1/documents")
@@ -58,6 +61,7 @@ def test_a_full_disk_answers_507_and_reads_keep_working(tmp_path: Path) -> None:
                 assert again.status_code == 200, again.text
             log = server.log()
             assert "storage failure" in log and "Traceback" not in log
+            assert "renewing the lease failed: The server's storage is full" in log
         finally:
             server.stop()
 

@@ -31,7 +31,7 @@ from opencharacters.engine.live.admission import internal_token
 from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.settings import Settings
 from opencharacters.store import workers as store
-from opencharacters.store.availability import database_unreachable
+from opencharacters.store.availability import database_unreachable, storage_problem
 from opencharacters.store.db import Database
 from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.internal_api import internal_app
@@ -195,6 +195,9 @@ class MediaWorkerProcess:
                 if database_unreachable(exc):
                     # Calls go on; their transcript writes wait in their buffers meanwhile.
                     log.warning("worker %s: the database is unreachable (%s)", self.worker_id, exc)
+                elif problem := storage_problem(exc):
+                    # An operator's matter, not a fault here: the next beat tries again.
+                    log.warning("worker %s: renewing the lease failed: %s", self.worker_id, problem)
                 else:
                     log.exception("worker %s: the heartbeat failed", self.worker_id)
             if self._orphaned() and not self._draining:
@@ -237,8 +240,16 @@ class MediaWorkerProcess:
                 continue
             try:
                 claimed = await self._control(self._claim)
-            except Exception:
-                log.exception("worker %s: claiming sessions failed", self.worker_id)
+            except Exception as exc:
+                if database_unreachable(exc):
+                    log.warning(
+                        "worker %s: cannot claim sessions: the database is unreachable",
+                        self.worker_id,
+                    )
+                elif problem := storage_problem(exc):
+                    log.warning("worker %s: cannot claim sessions: %s", self.worker_id, problem)
+                else:
+                    log.exception("worker %s: claiming sessions failed", self.worker_id)
                 continue
             if claimed:
                 log.info("worker %s claimed %s", self.worker_id, list(claimed))

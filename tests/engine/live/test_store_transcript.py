@@ -1,11 +1,13 @@
-"""The live transcript's write buffer on a real SQLite store whose connection is switched off:
-writes wait in order and are stored when it returns, a newer revision of a line replaces one
-still waiting, the bound drops revisions before entries, and `flush` says when some were lost."""
+"""The live transcript's write buffer on a real SQLite store whose connection is switched off
+(or whose disk reports itself full): writes wait in order and are stored when it returns, a
+newer revision of a line replaces one still waiting, the bound drops revisions before entries,
+and `flush` says when some were lost."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +25,29 @@ from tests.store.test_scheduler import make_sessions
 pytestmark = pytest.mark.integration
 
 
+def refused() -> Exception:
+    return psycopg.OperationalError("connection refused")
+
+
+def disk_full() -> Exception:
+    """As SQLite reports a write on a full disk (SQLITE_FULL)."""
+    error = sqlite3.OperationalError("database or disk is full")
+    error.sqlite_errorcode = 13
+    return error
+
+
 class SwitchedDatabase:
-    """The real database, or a connection refused while `down` (as psycopg reports it)."""
+    """The real database, or a failure while `down`: a refused connection by default."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.down = False
+        self.failure: Callable[[], Exception] = refused
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Any]:
         if self.down:
-            raise psycopg.OperationalError("connection refused")
+            raise self.failure()
         with self.db.session() as session:
             yield session
 
@@ -57,11 +71,15 @@ def stored(db: Database, session_id: str) -> list[tuple[str, str | None]]:
         return [(row.role, row.content) for row in rows]
 
 
+@pytest.mark.parametrize("failure", [refused, disk_full], ids=["unreachable", "disk-full"])
 async def test_writes_wait_for_the_database_in_order(
-    store: tuple[SwitchedDatabase, str], monkeypatch: pytest.MonkeyPatch
+    store: tuple[SwitchedDatabase, str],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Callable[[], Exception],
 ) -> None:
     monkeypatch.setattr(transcript_module, "RETRY_S", (0.01,))
     switched, session_id = store
+    switched.failure = failure
     transcript = StoreTranscript(switched, session_id, SessionClock())  # type: ignore[arg-type]
     switched.down = True
     await transcript.entry("user", "Hello?", 1.0)

@@ -2,8 +2,9 @@
 are appended as the call goes, and the avatar's are revised as its words are heard.
 
 Writes go through an ordered buffer drained by one task, so the call never waits on the
-database: while it is unreachable (PostgreSQL restarting, a network cut) the writes wait in the
-buffer and are retried until it answers, in their order, and the call goes on. The buffer is
+database: while it is unreachable (PostgreSQL restarting, a network cut) or its disk is full,
+the writes wait in the buffer and are retried until it takes them, in their order, and the call
+goes on. The buffer is
 bounded (`MAX_BUFFERED` writes, a few minutes of talk): past it the oldest waiting revision of a
 line is dropped first, then new entries, each drop logged. `flush` waits for the buffer at the
 call's end, before the session's end is written."""
@@ -21,7 +22,7 @@ from typing import Any
 
 from opencharacters.dialogue.tools import ToolRecord
 from opencharacters.pipeline.clock import SessionClock
-from opencharacters.store.availability import database_unreachable
+from opencharacters.store.availability import database_unreachable, storage_problem
 from opencharacters.store.db import Database
 from opencharacters.store.transcripts import MAX_ENTRIES, append_entry, revise_entry
 
@@ -193,16 +194,19 @@ class StoreTranscript:
             try:
                 await asyncio.to_thread(self._store, write)
             except Exception as exc:
-                if not database_unreachable(exc):
+                # A full or read-only disk is an operator's to mend, as a database away is: the
+                # write waits in the buffer for either rather than being lost.
+                problem = storage_problem(exc)
+                if not database_unreachable(exc) and problem is None:
                     log.exception("session %s: a transcript write failed", self._session_id)
                     self._pending.popleft()
                     continue
                 if away_since is None:
                     away_since = time.monotonic()
                     log.warning(
-                        "session %s: the database is unreachable; transcript writes are "
-                        "buffered and retried (%s)",
+                        "session %s: %s; transcript writes are buffered and retried (%s)",
                         self._session_id,
+                        problem or "the database is unreachable",
                         exc.__class__.__name__,
                     )
                 await asyncio.sleep(RETRY_S[min(failures, len(RETRY_S) - 1)])
@@ -211,8 +215,8 @@ class StoreTranscript:
             self._pending.popleft()
             if away_since is not None:
                 log.warning(
-                    "session %s: the database is back after %.1f s; buffered transcript writes "
-                    "are being stored",
+                    "session %s: the database takes writes again after %.1f s; buffered "
+                    "transcript writes are being stored",
                     self._session_id,
                     time.monotonic() - away_since,
                 )
