@@ -20,6 +20,7 @@ from tests.support.storage import fill, remount, small_tmpfs
 pytestmark = pytest.mark.integration
 
 FULL = "The server's storage is full"
+LEASE_FAILED = f"renewing the lease failed: {FULL}"
 
 
 def test_a_full_disk_answers_507_and_reads_keep_working(tmp_path: Path) -> None:
@@ -46,7 +47,9 @@ def test_a_full_disk_answers_507_and_reads_keep_working(tmp_path: Path) -> None:
                     assert error_of(refused).startswith(FULL)
                     assert "Reading existing data still works" in error_of(refused)
                 # The media worker's lease renewals (every 0.5 s) meet the full disk too.
-                time.sleep(1.5)
+                deadline = time.monotonic() + 10
+                while LEASE_FAILED not in server.log() and time.monotonic() < deadline:
+                    time.sleep(0.1)
 
                 # Reads still work, files included.
                 listed = http.get("/v1/documents")
@@ -61,7 +64,7 @@ def test_a_full_disk_answers_507_and_reads_keep_working(tmp_path: Path) -> None:
                 assert again.status_code == 200, again.text
             log = server.log()
             assert "storage failure" in log and "Traceback" not in log
-            assert "renewing the lease failed: The server's storage is full" in log
+            assert LEASE_FAILED in log
         finally:
             server.stop()
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from opencharacters.store import workers
-from opencharacters.store.availability import database_unreachable, storage_problem
+from opencharacters.store.availability import database_unreachable, outage
 from opencharacters.store.db import Database
 from opencharacters.store.sessions import expire_ready
 
@@ -73,8 +73,8 @@ class SessionScheduler:
                     log.warning("scheduler pass: the database is unreachable (%s)", exc)
                     self._back_at = None
                     self._failed = True
-                elif problem := storage_problem(exc):
-                    log.warning("scheduler pass failed: %s", problem)
+                elif reason := outage(exc):
+                    log.warning("scheduler pass failed: %s", reason)
                 else:
                     log.exception("scheduler pass failed")
                 continue

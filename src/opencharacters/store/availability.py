@@ -67,6 +67,14 @@ def storage_problem(exc: BaseException) -> str | None:
     return None
 
 
+def outage(exc: BaseException) -> str | None:
+    """Why a write failed when it is an operator's to mend (the database away, the disk full or
+    read-only), for one log line; None for a fault. A loop that meets one tries again later."""
+    if database_unreachable(exc):
+        return "the database is unreachable"
+    return storage_problem(exc)
+
+
 def _storage_problem_of(exc: BaseException) -> str | None:
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         return _storage_problem_of(exc.orig)

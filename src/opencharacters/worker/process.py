@@ -31,7 +31,7 @@ from opencharacters.engine.live.admission import internal_token
 from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.settings import Settings
 from opencharacters.store import workers as store
-from opencharacters.store.availability import database_unreachable, storage_problem
+from opencharacters.store.availability import outage
 from opencharacters.store.db import Database
 from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.internal_api import internal_app
@@ -192,12 +192,9 @@ class MediaWorkerProcess:
                 for session_id, status in ended.items():
                     self.live.end_for_status(session_id, status)
             except Exception as exc:  # the next beat tries again; the loop must never end
-                if database_unreachable(exc):
+                if reason := outage(exc):
                     # Calls go on; their transcript writes wait in their buffers meanwhile.
-                    log.warning("worker %s: the database is unreachable (%s)", self.worker_id, exc)
-                elif problem := storage_problem(exc):
-                    # An operator's matter, not a fault here: the next beat tries again.
-                    log.warning("worker %s: renewing the lease failed: %s", self.worker_id, problem)
+                    log.warning("worker %s: renewing the lease failed: %s", self.worker_id, reason)
                 else:
                     log.exception("worker %s: the heartbeat failed", self.worker_id)
             if self._orphaned() and not self._draining:
@@ -241,13 +238,8 @@ class MediaWorkerProcess:
             try:
                 claimed = await self._control(self._claim)
             except Exception as exc:
-                if database_unreachable(exc):
-                    log.warning(
-                        "worker %s: cannot claim sessions: the database is unreachable",
-                        self.worker_id,
-                    )
-                elif problem := storage_problem(exc):
-                    log.warning("worker %s: cannot claim sessions: %s", self.worker_id, problem)
+                if reason := outage(exc):
+                    log.warning("worker %s: cannot claim sessions: %s", self.worker_id, reason)
                 else:
                     log.exception("worker %s: claiming sessions failed", self.worker_id)
                 continue

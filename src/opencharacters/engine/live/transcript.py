@@ -4,9 +4,8 @@ are appended as the call goes, and the avatar's are revised as its words are hea
 Writes go through an ordered buffer drained by one task, so the call never waits on the
 database: while it is unreachable (PostgreSQL restarting, a network cut) or its disk is full,
 the writes wait in the buffer and are retried until it takes them, in their order, and the call
-goes on. The buffer is
-bounded (`MAX_BUFFERED` writes, a few minutes of talk): past it the oldest waiting revision of a
-line is dropped first, then new entries, each drop logged. `flush` waits for the buffer at the
+goes on. The buffer is bounded (`MAX_BUFFERED` writes, a few minutes of talk): past it the
+oldest waiting revision of a line is dropped first, then new entries, each drop logged. `flush` waits for the buffer at the
 call's end, before the session's end is written."""
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Any
 
 from opencharacters.dialogue.tools import ToolRecord
 from opencharacters.pipeline.clock import SessionClock
-from opencharacters.store.availability import database_unreachable, storage_problem
+from opencharacters.store.availability import outage
 from opencharacters.store.db import Database
 from opencharacters.store.transcripts import MAX_ENTRIES, append_entry, revise_entry
 
@@ -194,10 +193,9 @@ class StoreTranscript:
             try:
                 await asyncio.to_thread(self._store, write)
             except Exception as exc:
-                # A full or read-only disk is an operator's to mend, as a database away is: the
-                # write waits in the buffer for either rather than being lost.
-                problem = storage_problem(exc)
-                if not database_unreachable(exc) and problem is None:
+                # The database away or its disk full: the write waits rather than being lost.
+                reason = outage(exc)
+                if reason is None:
                     log.exception("session %s: a transcript write failed", self._session_id)
                     self._pending.popleft()
                     continue
@@ -206,7 +204,7 @@ class StoreTranscript:
                     log.warning(
                         "session %s: %s; transcript writes are buffered and retried (%s)",
                         self._session_id,
-                        problem or "the database is unreachable",
+                        reason,
                         exc.__class__.__name__,
                     )
                 await asyncio.sleep(RETRY_S[min(failures, len(RETRY_S) - 1)])
