@@ -5,8 +5,8 @@ Writes go through an ordered buffer drained by one task, so the call never waits
 database: while it is unreachable (PostgreSQL restarting, a network cut) or its disk is full,
 the writes wait in the buffer and are retried until it takes them, in their order, and the call
 goes on. The buffer is bounded (`MAX_BUFFERED` writes, a few minutes of talk): past it the
-oldest waiting revision of a line is dropped first, then new entries, each drop logged. `flush` waits for the buffer at the
-call's end, before the session's end is written."""
+oldest waiting revision of a line is dropped first, then new entries, each drop logged.
+`flush` waits for the buffer at the call's end, before the session's end is written."""
 
 from __future__ import annotations
 
