@@ -11,8 +11,10 @@ _NUMBERS = {
 
 
 def normalize_words(text: str) -> list[str]:
-    """Lower case, no punctuation, single digits spelled out (Whisper writes "2", we say "two")."""
-    words = re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
+    """Lower case, no punctuation, single digits spelled out (Whisper writes "2", we say "two"),
+    and a range of digits read as said (Whisper writes "nine to five" as "9-5")."""
+    spoken = re.sub(r"(\d+)-(\d+)", r"\1 to \2", text.lower())
+    words = re.findall(r"[a-z0-9']+", spoken.replace("-", " "))
     return [_NUMBERS.get(word, word).strip("'") for word in words]
 
 
