@@ -101,6 +101,54 @@ async def test_caller_speech_while_thinking_drops_the_unheard_answer() -> None:
 
 
 @virtual_time
+async def test_a_retracted_turn_is_answered_when_what_followed_had_no_words() -> None:
+    """A noise after the caller's turn (a cough, a glitch of the line) drops the answer being
+    thought of; when it turns out to hold no words, the question is answered after all rather
+    than left to silence (seen in CI: a LiveKit call that never answered)."""
+    call = await make_call({"What is your name?": "I'm Ada."}).start()
+    await call.session.caller_turn(turn("What is your name?"))
+    call.session.caller_started_speaking(call.clock.now())  # before any audio was scheduled
+    await asyncio.sleep(0.1)
+    assert call.session.state == "listening"
+    await call.session.caller_turn(turn(""))
+    await call.until_listening()
+    assert call.transcript.said() == [
+        ("user", "What is your name?", False),
+        ("assistant", "I'm Ada.", False),
+    ]
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history == [
+        {"role": "user", "content": "What is your name?"},
+        {"role": "assistant", "content": "I'm Ada."},
+    ], "the question once, with its answer"
+    # An empty turn with nothing retracted before it stays unanswered.
+    asked = len(call.model.calls)
+    await call.session.caller_turn(turn(""))
+    await asyncio.sleep(0.5)
+    assert len(call.transcript.said()) == 2
+    assert len(call.model.calls) == asked
+    await call.stop()
+
+
+@virtual_time
+async def test_a_retracted_turn_followed_by_words_answers_the_words() -> None:
+    call = await make_call({"Book a table": "For when?", "for two": "Two it is."}).start()
+    await call.session.caller_turn(turn("Book a table"))
+    call.session.caller_started_speaking(call.clock.now())
+    await call.session.caller_turn(turn("for two"))
+    await call.until_listening()
+    assert [content for _, content, _ in call.transcript.said()] == [
+        "Book a table",
+        "for two",
+        "Two it is.",
+    ]
+    await call.session.caller_turn(turn(""))  # the retraction was answered: nothing owed
+    await asyncio.sleep(0.5)
+    assert call.model.calls[-1] == "for two"
+    await call.stop()
+
+
+@virtual_time
 async def test_a_matching_speculation_is_kept_and_a_stale_one_dropped() -> None:
     replies = {"Book a table": "Sure, for how many?", "Book a table for two": "Done, for two."}
     call = await make_call(replies).start()

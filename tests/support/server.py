@@ -149,6 +149,8 @@ class MediaWorker:
         self.log_path = server.data_dir / f"{name}.log"
         self.process: subprocess.Popen[str] | None = None
         self.worker_id: str | None = None
+        self.address: str | None = None
+        """Its internal endpoint (/metrics, /readyz), once started."""
 
     def start(self, timeout_s: float = 240) -> MediaWorker:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -173,6 +175,7 @@ class MediaWorker:
                 for line in fh:
                     if "media worker " in line and " at http" in line:
                         self.worker_id = line.split("media worker ", 1)[1].split()[0]
+                        self.address = line.split(" at ", 1)[1].split()[0]
                         return self
             time.sleep(0.1)
         raise RuntimeError(f"worker did not register:\n{self.log()}")

@@ -224,6 +224,15 @@ async def test_two_one_slot_workers_take_one_call_each(
     ready = await asyncio.to_thread(wait_status, api, third, {"READY"}, 15)
     assert ready["sessionKey"]
     await asyncio.to_thread(api.delete, f"/v1/realtime_sessions/{third}")
+    # Each worker read its session's persona when it claimed it, before the caller came.
+    for worker in (one, two):
+        scraped = (await asyncio.to_thread(httpx.get, f"{worker.address}/metrics")).text
+        counts = [
+            float(line.split()[-1])
+            for line in scraped.splitlines()
+            if line.startswith("opencharacters_persona_read_ahead_seconds_count")
+        ]
+        assert counts and counts[0] >= 1, scraped
 
 
 def queued(api: httpx.Client, session_id: str) -> None:

@@ -58,6 +58,13 @@ class ReplyRecord:
 RunTool = Callable[[ToolCall], Awaitable[ToolOutcome]]
 
 
+def conversation_prompt(personality: str, tools: Sequence[ToolSpec] = ()) -> str:
+    """The system prompt of a session's conversation: the persona, and its actions when it has
+    any. The model reads it once per persona (`DialogueModel.prepare`)."""
+    prompt = system_prompt(personality)
+    return f"{prompt}\n\n{tools_prompt(tools)}" if tools else prompt
+
+
 class Conversation:
     """`personality` is the session's override when it has one, else the avatar's; `tools` are
     the session's actions (their descriptions join the cached system prompt)."""
@@ -78,8 +85,7 @@ class Conversation:
         self.last_action_score: float | None = None
         self._settings = settings
         self.tools = tuple(tools)
-        prompt = system_prompt(personality)
-        self.system_prompt = f"{prompt}\n\n{tools_prompt(self.tools)}" if self.tools else prompt
+        self.system_prompt = conversation_prompt(personality, self.tools)
         self.history: list[ChatMessage] = []
         self._persona: PreparedPersona | None = None
         self._calls = 0
@@ -111,6 +117,12 @@ class Conversation:
                 self.history[-1] = {"role": "assistant", "content": kept}
             else:
                 self.history.pop()
+
+    def take_back_unanswered(self, user_text: str) -> None:
+        """The caller's last turn, left unanswered in the history, is about to be answered
+        after all: `reply` puts it back with its answer."""
+        if self.history and self.history[-1] == {"role": "user", "content": user_text}:
+            self.history.pop()
 
     def record_turn(self, user_text: str, record: ReplyRecord) -> None:
         """Enters a turn generated with `record=False` (e.g. a speculative reply kept)."""

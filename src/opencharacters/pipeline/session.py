@@ -15,6 +15,8 @@ Turn taking, the one state table of the call:
     listening   the caller's turn ends             → thinking    answer it (or the speculation)
     thinking    first audio of the answer heard    → speaking
     thinking    the caller speaks again            → listening   Interruption(RETRACTED)
+    listening   a retracted turn's sequel has no   → thinking    answer the retracted words
+                words (a cough, a noise)
     speaking    the caller speaks (barge-in)       → listening   Interruption(BARGE_IN)
     speaking    the answer has been heard          → listening
     any         maxDuration - 6 s                  → speaking    Interruption(TIME_UP), goodbye
@@ -177,6 +179,9 @@ class CallSession:
         self.connected_at_s: float | None = None
         self._turn = 0
         self._reply: Reply | None = None
+        self._retracted: tuple[str, asyncio.Task[None]] | None = None
+        """The caller's words whose answer was dropped when they went on speaking, and the task
+        that settles that answer: answered after all when what followed held no words."""
 
     # ----- control (the transport's CallControl) ---------------------------------------------
 
@@ -283,7 +288,9 @@ class CallSession:
             # Still thinking: the caller is adding to what they said; answer the new turn.
             # Nothing was heard, so nothing of this answer stays in the history.
             cut = self.voice.position_s
-            self.interrupt(Interruption(InterruptionCause.RETRACTED, reply.turn, cut, ""))
+            settled = self.interrupt(Interruption(InterruptionCause.RETRACTED, reply.turn, cut, ""))
+            if reply.user_text is not None and settled is not None:
+                self._retracted = (reply.user_text, settled)
             return
         detected = self.clock.now()
         cut = self.voice.position_s  # where the speaker's clear() cuts: nothing runs between
@@ -297,16 +304,18 @@ class CallSession:
         )
         self.interrupt(frame)
 
-    def interrupt(self, frame: Interruption) -> None:
-        """Cuts the current turn at every stage at once, then records what was heard of it."""
+    def interrupt(self, frame: Interruption) -> asyncio.Task[None] | None:
+        """Cuts the current turn at every stage at once, then records what was heard of it;
+        returns the task that does that recording (None when no turn was under way)."""
         reply = self._reply
         self._reply = None
         if reply is not None:
             reply.cancel()
         for stage in self.stages:
             stage.interrupt(frame)
-        if reply is not None:
-            self.tasks.spawn(self._finish_interrupted(reply, frame.cut_s), "interrupted")
+        if reply is None:
+            return None
+        return self.tasks.spawn(self._finish_interrupted(reply, frame.cut_s), "interrupted")
 
     async def _finish_interrupted(self, reply: Reply, cut_s: float) -> None:
         await reply.settle()
@@ -315,8 +324,13 @@ class CallSession:
     async def caller_turn(self, event: UserTurn) -> None:
         self.thinking.stop_reading_ahead()
         text = event.text.strip()
+        retracted, self._retracted = self._retracted, None
         if not text:
             self.thinking.drop_speculation()
+            if retracted is not None:
+                # The "more" that dropped the answer was a cough, a noise or a glitch of the
+                # line: left unanswered, the caller's question would meet silence for good.
+                await self._answer_again(*retracted, event)
             return
         speculation = self.thinking.take_speculation(text)
         self._turn += 1
@@ -330,6 +344,20 @@ class CallSession:
         reply = self._start_reply(self._answer(text, speculation), timings=timings)
         reply.user_text = text
         reply.speculation = speculation
+
+    async def _answer_again(self, text: str, settled: asyncio.Task[None], event: UserTurn) -> None:
+        await asyncio.wait({settled})  # the dropped answer has entered the history
+        if self._reply is not None:
+            return  # the goodbye (maxDuration) began meanwhile
+        conversation = self.thinking.conversation
+        if conversation is not None:
+            conversation.take_back_unanswered(text)
+        timings = TurnTimings(
+            self._turn + 1, event.speech_end_s, event.turn_end_s, event.asr_wait_s
+        )
+        self.metrics.turn_started(timings)
+        reply = self._start_reply(self._answer(text, None), timings=timings)
+        reply.user_text = text
 
     # ----- the avatar's side -------------------------------------------------------------------
 

@@ -249,16 +249,24 @@ class MediaWorkerProcess:
                 # This process's knowledge index for each avatar is built while the session
                 # waits for its caller, not during the greeting (the API's index is its own).
                 self.knowledge.refresh(set(claimed.values()))
-                for session_id in claimed:  # a LiveKit agent's face joins its room now
-                    task = asyncio.create_task(self._start_integration(session_id))
+                for session_id in claimed:
+                    task = asyncio.create_task(self._get_ready(session_id))
                     self._starting.add(task)
                     task.add_done_callback(self._starting.discard)
 
-    async def _start_integration(self, session_id: str) -> None:
+    async def _get_ready(self, session_id: str) -> None:
+        """What a claimed session does before its caller comes: a LiveKit agent's face joins
+        its room; any other session has its persona read (the first answer need not wait)."""
         try:
-            await self.live.start_integration(session_id)
+            if await self.live.start_integration(session_id):
+                return
         except Exception:
             log.exception("session %s: starting its LiveKit integration failed", session_id)
+            return
+        try:
+            await self.live.prepare_persona(session_id)
+        except Exception as exc:  # the call reads it at its start instead
+            log.warning("session %s: reading its persona ahead failed: %r", session_id, exc)
 
     def _claim(self) -> dict[str, str]:
         """The sessions claimed now, with their avatars."""

@@ -51,7 +51,9 @@ def test_the_call_command_talks_and_saves_the_reply(
          "--save", str(saved), "--json"],
         env=env, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, (
+        f"{done.stdout}{done.stderr}\nserver log (the tail):\n{live_server.log()[-3000:]}"
+    )
     result = json.loads(done.stdout)
     assert result["status"] == "COMPLETED"
     roles = [entry["role"] for entry in result["transcript"]]
@@ -90,7 +92,9 @@ def test_the_call_command_talks_over_livekit(
          "--save", str(saved), "--json"],
         env=env, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, (
+        f"{done.stdout}{done.stderr}\nserver log (the tail):\n{lk_server.log()[-3000:]}"
+    )
     result = json.loads(done.stdout)
     assert result["status"] == "COMPLETED", result
     transcript = result["transcript"]

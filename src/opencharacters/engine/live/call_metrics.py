@@ -30,6 +30,13 @@ class CallMetrics:
             buckets=(0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 13.0),
             registry=self.registry,
         )
+        self.persona_read_ahead = Histogram(
+            "opencharacters_persona_read_ahead_seconds",
+            "Reading a claimed session's persona before its caller came (near 0: it was "
+            "already read for an earlier session).",
+            buckets=(0.05, 0.25, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0),
+            registry=self.registry,
+        )
         self.fps = Histogram(
             "opencharacters_call_video_fps",
             "Video frames sent per second of call, one sample per call.",

@@ -26,8 +26,9 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 
 from opencharacters.animation.rig import FaceRig
 from opencharacters.blobs.store import BlobStore
+from opencharacters.dialogue.conversation import conversation_prompt
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
-from opencharacters.dialogue.tools import parse_tools
+from opencharacters.dialogue.tools import ToolSpec, parse_tools
 from opencharacters.domain.errors import (
     BadRequest,
     Conflict,
@@ -224,6 +225,32 @@ class LiveCalls:
         self.metrics.active.set(len(self._calls))
         return True
 
+    async def prepare_persona(self, session_id: str) -> bool:
+        """Has the dialogue model read a claimed session's persona while it waits for its caller:
+        a long personality takes seconds to read (docs/engines.md), which the first answer
+        would otherwise wait for when the greeting is shorter. The call's own `prepare` then
+        finds it ready. False: the session is no longer waiting."""
+        persona = await asyncio.to_thread(self._load_persona, session_id)
+        if persona is None:
+            return False
+        engines = await self.engines.get()
+        started = time.perf_counter()
+        await engines.dialogue.prepare(conversation_prompt(*persona))
+        seconds = time.perf_counter() - started
+        self.metrics.persona_read_ahead.observe(seconds)
+        log.info("session %s: its persona was read ahead in %.2f s", session_id, seconds)
+        return True
+
+    def _load_persona(self, session_id: str) -> tuple[str, tuple[ToolSpec, ...]] | None:
+        with self._db.session() as db:
+            session = db.get(RealtimeSession, session_id)
+            if session is None or session.status != SessionStatus.READY:
+                return None
+            avatar = db.get(Avatar, session.avatar_id)
+            if avatar is None:
+                return None
+            return _persona(session, avatar)
+
     def _load_integration(self, session_id: str) -> tuple[CallSpec, dict[str, Any]] | None:
         with self._db.session() as db:
             session = db.get(RealtimeSession, session_id)
@@ -251,17 +278,18 @@ class LiveCalls:
             voice = resolve_voice(db, session.organization_id, avatar.voice or {})
             if voice.fallback:
                 log.info("session %s speaks with a preset: %s", session_id, voice.reason)
+            personality, tools = _persona(session, avatar)
             return CallSpec(
                 session_id=session.id,
                 avatar_id=avatar.id,
                 organization_id=session.organization_id,
                 rig_json=rig_json,
                 voice=voice.voice,
-                personality=session.personality or avatar.personality,
+                personality=personality,
                 start_script=session.start_script or avatar.start_script,
                 max_duration_s=session.max_duration,
                 fps=self.settings.video_fps,
-                tools=tuple(parse_tools(session.tools or [])),
+                tools=tools,
             )
 
     def _new_worker(
@@ -591,6 +619,12 @@ class LiveCalls:
                 failure_code=ending.failure_code,
                 now=ended_at,
             )
+
+
+def _persona(session: RealtimeSession, avatar: Avatar) -> tuple[str, tuple[ToolSpec, ...]]:
+    """The personality the session speaks with (its override, else the avatar's) and its
+    actions: what its conversation's system prompt is made of."""
+    return session.personality or avatar.personality, tuple(parse_tools(session.tools or []))
 
 
 def recording_path(directory: Path, session_id: str) -> Path:
