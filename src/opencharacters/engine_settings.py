@@ -95,6 +95,9 @@ class DialogueSettings(BaseModel):
     persona_cache_size: int = Field(default=8, ge=0)
     """Evaluated personas kept in memory (~12 KB per token), so new sessions of the same avatar
     skip the prepare cost."""
+    read_saved_personas: int = Field(default=4, ge=0)
+    """An idle media worker reads the personas of this many most recently saved avatars, so a
+    new avatar's first call does not wait for it (0: only when a session is claimed)."""
     max_reply_tokens: int = Field(default=80, ge=8)
     max_reply_sentences: int = Field(default=3, ge=1)
     """Spoken replies stop after this many sentences, whatever the model would add."""

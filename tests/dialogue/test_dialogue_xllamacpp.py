@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from opencharacters.dialogue.conversation import Conversation
+from opencharacters.dialogue.conversation import Conversation, conversation_prompt
 from opencharacters.dialogue.engines import (
     dialogue_model_path,
     load_dialogue_model,
@@ -223,6 +223,44 @@ async def test_reading_ahead_on_a_later_turn_keeps_the_history_it_holds(
     assert model.read_ahead_tokens - read_before <= prompt_length - held
     _ = [c async for c in conversation.reply("Can I bring my daughter too?")]
     assert model.last_timings["prompt_n"] <= 10, model.last_timings
+
+
+async def test_a_persona_read_in_the_background_is_ready_for_the_call(
+    model: XLlamaDialogueModel,
+) -> None:
+    """An idle worker reads a saved avatar's persona in steps: the call then finds it read,
+    and its first turn reads only the caller's words."""
+    mia = Conversation(model, PERSONA + " Desk 7.", _settings())
+    other = Conversation(model, "You are Captain Flint, a cheerful pirate.", _settings())
+    await other.prepare()
+    assert await model.read_persona(mia.system_prompt)
+    persona = await model.prepare(mia.system_prompt)
+    assert persona.prepare_s < 0.5, "read already"
+    assert persona.prefix_tokens == model._persona_tokens(mia.system_prompt)
+    _ = [c async for c in other.reply("Ahoy!")]  # another call used the model since
+    await mia.prepare()
+    _ = [c async for c in mia.reply("What is the name of your clinic?")]
+    assert model.last_timings["cache_n"] >= len(persona.prefix_tokens)
+    assert model.last_timings["prompt_n"] < 30, model.last_timings
+
+
+async def test_a_persona_read_in_the_background_gives_way_to_a_reply(
+    model: XLlamaDialogueModel,
+) -> None:
+    talker = Conversation(model, PERSONA, _settings(max_reply_tokens=60))
+    await talker.prepare()
+    rooms = " ".join(f"Room {i} of the clinic has a blue chair." for i in range(60))
+    long_persona = conversation_prompt(rooms)
+    reply = talker.reply("Tell me about the clinic, please.")
+    first = await anext(reply)  # a reply is being written
+    assert first
+    assert not await model.read_persona(long_persona), "gave way"
+    _ = [c async for c in reply]
+    with model._prepared_lock:
+        assert long_persona not in model._prepared
+    # Once nothing else is asked of the model, it reads to the end.
+    assert await model.read_persona(long_persona)
+    assert (await model.prepare(long_persona)).prepare_s < 0.5
 
 
 def test_the_model_is_loaded_once_per_process() -> None:

@@ -73,6 +73,9 @@ class FakeModel:
 
         return Persona(system_prompt)
 
+    async def read_persona(self, system_prompt: str) -> bool:
+        return True
+
     async def read_ahead(self, persona: Any, messages: Sequence[ChatMessage]) -> None:
         self.read_aheads.append(list(messages))
         await asyncio.sleep(self.read_ahead_s)

@@ -226,13 +226,41 @@ async def test_two_one_slot_workers_take_one_call_each(
     await asyncio.to_thread(api.delete, f"/v1/realtime_sessions/{third}")
     # Each worker read its session's persona when it claimed it, before the caller came.
     for worker in (one, two):
-        scraped = (await asyncio.to_thread(httpx.get, f"{worker.address}/metrics")).text
-        counts = [
-            float(line.split()[-1])
-            for line in scraped.splitlines()
-            if line.startswith("opencharacters_persona_read_ahead_seconds_count")
-        ]
-        assert counts and counts[0] >= 1, scraped
+        assert await asyncio.to_thread(personas_read, worker, "session_claimed") >= 1
+
+
+def personas_read(worker: MediaWorker, trigger: str) -> float:
+    """The worker's count of personas read ahead of a call (its /metrics), by trigger."""
+    scraped = httpx.get(f"{worker.address}/metrics").text
+    prefix = f'opencharacters_persona_read_ahead_seconds_count{{trigger="{trigger}"}}'
+    counts = [float(line.split()[-1]) for line in scraped.splitlines() if line.startswith(prefix)]
+    return counts[0] if counts else 0.0
+
+
+async def test_an_idle_worker_reads_a_saved_avatars_persona_before_its_first_call(
+    api_server: Server, api: httpx.Client, workers: list[MediaWorker]
+) -> None:
+    worker = start_worker(api_server, workers, "idle")
+    personality = "You are Dot, the night porter of the Harbor Hotel. " + " ".join(
+        f"Room {i} has a sea view." for i in range(1, 30)
+    )
+    avatar = create_avatar(api, name="Dot", personality=personality, startScript="Dot here.")
+    deadline = time.monotonic() + 90
+    while await asyncio.to_thread(personas_read, worker, "avatar_saved") < 1:
+        assert time.monotonic() < deadline, worker.log()[-3000:]
+        await asyncio.sleep(0.5)
+    # Its first call finds the persona read: the claim reads nothing more.
+    async with Caller(api_server.base_url, API_KEY, avatar) as call:
+        await call.wait_for_state("speaking", 60, seen_ok=True)
+    scraped = (await asyncio.to_thread(httpx.get, f"{worker.address}/metrics")).text
+    sums = [
+        float(line.split()[-1])
+        for line in scraped.splitlines()
+        if line.startswith(
+            'opencharacters_persona_read_ahead_seconds_sum{trigger="session_claimed"}'
+        )
+    ]
+    assert sums and sums[0] < 0.5, scraped
 
 
 def queued(api: httpx.Client, session_id: str) -> None:

@@ -47,6 +47,13 @@ class DialogueModel(Protocol):
 
     async def prepare(self, system_prompt: str) -> PreparedPersona: ...
 
+    async def read_persona(self, system_prompt: str) -> bool:
+        """Reads a persona before any call needs it (an avatar just saved), in the background:
+        it must give way to every other request soon. True when a later `prepare` will find it
+        read (or has nothing to read); False when it gave way, or cannot read in the
+        background."""
+        ...
+
     async def read_ahead(self, persona: PreparedPersona, messages: Sequence[ChatMessage]) -> None:
         """A head start, best effort: read `messages` (the conversation ending with the caller's
         words so far, still being spoken) into the model's cache, so that a reply whose prompt

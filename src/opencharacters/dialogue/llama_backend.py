@@ -205,6 +205,11 @@ class LlamaDialogueModel:
     async def prepare(self, system_prompt: str) -> LlamaPersona:
         return await asyncio.to_thread(self._prepare_sync, system_prompt)
 
+    async def read_persona(self, system_prompt: str) -> bool:
+        """Not in the background: llama-cpp-python reads a persona in one call that a reply
+        would have to wait for (the default runtime, xllamacpp, does)."""
+        return False
+
     async def read_ahead(self, persona: PreparedPersona, messages: Sequence[ChatMessage]) -> None:
         if not isinstance(persona, LlamaPersona):
             raise TypeError("a persona prepared by another dialogue backend")

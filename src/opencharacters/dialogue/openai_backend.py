@@ -32,6 +32,10 @@ class OpenAIChatModel:
     async def prepare(self, system_prompt: str) -> RemotePersona:
         return RemotePersona(system_prompt)
 
+    async def read_persona(self, system_prompt: str) -> bool:
+        """Nothing to read here: the server caches prompts its own way."""
+        return True
+
     def action_chooser(self) -> None:
         """Servers choose actions in the reply itself (native tool calls)."""
         return None

@@ -24,6 +24,9 @@ class SplitDialogueModel:
     async def prepare(self, system_prompt: str) -> PreparedPersona:
         return await self.talker.prepare(system_prompt)
 
+    async def read_persona(self, system_prompt: str) -> bool:
+        return await self.talker.read_persona(system_prompt)
+
     def stream(
         self,
         persona: PreparedPersona,

@@ -94,7 +94,8 @@ class XLlamaDialogueModel:
         self._prepared_lock = threading.Lock()
         self._prepared: dict[str, XLlamaPersona] = {}
         self._busy = 0
-        """Replies being written or waiting (read-ahead never delays one)."""
+        """Replies and persona reads being done or waiting (read-ahead and a persona read in
+        the background never delay one)."""
         self._busy_lock = threading.Lock()
         self._actions = 0
         self.read_ahead_tokens = 0
@@ -158,11 +159,57 @@ class XLlamaDialogueModel:
 
     def _prepare_sync(self, system_prompt: str) -> XLlamaPersona:
         started = time.perf_counter()
+        known = self._known(system_prompt, started)
+        if known is not None:
+            return known
+        tokens = self._persona_tokens(system_prompt)
+        self._enter()  # a persona read in the background gives way
+        try:
+            self._complete({"prompt": tokens, "max_tokens": 0})
+        finally:
+            self._leave()
+        return self._remember(XLlamaPersona(system_prompt, tokens, time.perf_counter() - started))
+
+    async def prepare(self, system_prompt: str) -> XLlamaPersona:
+        return await asyncio.to_thread(self._prepare_sync, system_prompt)
+
+    async def read_persona(self, system_prompt: str) -> bool:
+        """Reads a persona before any call needs it (an avatar just saved), in steps of
+        READ_AHEAD_STEP tokens that give way to every other request: a reply, a read-ahead
+        or a call's own `prepare` that comes meanwhile waits for one step at most. True when
+        the persona is read (a later `prepare` returns at once); False when it gave way."""
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+        reading = loop.run_in_executor(None, self._read_persona_sync, system_prompt, stop)
+        try:
+            return await asyncio.shield(reading)
+        finally:
+            stop.set()  # cancelled: the thread stops after the step it is reading
+
+    def _read_persona_sync(self, system_prompt: str, stop: threading.Event) -> bool:
+        started = time.perf_counter()
+        if self._known(system_prompt, started) is not None:
+            return True
+        tokens = self._persona_tokens(system_prompt)
+        done = self._cached_for(tokens)
+        while done < len(tokens):
+            if stop.is_set() or self._busy:
+                return False
+            done = min(done + READ_AHEAD_STEP, len(tokens))
+            self._complete({"prompt": tokens[:done], "max_tokens": 0})
+        self._remember(XLlamaPersona(system_prompt, tokens, time.perf_counter() - started))
+        return True
+
+    def _known(self, system_prompt: str, started: float) -> XLlamaPersona | None:
+        """A persona read before (by another session of the same avatar, or in the background):
+        its evaluated prefix is in the server's prompt cache."""
         with self._prepared_lock:
             known = self._prepared.get(system_prompt)
-        if known is not None:
-            # Another session of the same avatar: its evaluated persona is in the prompt cache.
-            return XLlamaPersona(system_prompt, known.prefix_tokens, time.perf_counter() - started)
+        if known is None:
+            return None
+        return XLlamaPersona(system_prompt, known.prefix_tokens, time.perf_counter() - started)
+
+    def _persona_tokens(self, system_prompt: str) -> list[int]:
         tokens = self.tokenize(persona_prefix(self.render, system_prompt))
         room = self.n_ctx - self._settings.max_reply_tokens - 256
         if len(tokens) > room:
@@ -170,16 +217,14 @@ class XLlamaDialogueModel:
                 f"the personality needs {len(tokens)} tokens but n_ctx={self.n_ctx} leaves room "
                 f"for {room}; raise OPENCHARACTERS_ENGINES__DIALOGUE__N_CTX"
             )
-        self._complete({"prompt": tokens, "max_tokens": 0})
-        persona = XLlamaPersona(system_prompt, tokens, time.perf_counter() - started)
+        return tokens
+
+    def _remember(self, persona: XLlamaPersona) -> XLlamaPersona:
         with self._prepared_lock:
-            self._prepared[system_prompt] = persona
+            self._prepared[persona.system_prompt] = persona
             while len(self._prepared) > max(self._settings.persona_cache_size, 1):
                 self._prepared.pop(next(iter(self._prepared)))
         return persona
-
-    async def prepare(self, system_prompt: str) -> XLlamaPersona:
-        return await asyncio.to_thread(self._prepare_sync, system_prompt)
 
     def _fit(self, messages: Sequence[ChatMessage], max_tokens: int) -> list[int]:
         """Tokens of the prompt, dropping the oldest turns until the reply fits in n_ctx."""

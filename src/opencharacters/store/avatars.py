@@ -18,6 +18,17 @@ from opencharacters.domain.preset_characters import PRESET_CHARACTERS_BY_ID
 from opencharacters.store.tables import Avatar, AvatarDocument, Document
 
 
+def recent_personalities(db: Session, limit: int) -> list[str]:
+    """The personalities of the READY avatars saved most recently, newest first, each once."""
+    rows = db.scalars(
+        select(Avatar.personality)
+        .where(Avatar.status == "READY")
+        .order_by(Avatar.updated_at.desc())
+        .limit(limit)
+    )
+    return list(dict.fromkeys(rows))
+
+
 def get_avatar(db: Session, org_id: str, avatar_id: str, *, for_update: bool = False) -> Avatar:
     avatar = db.get(Avatar, avatar_id, with_for_update=for_update)
     if avatar is None or avatar.organization_id != org_id:

@@ -32,6 +32,7 @@ from opencharacters.engine.live.calls import LiveCalls
 from opencharacters.settings import Settings
 from opencharacters.store import workers as store
 from opencharacters.store.availability import outage
+from opencharacters.store.avatars import recent_personalities
 from opencharacters.store.db import Database
 from opencharacters.store.tables import RealtimeSession
 from opencharacters.worker.internal_api import internal_app
@@ -39,6 +40,8 @@ from opencharacters.worker.internal_api import internal_app
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SERVER_STOP_S = 3.0
+PERSONA_POLL_S = 2.0
+"""How often an idle worker looks for newly saved avatars whose personas it has not read."""
 
 
 class MediaWorkerProcess:
@@ -67,6 +70,7 @@ class MediaWorkerProcess:
         self._stop = asyncio.Event()
         self._draining = False
         self._starting: set[asyncio.Task[None]] = set()
+        self._persona_pass: asyncio.Task[bool] | None = None
         settings.ensure_data_dir()
         self.db = Database(settings.resolved_database_url)
         self.blobs = open_blob_store(settings)
@@ -137,6 +141,7 @@ class MediaWorkerProcess:
         tasks = [
             asyncio.create_task(self._keep_lease(address), name="lease"),
             asyncio.create_task(self._claim_loop(), name="claims"),
+            asyncio.create_task(self._read_saved_personas(), name="personas"),
             asyncio.create_task(self.live.uploads.run(), name="recording-uploads"),
         ]
         try:
@@ -245,6 +250,8 @@ class MediaWorkerProcess:
                 continue
             if claimed:
                 log.info("worker %s claimed %s", self.worker_id, list(claimed))
+                if self._persona_pass is not None:
+                    self._persona_pass.cancel()  # the persona read in an idle moment gives way
                 self.live.engines.warm()
                 # This process's knowledge index for each avatar is built while the session
                 # waits for its caller, not during the greeting (the API's index is its own).
@@ -267,6 +274,55 @@ class MediaWorkerProcess:
             await self.live.prepare_persona(session_id)
         except Exception as exc:  # the call reads it at its start instead
             log.warning("session %s: reading its persona ahead failed: %r", session_id, exc)
+
+    # ----- reading personas while idle --------------------------------------------------------
+
+    async def _read_saved_personas(self) -> None:
+        """While this worker holds no session, it reads the personas of the avatars saved most
+        recently (docs/engines.md: 1,500 characters take ~9 s here), so a new avatar's first
+        call answers as quickly as its later ones. Each is read once per process; a claim
+        stops the reading within a step (`_claim_loop` cancels this pass)."""
+        count = self.settings.engines.dialogue.read_saved_personas
+        read: set[str] = set()
+        while count:
+            await asyncio.sleep(PERSONA_POLL_S)
+            if self._draining or len(self.live) or self._starting:
+                continue
+            try:
+                recent = await self._control(self._idle_personalities, count)
+            except Exception as exc:
+                if reason := outage(exc):
+                    log.warning("worker %s: cannot read personas: %s", self.worker_id, reason)
+                else:
+                    log.exception("worker %s: looking for personas failed", self.worker_id)
+                continue
+            if recent is None:
+                continue
+            read &= set(recent)  # only the recent ones are remembered
+            for personality in recent:
+                if personality in read:
+                    continue
+                task = asyncio.create_task(self.live.read_saved_persona(personality))
+                self._persona_pass = task
+                try:
+                    await asyncio.wait({task})
+                finally:
+                    self._persona_pass = None
+                    task.cancel()  # stopping the worker: the read stops after its step
+                if task.cancelled():
+                    break  # a session was claimed
+                if (failure := task.exception()) is not None:  # longer than n_ctx, say
+                    log.warning("worker %s: reading a persona failed: %r", self.worker_id, failure)
+                elif not task.result():
+                    break  # it gave way to a call, or the engines are not loaded yet
+                read.add(personality)
+
+    def _idle_personalities(self, count: int) -> list[str] | None:
+        """The recent avatars' personalities; None while this worker holds a session."""
+        with self.db.session() as db:
+            if store.held_count(db, self.worker_id):
+                return None
+            return recent_personalities(db, count)
 
     def _claim(self) -> dict[str, str]:
         """The sessions claimed now, with their avatars."""

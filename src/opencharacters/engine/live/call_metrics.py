@@ -32,8 +32,9 @@ class CallMetrics:
         )
         self.persona_read_ahead = Histogram(
             "opencharacters_persona_read_ahead_seconds",
-            "Reading a claimed session's persona before its caller came (near 0: it was "
-            "already read for an earlier session).",
+            "Reading a persona before a call needed it: when a session was claimed (near 0: "
+            "read before), or in an idle moment after its avatar was saved.",
+            ["trigger"],
             buckets=(0.05, 0.25, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0),
             registry=self.registry,
         )

@@ -237,8 +237,23 @@ class LiveCalls:
         started = time.perf_counter()
         await engines.dialogue.prepare(conversation_prompt(*persona))
         seconds = time.perf_counter() - started
-        self.metrics.persona_read_ahead.observe(seconds)
+        self.metrics.persona_read_ahead.labels("session_claimed").observe(seconds)
         log.info("session %s: its persona was read ahead in %.2f s", session_id, seconds)
+        return True
+
+    async def read_saved_persona(self, personality: str) -> bool:
+        """Reads an avatar's persona in an idle moment, giving way to any call's request
+        (`DialogueModel.read_persona`). False: it gave way, or the engines are not loaded
+        (an idle worker does not load them for this)."""
+        engines = self.engines.loaded()
+        if engines is None:
+            return False
+        started = time.perf_counter()
+        if not await engines.dialogue.read_persona(conversation_prompt(personality)):
+            return False
+        self.metrics.persona_read_ahead.labels("avatar_saved").observe(
+            time.perf_counter() - started
+        )
         return True
 
     def _load_persona(self, session_id: str) -> tuple[str, tuple[ToolSpec, ...]] | None:

@@ -52,6 +52,13 @@ class EngineLoader:
             self._task = asyncio.ensure_future(asyncio.to_thread(_load, self._settings))
             self._task.add_done_callback(self._report)
 
+    def loaded(self) -> SharedEngines | None:
+        """The engines when they are in memory already; None while loading or not started."""
+        task = self._task
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
+
     async def get(self) -> SharedEngines:
         self.warm()
         assert self._task is not None
