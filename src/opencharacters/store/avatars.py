@@ -19,10 +19,11 @@ from opencharacters.store.tables import Avatar, AvatarDocument, Document
 
 
 def recent_personalities(db: Session, limit: int) -> list[str]:
-    """The personalities of the READY avatars saved most recently, newest first, each once."""
+    """The personalities of the avatars saved most recently, newest first, each once: READY
+    ones, and those whose image is still being processed (their first call comes next)."""
     rows = db.scalars(
         select(Avatar.personality)
-        .where(Avatar.status == "READY")
+        .where(Avatar.status.in_(("READY", "PROCESSING")))
         .order_by(Avatar.updated_at.desc())
         .limit(limit)
     )

@@ -40,7 +40,7 @@ from opencharacters.worker.internal_api import internal_app
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SERVER_STOP_S = 3.0
-PERSONA_POLL_S = 2.0
+PERSONA_POLL_S = 1.0
 """How often an idle worker looks for newly saved avatars whose personas it has not read."""
 
 
