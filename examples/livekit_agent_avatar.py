@@ -137,7 +137,12 @@ async def run(args: argparse.Namespace) -> int:
                 break
             await asyncio.sleep(0.2)
         print(f"session {session_id}: {status}")
+    # Leave while the event loop still runs: an RPC or room event the SDK's native side hands
+    # over after `asyncio.run` closed the loop aborts the process (seen once in CI, exit -6).
+    for method in ("lk.playback_finished", "lk.playback_started"):
+        room.local_participant.unregister_rpc_method(method)
     await room.disconnect()
+    await asyncio.sleep(0.2)  # the events of leaving arrive while the loop runs
     return 0 if status == "COMPLETED" else 1
 
 
