@@ -229,12 +229,13 @@ async def test_two_one_slot_workers_take_one_call_each(
         assert await asyncio.to_thread(personas_read, worker, "session_claimed") >= 1
 
 
-def personas_read(worker: MediaWorker, trigger: str) -> float:
-    """The worker's count of personas read ahead of a call (its /metrics), by trigger."""
+def personas_read(worker: MediaWorker, trigger: str, figure: str = "count") -> float:
+    """From the worker's /metrics, by trigger: how many personas were read ahead of a call
+    (`count`), or the seconds they took (`sum`)."""
     scraped = httpx.get(f"{worker.address}/metrics").text
-    prefix = f'opencharacters_persona_read_ahead_seconds_count{{trigger="{trigger}"}}'
-    counts = [float(line.split()[-1]) for line in scraped.splitlines() if line.startswith(prefix)]
-    return counts[0] if counts else 0.0
+    prefix = f'opencharacters_persona_read_ahead_seconds_{figure}{{trigger="{trigger}"}}'
+    values = [float(line.split()[-1]) for line in scraped.splitlines() if line.startswith(prefix)]
+    return values[0] if values else 0.0
 
 
 async def test_an_idle_worker_reads_a_saved_avatars_persona_before_its_first_call(
@@ -252,15 +253,8 @@ async def test_an_idle_worker_reads_a_saved_avatars_persona_before_its_first_cal
     # Its first call finds the persona read: the claim reads nothing more.
     async with Caller(api_server.base_url, API_KEY, avatar) as call:
         await call.wait_for_state("speaking", 60, seen_ok=True)
-    scraped = (await asyncio.to_thread(httpx.get, f"{worker.address}/metrics")).text
-    sums = [
-        float(line.split()[-1])
-        for line in scraped.splitlines()
-        if line.startswith(
-            'opencharacters_persona_read_ahead_seconds_sum{trigger="session_claimed"}'
-        )
-    ]
-    assert sums and sums[0] < 0.5, scraped
+    assert await asyncio.to_thread(personas_read, worker, "session_claimed") >= 1
+    assert await asyncio.to_thread(personas_read, worker, "session_claimed", "sum") < 0.5
 
 
 def queued(api: httpx.Client, session_id: str) -> None:

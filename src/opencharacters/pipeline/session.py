@@ -336,14 +336,7 @@ class CallSession:
         self._turn += 1
         self.transport.send(messages.transcription("user", self._turn, text))
         await self.transcript.user_turn(text, event.speech_start_s)
-        timings = TurnTimings(
-            self._turn + 1, event.speech_end_s, event.turn_end_s, event.asr_wait_s
-        )
-        timings.speculated = speculation is not None
-        self.metrics.turn_started(timings)
-        reply = self._start_reply(self._answer(text, speculation), timings=timings)
-        reply.user_text = text
-        reply.speculation = speculation
+        self._reply_to(text, event, speculation)
 
     async def _answer_again(self, text: str, settled: asyncio.Task[None], event: UserTurn) -> None:
         await asyncio.wait({settled})  # the dropped answer has entered the history
@@ -352,12 +345,18 @@ class CallSession:
         conversation = self.thinking.conversation
         if conversation is not None:
             conversation.take_back_unanswered(text)
+        self._reply_to(text, event, None)
+
+    def _reply_to(self, text: str, event: UserTurn, speculation: Speculation | None) -> None:
+        """Starts the answer to the caller's words, timed from `event`, the turn that ended."""
         timings = TurnTimings(
             self._turn + 1, event.speech_end_s, event.turn_end_s, event.asr_wait_s
         )
+        timings.speculated = speculation is not None
         self.metrics.turn_started(timings)
-        reply = self._start_reply(self._answer(text, None), timings=timings)
+        reply = self._start_reply(self._answer(text, speculation), timings=timings)
         reply.user_text = text
+        reply.speculation = speculation
 
     # ----- the avatar's side -------------------------------------------------------------------
 

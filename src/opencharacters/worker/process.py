@@ -197,11 +197,8 @@ class MediaWorkerProcess:
                 for session_id, status in ended.items():
                     self.live.end_for_status(session_id, status)
             except Exception as exc:  # the next beat tries again; the loop must never end
-                if reason := outage(exc):
-                    # Calls go on; their transcript writes wait in their buffers meanwhile.
-                    log.warning("worker %s: renewing the lease failed: %s", self.worker_id, reason)
-                else:
-                    log.exception("worker %s: the heartbeat failed", self.worker_id)
+                # In an outage calls go on; their transcript writes wait in their buffers.
+                self._report(exc, "renewing the lease failed")
             if self._orphaned() and not self._draining:
                 log.warning("worker %s: its supervisor is gone; finishing calls", self.worker_id)
                 self._draining = True
@@ -243,10 +240,7 @@ class MediaWorkerProcess:
             try:
                 claimed = await self._control(self._claim)
             except Exception as exc:
-                if reason := outage(exc):
-                    log.warning("worker %s: cannot claim sessions: %s", self.worker_id, reason)
-                else:
-                    log.exception("worker %s: claiming sessions failed", self.worker_id)
+                self._report(exc, "claiming sessions failed")
                 continue
             if claimed:
                 log.info("worker %s claimed %s", self.worker_id, list(claimed))
@@ -291,31 +285,41 @@ class MediaWorkerProcess:
             try:
                 recent = await self._control(self._idle_personalities, count)
             except Exception as exc:
-                if reason := outage(exc):
-                    log.warning("worker %s: cannot read personas: %s", self.worker_id, reason)
-                else:
-                    log.exception("worker %s: looking for personas failed", self.worker_id)
+                self._report(exc, "looking for personas failed")
                 continue
             if recent is None:
                 continue
             read &= set(recent)  # only the recent ones are remembered
             for personality in recent:
-                if personality in read:
-                    continue
-                task = asyncio.create_task(self.live.read_saved_persona(personality))
-                self._persona_pass = task
-                try:
-                    await asyncio.wait({task})
-                finally:
-                    self._persona_pass = None
-                    task.cancel()  # stopping the worker: the read stops after its step
-                if task.cancelled():
-                    break  # a session was claimed
-                if (failure := task.exception()) is not None:  # longer than n_ctx, say
-                    log.warning("worker %s: reading a persona failed: %r", self.worker_id, failure)
-                elif not task.result():
-                    break  # it gave way to a call, or the engines are not loaded yet
-                read.add(personality)
+                if personality not in read:
+                    if not await self._read_persona(personality):
+                        break  # a claim, a call's request, or engines not loaded yet
+                    read.add(personality)
+
+    async def _read_persona(self, personality: str) -> bool:
+        """One persona, as a task a claim cancels. True: read, or failed for good (longer than
+        n_ctx, say: not worth retrying); False: it gave way and is read another time."""
+        task = asyncio.create_task(self.live.read_saved_persona(personality))
+        self._persona_pass = task
+        try:
+            await asyncio.wait({task})
+        finally:
+            self._persona_pass = None
+            task.cancel()  # stopping the worker: the read stops after its step
+        if task.cancelled():
+            return False
+        if (failure := task.exception()) is not None:
+            log.warning("worker %s: reading a persona failed: %r", self.worker_id, failure)
+            return True
+        return task.result()
+
+    def _report(self, exc: Exception, failed: str) -> None:
+        """One warning line for an outage an operator mends (database away, disk full or
+        read-only); a traceback for anything else."""
+        if reason := outage(exc):
+            log.warning("worker %s: %s: %s", self.worker_id, failed, reason)
+        else:
+            log.exception("worker %s: %s", self.worker_id, failed)
 
     def _idle_personalities(self, count: int) -> list[str] | None:
         """The recent avatars' personalities; None while this worker holds a session."""

@@ -236,8 +236,7 @@ class LiveCalls:
         engines = await self.engines.get()
         started = time.perf_counter()
         await engines.dialogue.prepare(conversation_prompt(*persona))
-        seconds = time.perf_counter() - started
-        self.metrics.persona_read_ahead.labels("session_claimed").observe(seconds)
+        seconds = self._persona_read("session_claimed", started)
         log.info("session %s: its persona was read ahead in %.2f s", session_id, seconds)
         return True
 
@@ -251,10 +250,13 @@ class LiveCalls:
         started = time.perf_counter()
         if not await engines.dialogue.read_persona(conversation_prompt(personality)):
             return False
-        self.metrics.persona_read_ahead.labels("avatar_saved").observe(
-            time.perf_counter() - started
-        )
+        self._persona_read("avatar_saved", started)
         return True
+
+    def _persona_read(self, trigger: str, started: float) -> float:
+        seconds = time.perf_counter() - started
+        self.metrics.persona_read_ahead.labels(trigger).observe(seconds)
+        return seconds
 
     def _load_persona(self, session_id: str) -> tuple[str, tuple[ToolSpec, ...]] | None:
         with self._db.session() as db:

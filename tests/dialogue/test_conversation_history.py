@@ -1,0 +1,34 @@
+"""The conversation's history bookkeeping around turns that were dropped and answered again."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+
+from opencharacters.dialogue.backend import DialogueModel
+from opencharacters.dialogue.conversation import Conversation, ReplyRecord
+from opencharacters.engine_settings import DialogueSettings
+
+pytestmark = pytest.mark.unit
+
+
+def conversation() -> Conversation:
+    model = cast(DialogueModel, cast(Any, object()))  # history needs no model
+    return Conversation(model, "You are Ada.", DialogueSettings())
+
+
+def test_only_the_unanswered_last_turn_is_taken_back() -> None:
+    talk = conversation()
+    talk.record_turn("Hi", ReplyRecord(produced=["Hello."]))
+    talk.record_turn("What is your name?", ReplyRecord())  # its answer was dropped
+    talk.take_back_unanswered("What is your name?")
+    assert talk.history == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello."},
+    ]
+    # Other words, or a turn that was answered, stay where they are.
+    talk.take_back_unanswered("Hi")
+    talk.record_turn("And you?", ReplyRecord())
+    talk.take_back_unanswered("and you")
+    assert [entry["content"] for entry in talk.history] == ["Hi", "Hello.", "And you?"]
