@@ -42,6 +42,46 @@ def resample(samples: Samples, rate_in: int, rate_out: int) -> Samples:
     return out.astype(np.float32)
 
 
+class StreamResampler:
+    """Resamples audio that arrives in pieces with no seams between them (libswresample keeps
+    its filter's history from one piece to the next); `flush()` gives the last few samples the
+    filter still holds."""
+
+    def __init__(self, rate_in: int, rate_out: int) -> None:
+        self._rate_in = rate_in
+        self._resampler = (
+            None
+            if rate_in == rate_out
+            else av.AudioResampler(format="flt", layout="mono", rate=rate_out)
+        )
+        self._pts = 0
+
+    def push(self, samples: Samples) -> Samples:
+        if self._resampler is None or len(samples) == 0:
+            return samples.astype(np.float32, copy=False)
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1),
+            format="flt",
+            layout="mono",
+        )
+        frame.sample_rate = self._rate_in
+        frame.pts = self._pts
+        self._pts += len(samples)
+        return self._collect(self._resampler.resample(frame))
+
+    def flush(self) -> Samples:
+        if self._resampler is None:
+            return np.zeros(0, dtype=np.float32)
+        return self._collect(self._resampler.resample(None))
+
+    @staticmethod
+    def _collect(frames: list[av.AudioFrame]) -> Samples:
+        if not frames:
+            return np.zeros(0, dtype=np.float32)
+        out = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+        return out.astype(np.float32, copy=False)
+
+
 def int16_to_float(pcm: npt.NDArray[np.int16] | bytes) -> Samples:
     array = np.frombuffer(pcm, dtype=np.int16) if isinstance(pcm, bytes) else pcm
     return (array.astype(np.float32) / 32768.0).astype(np.float32)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from opencharacters.media.audio import AudioChunk, Samples, resample
+from opencharacters.media.audio import AudioChunk, Samples, StreamResampler
 from opencharacters.pipeline.frames import Interruption, InterruptionCause
 from opencharacters.pipeline.ports import FaceAnimation, SpeechSynthesizer
 from opencharacters.pipeline.speaker import PLAYOUT_RATE, Speaker
@@ -36,14 +36,20 @@ class AvatarVoice:
         self._synthesizer = synthesizer
 
     async def segments(self, sentence: str) -> AsyncIterator[Segment]:
-        """One sentence as it is synthesized, at the playout rate (resampled off the loop)."""
+        """One sentence as it is synthesized (one or more pieces), at the playout rate: one
+        resampler carries the sentence across its pieces, so they join without a seam."""
         assert self._synthesizer is not None, "the voice has no synthesizer yet"
+        resampler: StreamResampler | None = None
         async for segment in self._synthesizer.synthesize(_one(sentence), self._voice):
             audio = segment.audio
-            samples = await asyncio.to_thread(
-                resample, audio.samples, audio.sample_rate, PLAYOUT_RATE
-            )
+            if resampler is None:
+                resampler = StreamResampler(audio.sample_rate, PLAYOUT_RATE)
+            samples = await asyncio.to_thread(resampler.push, audio.samples)
             yield samples, segment.phonemes
+        if resampler is not None:
+            rest = resampler.flush()
+            if len(rest):
+                yield rest, ()
 
     async def prepare(self, sentences: list[str]) -> list[PreparedLine]:
         return [(s, [segment async for segment in self.segments(s)]) for s in sentences]

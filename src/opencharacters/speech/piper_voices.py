@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opencharacters.speech.piper_stream import SplitPiper
+
 CALIBRATION_TEXT = (
     "The quick brown fox jumps over the lazy dog. How are you today? I would like to help you."
 )
@@ -34,9 +36,19 @@ def config_path_for(model_path: Path) -> Path:
     )
 
 
-def load_piper(model_path: Path, threads: int) -> tuple[Any, bool]:
+@dataclass(frozen=True, slots=True)
+class LoadedPiper:
+    voice: Any
+    """piper.PiperVoice"""
+    aligned: bool
+    """Its model gives per-phoneme durations (patched in with the `onnx` package)."""
+    split: SplitPiper | None
+    """The same voice split at its vocoder, to stream a sentence (None: played whole)."""
+
+
+def load_piper(model_path: Path, threads: int) -> LoadedPiper:
     """A PiperVoice whose ONNX session exposes alignments when the `onnx` package allows it,
-    with our thread count (piper's own loader uses every core)."""
+    with our thread count (piper's own loader uses every core), and its split for streaming."""
     import onnxruntime as ort
     from piper import PiperConfig, PiperVoice
 
@@ -47,22 +59,24 @@ def load_piper(model_path: Path, threads: int) -> tuple[Any, bool]:
     except (ValueError, KeyError) as exc:
         raise PiperVoiceError(f"{model_path}: unreadable Piper config ({exc})") from exc
     model: str | bytes = str(model_path)
-    aligned = False
+    proto: Any = None
+    durations: str | None = None
     try:
         import onnx
         from piper.patch_voice_with_alignment import add_alignment_output
 
         proto = onnx.load(str(model_path))
-        add_alignment_output(proto)
+        durations = add_alignment_output(proto)
         model = proto.SerializeToString()
-        aligned = True
     except (ImportError, ValueError):
         pass  # timings fall back to an even spread (tts._even_timings)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    return PiperVoice(session=session, config=config), aligned
+    voice = PiperVoice(session=session, config=config)
+    split = None if proto is None else SplitPiper.from_model(voice, proto, durations, threads)
+    return LoadedPiper(voice, durations is not None, split)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +85,8 @@ class BaseVoice:
     voice: Any
     """piper.PiperVoice"""
     aligned: bool
+    split: SplitPiper | None
+    """None: the voice's sentences are synthesized whole (tts.PresetSynthesizer)."""
     sample_rate: int
     median_f0_hz: float
     """Where the transform starts from (joe: SOURCE_MEDIAN_F0_HZ)."""

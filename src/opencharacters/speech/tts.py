@@ -19,7 +19,8 @@ import numpy as np
 
 from opencharacters.domain.voice_designs import SOURCE_MEDIAN_F0_HZ, VOICE_DESIGNS, VoiceDesign
 from opencharacters.engine_settings import TtsSettings
-from opencharacters.media.audio import AudioChunk, Samples, resample
+from opencharacters.media.audio import AudioChunk, Samples, StreamResampler, resample
+from opencharacters.speech.piper_stream import PhonemeSpan
 from opencharacters.speech.piper_voices import (
     CALIBRATION_TEXT,
     BaseVoice,
@@ -28,7 +29,7 @@ from opencharacters.speech.piper_voices import (
     load_piper,
 )
 from opencharacters.speech.visemes import viseme_for
-from opencharacters.speech.voice_transform import transform
+from opencharacters.speech.voice_transform import TransformStream, transform
 
 
 class UnknownVoiceError(KeyError):
@@ -99,6 +100,43 @@ def _even_timings(phonemes: list[str], duration_s: float) -> tuple[PhonemeTiming
 
 
 _CALIBRATE = CALIBRATION_TEXT
+_LEVEL_TEXT = "The quick brown fox jumps over the lazy dog."
+_STREAM_RMS = 0.09
+"""A streamed voice's loudness on _LEVEL_TEXT: about what peak-normalizing each sentence to 0.9
+gave on average, with room below full scale for louder sentences."""
+_FIRST_WINDOW_FRAMES = 48
+"""Latent frames (~0.56 s at Piper's hop) decoded before the first cut is looked for: enough
+for a first piece of 0.3 s or more, which covers the decoding of the next one."""
+_TIMING_MARGIN_S = 0.1
+"""A piece's mouth track also sees the phonemes just around it (anticipation, smoothing)."""
+
+
+def _span_timings(
+    spans: tuple[PhonemeSpan, ...] | None, phonemes: list[str], samples: int, rate: int
+) -> tuple[PhonemeTiming, ...]:
+    if not spans:
+        return _even_timings(phonemes, samples / rate)
+    out: list[PhonemeTiming] = []
+    position = 0
+    previous = "sil"
+    for span in spans:
+        start = position / rate
+        position += span.samples
+        previous = viseme_for(span.phoneme, previous)
+        out.append(PhonemeTiming(span.phoneme, previous, start, position / rate))
+    return tuple(out)
+
+
+def _slice_timings(
+    timings: tuple[PhonemeTiming, ...], start_s: float, end_s: float
+) -> tuple[PhonemeTiming, ...]:
+    """The sentence's timings near [start_s, end_s), relative to start_s (some start before
+    0 or end after the piece: the face's track keeps what falls inside)."""
+    return tuple(
+        replace(t, start_s=t.start_s - start_s, end_s=t.end_s - start_s)
+        for t in timings
+        if t.end_s > start_s - _TIMING_MARGIN_S and t.start_s < end_s + _TIMING_MARGIN_S
+    )
 
 
 class PresetSynthesizer:
@@ -106,12 +144,15 @@ class PresetSynthesizer:
 
     def __init__(self, model_path: Path, settings: TtsSettings) -> None:
         self._settings = settings
-        voice, aligned = load_piper(model_path, settings.threads)
-        rate = int(voice.config.sample_rate)
+        joe = load_piper(model_path, settings.threads)
+        rate = int(joe.voice.config.sample_rate)
         self._bases: dict[str, BaseVoice] = {
-            self.JOE: BaseVoice(self.JOE, voice, aligned, rate, SOURCE_MEDIAN_F0_HZ, 1.0)
+            self.JOE: BaseVoice(
+                self.JOE, joe.voice, joe.aligned, joe.split, rate, SOURCE_MEDIAN_F0_HZ, 1.0
+            )
         }
-        self.has_alignments = aligned
+        self._levels: dict[tuple[str, VoiceDesign], float] = {}
+        self.has_alignments = joe.aligned
         self.sample_rate = settings.output_sample_rate
         self._lock = threading.Lock()
         self._loading = threading.Lock()
@@ -139,26 +180,100 @@ class PresetSynthesizer:
             raise UnknownVoiceError(f"base voice {name!r} is not in engines.tts.piper_voices")
         with self._loading:
             if name not in self._bases:
-                loaded, aligned = load_piper(path, self._settings.threads)
-                rate = int(loaded.config.sample_rate)
+                loaded = load_piper(path, self._settings.threads)
+                rate = int(loaded.voice.config.sample_rate)
                 joe = self._bases[self.JOE]
                 with self._lock:
                     reference = [c.audio_float_array for c in joe.voice.synthesize(_CALIBRATE)]
-                f0, scale = calibrate(loaded, rate, (np.concatenate(reference), joe.sample_rate))
-                self._bases[name] = BaseVoice(name, loaded, aligned, rate, f0, scale)
+                f0, scale = calibrate(
+                    loaded.voice, rate, (np.concatenate(reference), joe.sample_rate)
+                )
+                self._bases[name] = BaseVoice(
+                    name, loaded.voice, loaded.aligned, loaded.split, rate, f0, scale
+                )
         return self._bases[name]
 
     def segments(
         self, text: str, voice_id: Voice
     ) -> Iterator[tuple[Samples, tuple[PhonemeTiming, ...], float]]:
-        """(audio, timings, seconds spent) per sentence of `text`, in order."""
-        from piper import SynthesisConfig
+        """(audio, timings, seconds spent) for `text` in order: one or more pieces per
+        sentence, the first as soon as a little of it is decoded (speech/piper_stream.py)."""
+        base, design = self._base_and_design(voice_id)
+        if base.split is None:
+            yield from self._whole_sentences(text, base, design)
+            return
+        gain = self.level(voice_id)
+        with self._lock:
+            sentences = base.split.sentences(text)
+        for phonemes in sentences:
+            yield from self._streamed_sentence(phonemes, base, design, gain)
 
+    def _base_and_design(self, voice_id: Voice) -> tuple[BaseVoice, VoiceDesign]:
         design = design_for(voice_id)
         base = self.base_for(voice_id)
         if base.name != self.JOE:
             # Designs give the vocal tract relative to joe's; this base starts from its own.
             design = replace(design, formant_ratio=design.formant_ratio / base.formant_scale)
+        return base, design
+
+    def level(self, voice_id: Voice) -> float:
+        """The fixed gain of a streamed voice (a sentence's peak is known only at its end):
+        measured once per base and design on a calibration sentence (~0.3 s), so every voice
+        speaks at about the same loudness."""
+        base, design = self._base_and_design(voice_id)
+        key = (base.name, design)
+        found = self._levels.get(key)
+        if found is not None or base.split is None:
+            return found or 1.0
+        split = base.split
+        with self._lock:
+            phonemes = split.sentences(_LEVEL_TEXT)[0]
+            latent = split.latent(phonemes, design.length_scale, design.noise_w)
+            raw = split.decode(latent, 0, latent.n_frames)
+        stream = TransformStream(base.sample_rate, design, base.median_f0_hz, 1.0)
+        audio = np.concatenate([stream.push(raw), stream.finish()])
+        rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
+        gain = _STREAM_RMS / rms if rms > 1e-6 else 1.0
+        self._levels[key] = gain
+        return gain
+
+    def _streamed_sentence(
+        self, phonemes: list[str], base: BaseVoice, design: VoiceDesign, gain: float
+    ) -> Iterator[tuple[Samples, tuple[PhonemeTiming, ...], float]]:
+        assert base.split is not None
+        started = time.perf_counter()
+        with self._lock:
+            latent = base.split.latent(phonemes, design.length_scale, design.noise_w)
+        timings = _span_timings(latent.spans, phonemes, latent.n_samples, base.sample_rate)
+        stream = TransformStream(base.sample_rate, design, base.median_f0_hz, gain)
+        resampler = StreamResampler(base.sample_rate, self.sample_rate)
+        windows = base.split.windows(latent, _FIRST_WINDOW_FRAMES)
+        position = 0  # samples of the sentence given out, at the base's rate
+        while True:
+            with self._lock:
+                window = next(windows, None)
+            last = window is None
+            piece = stream.finish() if window is None else stream.push(window)
+            if len(piece) == 0 and not last:
+                continue
+            audio = resampler.push(piece)
+            if last:
+                audio = np.concatenate([audio, resampler.flush()])
+            if len(audio):
+                begin = position / base.sample_rate
+                position += len(piece)
+                piece_timings = _slice_timings(timings, begin, position / base.sample_rate)
+                yield audio, piece_timings, time.perf_counter() - started
+                started = time.perf_counter()
+            if last:
+                return
+
+    def _whole_sentences(
+        self, text: str, base: BaseVoice, design: VoiceDesign
+    ) -> Iterator[tuple[Samples, tuple[PhonemeTiming, ...], float]]:
+        """A voice that cannot be split: each sentence synthesized, then transformed, whole."""
+        from piper import SynthesisConfig
+
         config = SynthesisConfig(length_scale=design.length_scale, noise_w_scale=design.noise_w)
         started = time.perf_counter()
         with self._lock:
@@ -199,7 +314,7 @@ class PresetSynthesizer:
         self, text_chunks: AsyncIterator[str], voice_id: Voice, start_time_s: float = 0.0
     ) -> AsyncIterator[SpeechSegment]:
         design_for(voice_id)  # fail before any audio, not halfway through
-        await asyncio.to_thread(self.base_for, voice_id)
+        await asyncio.to_thread(self.level, voice_id)
         clock = start_time_s
         async for text in text_chunks:
             iterator = self.segments(text, voice_id)
