@@ -192,11 +192,11 @@ class TransformStream:
         latest = available - self._context
         edges = np.flatnonzero(np.diff(np.concatenate([[0], (f0 == 0).astype(np.int8), [0]])))
         cuts = [
-            start + round((first + stop - 1) / 2 * frame)
+            start + round(float(first + stop - 1) / 2 * frame)
             for first, stop in zip(edges[::2], edges[1::2], strict=True)
             if stop - first >= need
         ]
-        fitting = [cut for cut in cuts if earliest <= cut <= latest]
+        fitting: list[int] = [int(cut) for cut in cuts if earliest <= cut <= latest]
         if not fitting:
             return None
         return fitting[0] if self._emitted == 0 else fitting[-1]
