@@ -105,7 +105,7 @@ def test_the_readme_snippets_run_as_written(server: Server, tmp_path: Path) -> N
     assert heard and {"help", "return"} <= set(re.findall(r"[a-z]+", heard[0].lower())), call
     # A small model words its answer its own way: a return, or the order it asks about.
     words = set(re.findall(r"[a-z]+", reply[-1].lower())) if reply else set()
-    assert words & {"return", "returns", "returning", "refund", "order", "purchase"}, call
+    assert words & {"return", "returns", "returning", "refund", "order", "purchase", "back"}, call
     assert "can't assist" not in reply[-1] and "cannot assist" not in reply[-1], call
     assert (tmp_path / "reply.mp4").stat().st_size > 10_000
     created = [line for line in outputs["keys"].splitlines() if line.startswith("oc_")]

@@ -59,12 +59,18 @@ def test_the_own_voice_is_measured_once_on_first_use(synth: PresetSynthesizer) -
 def test_a_preset_on_the_own_base_reaches_its_pitch_with_timings(
     synth: PresetSynthesizer,
 ) -> None:
-    pieces = list(synth.segments("Hello, I can help you book a visit today.", "clara"))
-    audio = np.concatenate([audio for audio, _, _ in pieces])
+    renderings = [
+        list(synth.segments("Hello, I can help you book a visit today.", "clara")) for _ in range(3)
+    ]
+    pitches = [
+        _f0(np.concatenate([audio for audio, _, _ in pieces]), synth.sample_rate)
+        for pieces in renderings
+    ]
     # Piper samples its noise on every synthesis (and the base is measured once, from one such
-    # synthesis): over repeated runs this sentence measured 204-233 Hz for the 206 Hz target,
-    # so 15 %, not the 10 % a deterministic synthesiser would allow.
-    assert _f0(audio, synth.sample_rate) == pytest.approx(VOICE_DESIGNS["clara"].f0_hz, rel=0.15)
+    # synthesis): single renderings of this sentence measured 204-240 Hz for the 206 Hz target,
+    # so the voice's pitch is the median of three, within 15 %.
+    assert float(np.median(pitches)) == pytest.approx(VOICE_DESIGNS["clara"].f0_hz, rel=0.15)
+    pieces = renderings[0]
     timings = [t for _, phonemes, _ in pieces for t in phonemes]
     assert {t.viseme for t in timings} - {"sil"}
     assert timings[-1].end_s == pytest.approx(len(pieces[-1][0]) / synth.sample_rate, abs=0.1)
