@@ -534,6 +534,14 @@ def run_variant(
     for name, values in stages.items():
         top = max(values, default=float("nan"))
         print(f"{name:32} {pct(values, 50):7.3f} {pct(values, 95):7.3f} {top:7.3f}")
+    # Newer servers only: silence inside sentences when a piece was synthesized late.
+    gaps = [t["speechGapS"] for t in turns if t.get("speechGapS") is not None]
+    if gaps:
+        late = sum(1 for g in gaps if g > 0)
+        print(
+            f"{'gaps inside sentences (s)':32} {pct(gaps, 50):7.3f} {pct(gaps, 95):7.3f} "
+            f"{max(gaps):7.3f}  ({late} of {len(gaps)} turns)"
+        )
     cut = [i["silencedS"] - i["speechStartS"] for i in barge["interruptions"]]
     detect = [i["detectedS"] - i["speechStartS"] for i in barge["interruptions"]]
     heard_cut = barge_in_client_latency(barge)
@@ -566,6 +574,7 @@ def run_variant(
                 k: {"p50": pct(v, 50), "p95": pct(v, 95), "values": v} for k, v in stages.items()
             },
             "turns": turns,
+            "speechGapS": gaps,
             "bargeIn": {"detect": detect, "serverCut": cut, "callerHeardCut": heard_cut},
             "readyS": ready,
             "firstFrameAfterConnectS": talk["firstFrameAfterConnectS"],

@@ -15,7 +15,14 @@ from opencharacters.dialogue.tools import ToolSpec
 from opencharacters.pipeline import session as session_module
 from opencharacters.pipeline.frames import Interruption, InterruptionCause
 from opencharacters.speech.listener import PartialTranscript, SpeechStarted, UserTurn
-from tests.support.pipeline import Pause, Wait, make_call, run_frames, tool_call_markup
+from tests.support.pipeline import (
+    Pause,
+    SlowPiecesSynthesizer,
+    Wait,
+    make_call,
+    run_frames,
+    tool_call_markup,
+)
 from tests.support.virtual_time import virtual_time
 
 pytestmark = pytest.mark.unit
@@ -293,7 +300,23 @@ async def test_frames_in_frames_out_a_paused_caller_is_answered_from_the_specula
     # Where the time went: thinking began at the pause, before the turn ended (negative: the
     # fake turn ends at 0.5 s on the session clock), then the first token, then the clause.
     assert timings["thinkingS"] <= timings["firstTokenS"] <= timings["firstClauseS"]
+    assert timings["speechGapS"] == 0, "each piece was there before the one before it ended"
     assert call.transport.states() == ["listening", "thinking", "speaking", "listening"]
+
+
+@virtual_time
+async def test_a_piece_synthesized_late_is_counted_as_a_gap_in_the_sentence() -> None:
+    """A sentence's second half arrives 1 s after its first (0.2 s long) was scheduled: the
+    turn's timings report the silence the caller heard inside the sentence."""
+    call = await make_call(
+        {"Hello": "Four words said here."}, synthesizer=SlowPiecesSynthesizer(1.0)
+    ).start()
+    await call.session.caller_turn(turn("Hello"))
+    await call.until_listening()
+    (timings,) = call.transport.of_type("opencharacters.turn")
+    assert 0.7 <= timings["speechGapS"] <= 1.0
+    assert call.transport.captions() == "Four words said here."
+    await call.stop()
 
 
 @virtual_time

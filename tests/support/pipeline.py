@@ -112,6 +112,23 @@ class FakeSynthesizer:
             yield SpeechSegment(text, AudioChunk(tone, RATE, start_time_s), (), 0.0)
 
 
+class SlowPiecesSynthesizer(FakeSynthesizer):
+    """Each sentence in two halves, the second `late_s` after the first was given."""
+
+    def __init__(self, late_s: float) -> None:
+        self.late_s = late_s
+
+    async def synthesize(
+        self, text_chunks: AsyncIterator[str], voice_id: Voice, start_time_s: float = 0.0
+    ) -> AsyncIterator[SpeechSegment]:
+        async for whole in super().synthesize(text_chunks, voice_id, start_time_s):
+            half = len(whole.audio.samples) // 2
+            for n, part in enumerate((whole.audio.samples[:half], whole.audio.samples[half:])):
+                if n:
+                    await asyncio.sleep(self.late_s)
+                yield SpeechSegment(whole.text, AudioChunk(part, RATE, start_time_s), (), 0.0)
+
+
 class FakeFace:
     """The face animation port: records what it is given."""
 
@@ -300,6 +317,7 @@ def make_call(
     start_script: str | None = None,
     tools: tuple[ToolSpec, ...] = (),
     max_duration_s: int = 300,
+    synthesizer: Any = None,
 ) -> Call:
     """A call whose avatar answers `replies[words]` to the caller's words (call in a test)."""
     model = FakeModel(replies)
@@ -313,7 +331,7 @@ def make_call(
     )
     session = CallSession(
         spec,
-        models=FakeModelSource(FakeModels(None, model, FakeSynthesizer())),
+        models=FakeModelSource(FakeModels(None, model, synthesizer or FakeSynthesizer())),
         engine_settings=EngineSettings(),
         clock=clock,  # type: ignore[arg-type]
         transport=transport,

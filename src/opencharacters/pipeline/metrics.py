@@ -32,6 +32,9 @@ class TurnTimings:
     """Where the knowledge passages given to the model came from."""
     action_score: float | None = None
     """Sessions with actions: call probability + closeness to the nearest action."""
+    speech_gap_s: float = 0.0
+    """Silence inside the answer's sentences: a piece of a sentence synthesized after the piece
+    before it had finished playing (0 when synthesis kept ahead of the voice)."""
 
     def as_json(self) -> dict[str, Any]:
         def rel(at: float | None) -> float | None:
@@ -51,6 +54,7 @@ class TurnTimings:
             "speculated": self.speculated,
             "notes": self.notes,
             "actionScore": None if self.action_score is None else round(self.action_score, 3),
+            "speechGapS": round(self.speech_gap_s, 4),
         }
 
 

@@ -476,6 +476,8 @@ class CallSession:
         async for segment in segments:
             start, end = self.voice.schedule(segment)
             self.metrics.audio_scheduled(reply.timings, self.clock.now(), start)
+            if first_start is not None and reply.timings is not None and start > last_end:
+                reply.timings.speech_gap_s += start - last_end
             if first_start is None:
                 first_start = start
                 if reply.spoken.start_s is None:
