@@ -42,6 +42,18 @@ def resample(samples: Samples, rate_in: int, rate_out: int) -> Samples:
     return out.astype(np.float32)
 
 
+def mono_frame(samples: Samples, sample_rate: int, pts: int, sample_format: str) -> av.AudioFrame:
+    """One PyAV audio frame of mono float samples (`flt` or planar `fltp`), timed in samples."""
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1),
+        format=sample_format,
+        layout="mono",
+    )
+    frame.sample_rate = sample_rate
+    frame.pts = pts
+    return frame
+
+
 class StreamResampler:
     """Resamples audio that arrives in pieces with no seams between them (libswresample keeps
     its filter's history from one piece to the next); `flush()` gives the last few samples the
@@ -59,13 +71,7 @@ class StreamResampler:
     def push(self, samples: Samples) -> Samples:
         if self._resampler is None or len(samples) == 0:
             return samples.astype(np.float32, copy=False)
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1),
-            format="flt",
-            layout="mono",
-        )
-        frame.sample_rate = self._rate_in
-        frame.pts = self._pts
+        frame = mono_frame(samples, self._rate_in, self._pts, "flt")
         self._pts += len(samples)
         return self._collect(self._resampler.resample(frame))
 

@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from opencharacters.media.audio import mono_frame
+
 PixelFormat = Literal["rgb24", "bgr24"]
 _TO_I420 = {"rgb24": cv2.COLOR_RGB2YUV_I420, "bgr24": cv2.COLOR_BGR2YUV_I420}
 _AVCOL_SMPTE170M = 6
@@ -135,13 +137,7 @@ class Mp4Writer:
         self._pending = data[whole:].copy()
 
     def _encode_audio(self, block: npt.NDArray[np.float32]) -> None:
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(block, dtype=np.float32).reshape(1, -1),
-            format="fltp",
-            layout="mono",
-        )
-        frame.sample_rate = self.audio_rate
-        frame.pts = self.audio_samples
+        frame = mono_frame(block, self.audio_rate, self.audio_samples, "fltp")
         frame.time_base = self._audio_time_base
         self._container.mux(self._sound.encode(frame))
         self.audio_samples += len(block)
