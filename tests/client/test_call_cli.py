@@ -30,6 +30,16 @@ def active(http: httpx.Client) -> list[str]:
     return [row["id"] for row in http.get("/v1/realtime_sessions").json()["data"]]
 
 
+def _signals_as_a_terminal_gives_them() -> None:
+    # A child inherits ignored signals and the signal mask: deep in the full suite (native
+    # libraries loaded in this process) the command once never saw the SIGINT it was sent,
+    # while it always did alone. A user's terminal gives the defaults; so does this.
+    interrupting = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupting)
+    for sig in interrupting:
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def call_command(server: Server, avatar_id: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "opencharacters", "call", avatar_id, *args],
@@ -37,6 +47,7 @@ def call_command(server: Server, avatar_id: str, *args: str) -> subprocess.Popen
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_signals_as_a_terminal_gives_them,
     )
 
 
