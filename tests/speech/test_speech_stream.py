@@ -92,3 +92,50 @@ def test_every_voice_speaks_at_about_the_same_level(synthesizer: PresetSynthesiz
         assert np.abs(audio).max() <= 1.0
     assert max(levels.values()) / min(levels.values()) < 1.6, levels
     assert min(levels.values()) > 0.04 and max(levels.values()) < 0.2, levels
+
+
+def test_a_graph_without_piper_s_decoder_is_not_split(synthesizer: PresetSynthesizer) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["input"], ["output"], name="/other/Identity")],
+        "not-piper",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1])],
+    )
+    voice = synthesizer.base_for("clara").voice
+    assert SplitPiper.from_model(voice, helper.make_model(graph), None, 1) is None
+    assert onnx.checker.check_model(helper.make_model(graph)) is None
+
+
+def test_ids_that_do_not_line_up_give_no_spans() -> None:
+    from opencharacters.speech.piper_stream import _phoneme_spans
+
+    id_map = {"_": [0], "^": [1], "$": [2], "a": [5]}
+    counts = np.array([1, 1, 3, 1, 2], dtype=np.int64)
+    spans = _phoneme_spans(["a"], [1, 0, 5, 0, 2], counts, id_map)
+    assert spans is not None and [(s.phoneme, s.samples) for s in spans] == [
+        ("^", 2),
+        ("a", 4),
+        ("$", 2),
+    ]
+    assert _phoneme_spans(["a"], [1, 0, 6, 0, 2], counts, id_map) is None
+    assert _phoneme_spans(["a"], [1, 0, 5, 0], counts, id_map) is None
+
+
+def test_a_voice_that_cannot_be_split_speaks_whole_sentences(
+    synthesizer: PresetSynthesizer,
+) -> None:
+    """The fallback for Piper voices exported without the usual node names: one piece per
+    sentence, peak-normalized as before, with timings that end with the audio."""
+    from dataclasses import replace
+
+    base = synthesizer.base_for("clara")
+    design = VOICE_DESIGNS["clara"]
+    unsplit = replace(base, split=None)
+    pieces = list(synthesizer._whole_sentences("Hello there. How are you?", unsplit, design))
+    assert len(pieces) == 2
+    for audio, timings, _ in pieces:
+        assert np.abs(audio).max() == pytest.approx(0.9, abs=0.01)
+        assert timings[-1].end_s == pytest.approx(len(audio) / synthesizer.sample_rate, abs=0.05)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -20,7 +20,6 @@ import numpy as np
 from opencharacters.domain.voice_designs import SOURCE_MEDIAN_F0_HZ, VOICE_DESIGNS, VoiceDesign
 from opencharacters.engine_settings import TtsSettings
 from opencharacters.media.audio import AudioChunk, Samples, StreamResampler, resample
-from opencharacters.speech.piper_stream import PhonemeSpan
 from opencharacters.speech.piper_voices import (
     CALIBRATION_TEXT,
     BaseVoice,
@@ -111,19 +110,16 @@ _TIMING_MARGIN_S = 0.1
 """A piece's mouth track also sees the phonemes just around it (anticipation, smoothing)."""
 
 
-def _span_timings(
-    spans: tuple[PhonemeSpan, ...] | None, phonemes: list[str], samples: int, rate: int
-) -> tuple[PhonemeTiming, ...]:
-    if not spans:
-        return _even_timings(phonemes, samples / rate)
+def _aligned_timings(durations: Iterable[tuple[str, int]], rate: int) -> tuple[PhonemeTiming, ...]:
+    """Timings from (phoneme, samples) in order, each viseme chosen after the one before."""
     out: list[PhonemeTiming] = []
     position = 0
     previous = "sil"
-    for span in spans:
+    for phoneme, samples in durations:
         start = position / rate
-        position += span.samples
-        previous = viseme_for(span.phoneme, previous)
-        out.append(PhonemeTiming(span.phoneme, previous, start, position / rate))
+        position += samples
+        previous = viseme_for(phoneme, previous)
+        out.append(PhonemeTiming(phoneme, previous, start, position / rate))
     return tuple(out)
 
 
@@ -202,7 +198,7 @@ class PresetSynthesizer:
         if base.split is None:
             yield from self._whole_sentences(text, base, design)
             return
-        gain = self.level(voice_id)
+        gain = self._level(base, design)
         with self._lock:
             sentences = base.split.sentences(text)
         for phonemes in sentences:
@@ -220,7 +216,9 @@ class PresetSynthesizer:
         """The fixed gain of a streamed voice (a sentence's peak is known only at its end):
         measured once per base and design on a calibration sentence (~0.3 s), so every voice
         speaks at about the same loudness."""
-        base, design = self._base_and_design(voice_id)
+        return self._level(*self._base_and_design(voice_id))
+
+    def _level(self, base: BaseVoice, design: VoiceDesign) -> float:
         key = (base.name, design)
         found = self._levels.get(key)
         if found is not None or base.split is None:
@@ -244,7 +242,11 @@ class PresetSynthesizer:
         started = time.perf_counter()
         with self._lock:
             latent = base.split.latent(phonemes, design.length_scale, design.noise_w)
-        timings = _span_timings(latent.spans, phonemes, latent.n_samples, base.sample_rate)
+        timings = (
+            _aligned_timings(((s.phoneme, s.samples) for s in latent.spans), base.sample_rate)
+            if latent.spans
+            else _even_timings(phonemes, latent.n_samples / base.sample_rate)
+        )
         stream = TransformStream(base.sample_rate, design, base.median_f0_hz, gain)
         resampler = StreamResampler(base.sample_rate, self.sample_rate)
         windows = base.split.windows(latent, _FIRST_WINDOW_FRAMES)
@@ -296,15 +298,7 @@ class PresetSynthesizer:
         alignments = getattr(chunk, "phoneme_alignments", None)
         if not alignments:
             return _even_timings(list(getattr(chunk, "phonemes", [])), duration_s)
-        out: list[PhonemeTiming] = []
-        position = 0
-        previous = "sil"
-        for alignment in alignments:
-            start = position / source_rate
-            position += int(alignment.num_samples)
-            previous = viseme_for(alignment.phoneme, previous)
-            out.append(PhonemeTiming(alignment.phoneme, previous, start, position / source_rate))
-        return tuple(out)
+        return _aligned_timings(((a.phoneme, int(a.num_samples)) for a in alignments), source_rate)
 
     def synthesize_text(self, text: str, voice_id: Voice) -> Samples:
         pieces = [audio for audio, _, _ in self.segments(text, voice_id)]

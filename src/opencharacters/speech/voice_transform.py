@@ -162,9 +162,7 @@ class TransformStream:
         self._raw = np.concatenate([self._raw, samples.astype(np.float64)])
         if self._design.f0_hz is None:
             return self._emit_untransformed(self._origin + len(self._raw))
-        start = max(0, self._emitted - self._context)
-        audio = self._raw[start - self._origin :]
-        f0, times = source_pitch(audio, self._rate, _ceiling(self._source_f0), self._source_f0)
+        start, audio, f0, times = self._analysis()
         cut = self._cut(f0, start, start + len(audio))
         if cut is None:
             return np.zeros(0, dtype=np.float32)
@@ -177,10 +175,15 @@ class TransformStream:
             return np.zeros(0, dtype=np.float32)
         if self._design.f0_hz is None or end < self._rate // 50:
             return self._emit_untransformed(end)
+        return self._emit(end, *self._analysis())
+
+    def _analysis(self) -> tuple[int, _Floats, _Floats, _Floats]:
+        """What is not given back yet, from `CONTEXT_S` before it: (its sentence index, the
+        audio, its pitch track, the frame times)."""
         start = max(0, self._emitted - self._context)
         audio = self._raw[start - self._origin :]
         f0, times = source_pitch(audio, self._rate, _ceiling(self._source_f0), self._source_f0)
-        return self._emit(end, start, audio, f0, times)
+        return start, audio, f0, times
 
     def _cut(self, f0: _Floats, start: int, available: int) -> int | None:
         """The middle of an unvoiced stretch that leaves a long enough piece and enough audio
