@@ -106,6 +106,10 @@ class DialogueSettings(BaseModel):
     ("... is open | from nine ...") once it has this many words; 0: at its first mark."""
     first_piece_max_words: int = Field(default=8, ge=0)
     """... and after this many words when no phrase opens (0: no limit)."""
+    hold_for_first_speech: bool = True
+    """The embedded model stops writing while a reply's first piece is synthesized (both
+    compete for the same cores, and the caller hears nothing until that piece is done), and
+    resumes from its cache once the piece's first audio is scheduled."""
     temperature: float = Field(default=0.6, ge=0)
     knowledge_temperature: float = Field(default=0.2, ge=0)
     """For replies given knowledge passages: facts from documents should be repeated, not

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from opencharacters.dialogue.backend import WritingHold
 from opencharacters.dialogue.conversation import Conversation, conversation_prompt
 from opencharacters.dialogue.engines import (
     dialogue_model_path,
@@ -155,6 +156,37 @@ async def test_closing_the_stream_stops_generation_at_once(model: XLlamaDialogue
     again = [d async for d in model.stream(persona, messages, 5)]
     assert again
     assert model.last_timings["predicted_n"] <= 5
+
+
+async def test_a_held_reply_writes_nothing_and_resumes_where_it_stopped(
+    model: XLlamaDialogueModel,
+) -> None:
+    persona = await model.prepare(PERSONA)
+    messages = _messages(persona, "Tell me about the clinic and when it is open.")
+    whole = "".join([d async for d in model.stream(persona, messages, 30)])
+    hold = WritingHold()
+    arrived: list[tuple[float, str]] = []
+    stream = model.stream(persona, messages, 30, hold=hold)
+    arrived.append((time.perf_counter(), await anext(stream)))  # type: ignore[call-overload]
+    hold.hold()
+    held_at = time.perf_counter()
+
+    async def release_later() -> None:
+        await asyncio.sleep(1.0)
+        hold.release()
+
+    releasing = asyncio.create_task(release_later())
+    async for delta in stream:
+        arrived.append((time.perf_counter(), delta))
+    await releasing
+    # At temperature 0 the resumed reply is the reply: nothing lost, nothing repeated.
+    assert "".join(d for _, d in arrived) == whole
+    # The request ends at the next token (one more may be under way at the server); after
+    # that nothing arrives until the release.
+    during = [d for t, d in arrived if held_at < t < held_at + 0.95]
+    assert len(during) <= 2, during
+    assert len(arrived) > 3  # and it went on after the release
+    assert model.last_timings["prompt_n"] <= 3  # only the last written token is read again
 
 
 async def test_the_event_loop_keeps_running_while_the_model_thinks(

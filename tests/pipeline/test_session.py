@@ -320,6 +320,25 @@ async def test_a_piece_synthesized_late_is_counted_as_a_gap_in_the_sentence() ->
 
 
 @virtual_time
+async def test_the_model_is_held_while_the_first_words_are_synthesized() -> None:
+    """The reply was started at the caller's pause (and is written on as it is spoken); its
+    first piece ("Sure,") takes 0.3 s to synthesize. The model writes nothing meanwhile and
+    goes on once that piece's first audio is scheduled, not when the whole piece is (its
+    second half comes 1 s later)."""
+    reply = "Sure, the clinic opens at nine and closes at five."
+    call = await run_frames(
+        [Pause("When do you open"), turn("When do you open")],
+        {"When do you open": reply},
+        synthesizer=SlowPiecesSynthesizer(late_s=1.0, first_s=0.3),
+    )
+    ((word, waited),) = call.model.held
+    assert word == "the"
+    assert 0.25 <= waited <= 0.35
+    assert call.transport.captions() == reply
+    await call.stop()
+
+
+@virtual_time
 async def test_the_callers_words_are_read_ahead_while_they_speak() -> None:
     call = await run_frames(
         [

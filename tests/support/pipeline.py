@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from opencharacters.animation.stream import VideoFrame
+from opencharacters.dialogue.backend import WritingHold
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.tools import ToolCall, ToolRecord, ToolSpec
 from opencharacters.engine.live.tracks import AvatarAudioTrack
@@ -57,6 +58,8 @@ class FakeModel:
         """Every prompt read ahead (the caller still speaking), in order."""
         self.read_ahead_s = 0.0
         """How long a reading ahead takes."""
+        self.held: list[tuple[str, float]] = []
+        """Each wait on a held reply: the word it stopped before, and how long it waited."""
 
     def action_chooser(self) -> None:
         return None
@@ -89,12 +92,20 @@ class FakeModel:
         *,
         speech_only: bool = False,
         temperature: float | None = None,
+        hold: WritingHold | None = None,
     ) -> AsyncIterator[str]:
         user = str(messages[-1]["content"])
         self.calls.append(user)
         self.prompts.append(list(messages))
+        loop = asyncio.get_running_loop()
         for word in self.replies[user].split(" "):
             await asyncio.sleep(0.005)
+            if hold is not None and hold.held:
+                since = loop.time()
+                # The hold is a thread-safe flag (real models wait on it in their thread).
+                while hold.held:  # noqa: ASYNC110
+                    await asyncio.sleep(0.001)
+                self.held.append((word, loop.time() - since))
             yield word + " "
 
 
@@ -113,10 +124,12 @@ class FakeSynthesizer:
 
 
 class SlowPiecesSynthesizer(FakeSynthesizer):
-    """Each sentence in two halves, the second `late_s` after the first was given."""
+    """Each sentence in two halves: the first `first_s` after the sentence was given, the
+    second `late_s` after the first."""
 
-    def __init__(self, late_s: float) -> None:
+    def __init__(self, late_s: float, first_s: float = 0.0) -> None:
         self.late_s = late_s
+        self.first_s = first_s
 
     async def synthesize(
         self, text_chunks: AsyncIterator[str], voice_id: Voice, start_time_s: float = 0.0
@@ -124,8 +137,7 @@ class SlowPiecesSynthesizer(FakeSynthesizer):
         async for whole in super().synthesize(text_chunks, voice_id, start_time_s):
             half = len(whole.audio.samples) // 2
             for n, part in enumerate((whole.audio.samples[:half], whole.audio.samples[half:])):
-                if n:
-                    await asyncio.sleep(self.late_s)
+                await asyncio.sleep(self.late_s if n else self.first_s)
                 yield SpeechSegment(whole.text, AudioChunk(part, RATE, start_time_s), (), 0.0)
 
 
@@ -366,11 +378,14 @@ async def run_frames(
     *,
     start_script: str | None = None,
     tools: tuple[ToolSpec, ...] = (),
+    synthesizer: Any = None,
 ) -> Call:
     """Frames in, as the hearing stage hands them on; the call runs until the avatar's turn
     is over and is then ended. What came out is on the returned call: `transport.sent` (the
     data channel), `transcript`, `face`, the session's history and metrics."""
-    call = await make_call(replies, start_script=start_script, tools=tools).start()
+    call = await make_call(
+        replies, start_script=start_script, tools=tools, synthesizer=synthesizer
+    ).start()
     await call.until_listening()
     for frame in frames:
         if isinstance(frame, Wait):

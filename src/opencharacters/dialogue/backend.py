@@ -6,11 +6,44 @@ Capabilities some backends have are asked for explicitly, never guessed with get
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.tools import ToolCall, ToolSpec
+
+HOLD_LIMIT_S = 2.0
+"""A hold never outlasts this: a reply must not stall on a synthesizer that hangs."""
+
+
+class WritingHold:
+    """Lets the reply's listener stop the model writing for a moment. While the first words of
+    a reply are synthesized, the model writing on and the synthesizer share the same cores,
+    and the caller hears nothing until that synthesis is done: a held model lets it finish
+    sooner. Thread-safe: held and released on the event loop, waited on in the model's thread."""
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+        self._released.set()
+
+    @property
+    def held(self) -> bool:
+        return not self._released.is_set()
+
+    def hold(self) -> None:
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait_released(self, stop: threading.Event, limit_s: float = HOLD_LIMIT_S) -> None:
+        """Blocks until released, `stop` is set or `limit_s` has passed."""
+        deadline = time.monotonic() + limit_s
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self._released.wait(min(left, 0.01)):
+                return
 
 
 class PreparedPersona(Protocol):
@@ -71,10 +104,12 @@ class DialogueModel(Protocol):
         *,
         speech_only: bool = False,
         temperature: float | None = None,
+        hold: WritingHold | None = None,
     ) -> AsyncIterator[str]:
         """Text deltas of the reply. Closing the iterator early (barge-in) stops generation.
         With tools, a reply is either speech or one call written as `<call>{"name",
         "arguments"}</call>` (see dialogue/tools.py), whatever the backend's native form.
         `speech_only`: the reply may not contain call markup (where the backend can enforce
-        it)."""
+        it). `hold`: while held, a model on these cores computes nothing and resumes where it
+        stopped (a server model may ignore it)."""
         ...

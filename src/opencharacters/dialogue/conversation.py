@@ -8,7 +8,12 @@ import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from opencharacters.dialogue.backend import ActionChooser, DialogueModel, PreparedPersona
+from opencharacters.dialogue.backend import (
+    ActionChooser,
+    DialogueModel,
+    PreparedPersona,
+    WritingHold,
+)
 from opencharacters.dialogue.chunker import SpeakableChunker, chunk_text
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.prompt import Note, build_messages, system_prompt, with_knowledge
@@ -89,6 +94,8 @@ class Conversation:
         self.history: list[ChatMessage] = []
         self._persona: PreparedPersona | None = None
         self._calls = 0
+        self.writing = WritingHold()
+        """Held by whoever speaks the replies while a reply's first words are synthesized."""
         mode = settings.tool_replies
         self._templated_tool_replies = mode == "template" or (
             mode == "auto" and settings.backend == "embedded"
@@ -279,6 +286,7 @@ class Conversation:
             tools,
             speech_only=speech_only or bool(self.tools and not tools),
             temperature=self._settings.knowledge_temperature if factual else None,
+            hold=self.writing if self._settings.hold_for_first_speech else None,
         )
         budget = self._settings.max_reply_sentences
         pending = ""

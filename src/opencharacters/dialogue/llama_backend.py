@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from opencharacters.dialogue.backend import PreparedPersona
+from opencharacters.dialogue.backend import PreparedPersona, WritingHold
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.prompt import persona_prefix, prompt_through_words
 from opencharacters.dialogue.tools import (
@@ -273,6 +273,7 @@ class LlamaDialogueModel:
         stop: threading.Event,
         grammar: Any = None,
         temperature: float | None = None,
+        hold: WritingHold | None = None,
     ) -> None:
         tokens = self._fit(messages, max_tokens)
         with self._lock:
@@ -294,6 +295,10 @@ class LlamaDialogueModel:
                 text = piece["choices"][0]["text"]  # type: ignore[index]
                 if text:
                     emit(text)
+                if hold is not None:
+                    # The next token is computed when the loop asks for it: waiting here
+                    # holds the model with nothing lost.
+                    hold.wait_released(stop)
 
     def action_chooser(self) -> LlamaDialogueModel:
         """This model reads its own logits: it decides "act or talk" itself (see below)."""
@@ -404,6 +409,7 @@ class LlamaDialogueModel:
         *,
         speech_only: bool = False,
         temperature: float | None = None,
+        hold: WritingHold | None = None,
     ) -> AsyncIterator[str]:
         if not isinstance(persona, LlamaPersona):
             raise TypeError("a persona prepared by another dialogue backend")
@@ -420,7 +426,9 @@ class LlamaDialogueModel:
                     grammar = _grammar_for(tools)
                 else:
                     grammar = _speech_grammar() if speech_only else None
-                self._generate_sync(persona, messages, max_tokens, emit, stop, grammar, temperature)
+                self._generate_sync(
+                    persona, messages, max_tokens, emit, stop, grammar, temperature, hold
+                )
             except BaseException as exc:  # handed to the consumer, re-raised there
                 emit(exc)
             finally:

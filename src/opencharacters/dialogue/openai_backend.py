@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from opencharacters.dialogue.backend import PreparedPersona
+from opencharacters.dialogue.backend import PreparedPersona, WritingHold
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.tools import CALL_CLOSE, CALL_OPEN, ToolSpec, openai_tools
 from opencharacters.engine_settings import DialogueSettings
@@ -90,7 +90,9 @@ class OpenAIChatModel:
         *,
         speech_only: bool = False,
         temperature: float | None = None,
+        hold: WritingHold | None = None,
     ) -> AsyncIterator[str]:
+        # `hold` is not used: the model runs elsewhere, not on the synthesizer's cores.
         url = self._settings.openai_base_url.rstrip("/") + "/chat/completions"
         headers = {"Accept": "text/event-stream", **self._headers()}
         body: dict[str, Any] = {

@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from opencharacters.dialogue.backend import ActionChooser, DialogueModel, PreparedPersona
+from opencharacters.dialogue.backend import (
+    ActionChooser,
+    DialogueModel,
+    PreparedPersona,
+    WritingHold,
+)
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.tools import ToolSpec
 
@@ -36,6 +41,7 @@ class SplitDialogueModel:
         *,
         speech_only: bool = False,
         temperature: float | None = None,
+        hold: WritingHold | None = None,
     ) -> AsyncIterator[str]:
         return self.talker.stream(
             persona,
@@ -44,6 +50,7 @@ class SplitDialogueModel:
             tools,
             speech_only=speech_only,
             temperature=temperature,
+            hold=hold,
         )
 
     async def read_ahead(self, persona: PreparedPersona, messages: Sequence[ChatMessage]) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opencharacters.dialogue.backend import PreparedPersona
+from opencharacters.dialogue.backend import PreparedPersona, WritingHold
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.prompt import persona_prefix, prompt_through_words
 from opencharacters.dialogue.tools import (
@@ -250,9 +250,11 @@ class XLlamaDialogueModel:
         stop: threading.Event,
         grammar: str | None,
         temperature: float | None,
+        hold: WritingHold | None = None,
     ) -> None:
+        prompt = self._fit(messages, max_tokens)
         request: dict[str, Any] = {
-            "prompt": self._fit(messages, max_tokens),
+            "prompt": prompt,
             "max_tokens": max_tokens,
             "stream": True,
             "stop": self._stop_strings,
@@ -261,10 +263,17 @@ class XLlamaDialogueModel:
         }
         if grammar is not None:
             request["grammar"] = grammar
+        # The server writes on while its callback waits, so a hold ends the request; the
+        # next one continues from the prompt and the words so far, which its cache holds
+        # (one token is read again). A call grammar could not be resumed mid-way: no hold.
+        holdable = hold is not None and grammar in (None, SPEECH_GRAMMAR)
+        written: list[str] = []
         failure: list[str] = []
+        paused = False
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
             """Called by the server for each piece; True stops it (the task is cancelled)."""
+            nonlocal paused
             if stop.is_set():
                 return True
             choices = chunk.get("choices")
@@ -273,18 +282,36 @@ class XLlamaDialogueModel:
                 return True
             text = choices[0].get("text") or ""
             if text:
+                written.append(text)
                 emit(text)
             if chunk.get("timings"):
                 self.last_timings = dict(chunk["timings"])
+            if holdable and hold is not None and hold.held and not choices[0].get("finish_reason"):
+                paused = True
+                return True
             return False
 
         self.last_timings = {}
-        try:
-            self._server.handle_completions(request, on_chunk)
-        finally:
-            self._slot_holds(request["prompt"])
-        if failure:
-            raise RuntimeError(f"llama.cpp stopped the reply: {failure[0]}")
+        while True:
+            paused = False
+            try:
+                self._server.handle_completions(request, on_chunk)
+            finally:
+                self._slot_holds(request["prompt"])
+            if failure:
+                raise RuntimeError(f"llama.cpp stopped the reply: {failure[0]}")
+            left = max_tokens - len(written)
+            if not paused or stop.is_set() or left <= 0:
+                return
+            assert hold is not None
+            hold.wait_released(stop)
+            if stop.is_set():
+                return
+            request = {
+                **request,
+                "prompt": prompt + self.tokenize("".join(written)),
+                "max_tokens": left,
+            }
 
     def _enter(self) -> None:
         with self._busy_lock:
@@ -303,6 +330,7 @@ class XLlamaDialogueModel:
         *,
         speech_only: bool = False,
         temperature: float | None = None,
+        hold: WritingHold | None = None,
     ) -> AsyncIterator[str]:
         if not isinstance(persona, XLlamaPersona):
             raise TypeError("a persona prepared by another dialogue backend")
@@ -319,7 +347,7 @@ class XLlamaDialogueModel:
 
         def run() -> None:
             try:
-                self._generate_sync(messages, max_tokens, emit, stop, grammar, temperature)
+                self._generate_sync(messages, max_tokens, emit, stop, grammar, temperature, hold)
             except BaseException as exc:  # handed to the consumer, re-raised there
                 emit(exc)
             finally:

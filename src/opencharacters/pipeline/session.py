@@ -458,7 +458,10 @@ class CallSession:
                 # Sentence by sentence, so each sentence's words are timed as soon as it is
                 # synthesized, while the previous one is still playing.
                 for sentence in chunk_text([text], first_clause_min_words=_NEVER):
-                    await self._say_sentence(reply, sentence)
+                    if reply.spoken.start_s is None:
+                        await self._say_first(reply, sentence)
+                    else:
+                        await self._say_sentence(reply, sentence)
         finally:
             # Cancelled mid-sentence (barge-in): stop the model now and let the conversation
             # record what it produced before anyone trims it to what was heard.
@@ -469,12 +472,36 @@ class CallSession:
     async def _say_sentence(self, reply: Reply, text: str) -> None:
         await self._play(reply, text, self.voice.segments(text))
 
-    async def _play(self, reply: Reply, text: str, segments: AsyncIterator[Segment]) -> None:
-        """Schedules a sentence's audio as it arrives, then times its words."""
+    async def _say_first(self, reply: Reply, text: str) -> None:
+        """The reply's first words: the model writing on would take cores from their
+        synthesis while the caller waits in silence, so it is held until they are playing."""
+        conversation = self.thinking.conversation
+        if conversation is None:
+            await self._say_sentence(reply, text)
+            return
+        writing = conversation.writing
+        writing.hold()
+        try:
+            await self._play(reply, text, self.voice.segments(text), writing.release)
+        finally:
+            writing.release()
+
+    async def _play(
+        self,
+        reply: Reply,
+        text: str,
+        segments: AsyncIterator[Segment],
+        scheduled: Callable[[], None] | None = None,
+    ) -> None:
+        """Schedules a sentence's audio as it arrives, then times its words. `scheduled` is
+        called once its first audio is on the clock."""
         first_start: float | None = None
         last_end = 0.0
         async for segment in segments:
             start, end = self.voice.schedule(segment)
+            if scheduled is not None:
+                scheduled()
+                scheduled = None
             self.metrics.audio_scheduled(reply.timings, self.clock.now(), start)
             if first_start is not None and reply.timings is not None and start > last_end:
                 reply.timings.speech_gap_s += start - last_end

@@ -36,7 +36,10 @@ class _Piece:
 
 
 class Speaker:
-    def __init__(self, now: Callable[[], float], lead_s: float = 0.05) -> None:
+    def __init__(self, now: Callable[[], float], lead_s: float = 0.02) -> None:
+        """`lead_s`: how far past the playout position the first speech after silence starts.
+        The reader takes audio at its due time and the face renders each frame at its own, so
+        nothing needs more than a frame of slack; every millisecond here is heard as delay."""
         self._now = now
         self._lead = round(lead_s * PLAYOUT_RATE)
         self._pieces: deque[_Piece] = deque()
