@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from opencharacters.dialogue.backend import WritingHold
 from opencharacters.dialogue.conversation import Conversation
 from opencharacters.dialogue.messages import ChatMessage
 from opencharacters.dialogue.tools import (
@@ -144,6 +145,7 @@ class ScriptedModel:
         *,
         speech_only: bool = False,
         temperature: float | None = None,
+        hold: WritingHold | None = None,
     ) -> AsyncIterator[str]:
         self.prompts.append(list(messages))
         self.tools_seen.append(tuple(t.name for t in tools))

@@ -113,6 +113,37 @@ def test_a_click_is_not_speech() -> None:
     assert _run_script(0.1, 1.0, "") == []
 
 
+def _turn_audio_frames(script: list[float]) -> tuple[list[TurnEvent], list[int]]:
+    """Runs a script over audio whose every frame holds its own index; returns the events and
+    the frame indices the turn's audio is made of."""
+    detector = TurnDetector(ScriptedVad(script), VadSettings())  # type: ignore[arg-type]
+    audio = np.repeat(np.arange(len(script), dtype=np.float32), VAD_FRAME_SAMPLES)
+    events = detector.push(audio)
+    ended = [e for e in events if e.kind == "turn_end"]
+    assert ended and ended[0].audio is not None
+    frames = ended[0].audio.reshape(-1, VAD_FRAME_SAMPLES)[:, 0]
+    return events, [int(f) for f in frames]
+
+
+def test_a_short_word_just_before_the_speech_is_part_of_the_turn() -> None:
+    """ "Stop," (5 frames: too short to start a turn), a 0.2 s pause, then "please, ...": the
+    turn starts on "please", but its audio starts before "Stop", or Whisper never hears it."""
+    quiet, stop, pause = _frames(0.5), 5, _frames(0.2)
+    script = [0.0] * quiet + [0.9] * stop + [0.05] * pause + [0.9] * _frames(1.0) + [0.0] * 40
+    events, frames = _turn_audio_frames(script)
+    assert events[0].speech_start_s == pytest.approx((quiet + stop + pause) * FRAME_S)
+    pad = _frames(0.2)
+    assert frames[0] == quiet - pad  # the word, and the usual pre-roll before it
+    assert frames == list(range(frames[0], frames[-1] + 1))
+
+
+def test_a_sound_long_before_the_speech_is_not() -> None:
+    quiet, click, pause = _frames(0.5), 5, _frames(0.8)
+    script = [0.0] * quiet + [0.9] * click + [0.05] * pause + [0.9] * _frames(1.0) + [0.0] * 40
+    _, frames = _turn_audio_frames(script)
+    assert frames[0] == quiet + click + pause - _frames(0.2)  # the usual pre-roll only
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -19,6 +19,12 @@ from opencharacters.speech.vad import VAD_FRAME_SAMPLES, VAD_SAMPLE_RATE, Silero
 
 _FRAME_S = VAD_FRAME_SAMPLES / VAD_SAMPLE_RATE
 _HYSTERESIS = 0.15
+_JOIN_S = 0.5
+"""Sound too short to start a turn, this close before the speech that does, is the turn's first
+word ("Stop, | please ..."): the turn's audio starts with it, or Whisper never hears it."""
+_JOIN_FRAMES = round(_JOIN_S / _FRAME_S)
+_LOOKBACK_FRAMES = round(1.0 / _FRAME_S)
+"""How far before the speech start such a word is kept at most."""
 _DANGLING_WORDS = frozenset(
     [
         "a",
@@ -102,8 +108,12 @@ class TurnDetector:
         self._origin = start_time_s
         self._pending = np.zeros(0, dtype=np.float32)
         self._frames_seen = 0
-        pad_frames = max(1, round(settings.speech_pad_ms / 1000 / _FRAME_S))
-        self._preroll: deque[Samples] = deque(maxlen=pad_frames)
+        self._pad_frames = max(1, round(settings.speech_pad_ms / 1000 / _FRAME_S))
+        self._preroll: deque[Samples] = deque(maxlen=self._pad_frames + _LOOKBACK_FRAMES)
+        """The frames before the current candidate, newest last."""
+        self._dropped: tuple[int, int] | None = None
+        """First and last frame index of the latest sound too short to be speech (with any
+        such sound just before it)."""
         self.last_turn_speech_samples = 0
         """Samples of the last ended turn's audio up to its final speech frame."""
         self._reset_turn()
@@ -182,9 +192,8 @@ class TurnDetector:
                 self._candidate.append(frame)
                 return None
             # Too short to be speech: it becomes pre-roll like any other quiet frame.
-            for old in self._candidate:
-                self._preroll.append(old)
-            self._candidate = []
+            if self._candidate:
+                self._drop_candidate(index)
             self._preroll.append(frame)
             return None
 
@@ -201,11 +210,25 @@ class TurnDetector:
             return self._end_turn(index)
         return None
 
+    def _drop_candidate(self, index: int) -> None:
+        start = self._candidate_start
+        if self._dropped is not None and start - self._dropped[1] <= _JOIN_FRAMES:
+            start = self._dropped[0]
+        self._dropped = (start, index - 1)
+        for old in self._candidate:
+            self._preroll.append(old)
+        self._candidate = []
+
     def _start_speech(self) -> TurnEvent:
         self.in_speech = True
         self._speech_start_frame = self._candidate_start
         self._last_speech_frame = self._candidate_start + len(self._candidate) - 1
-        self._utterance = [*self._preroll, *self._candidate]
+        kept = self._pad_frames
+        if self._dropped is not None and self._candidate_start - self._dropped[1] <= _JOIN_FRAMES:
+            kept = max(kept, self._candidate_start - self._dropped[0] + self._pad_frames)
+        self._dropped = None
+        before = list(self._preroll)[-kept:]
+        self._utterance = [*before, *self._candidate]
         self._utterance_samples = sum(len(frame) for frame in self._utterance)
         self._speech_end_samples = self._utterance_samples
         self._preroll.clear()
@@ -217,7 +240,7 @@ class TurnDetector:
         audio = self.utterance_so_far()
         self.last_turn_speech_samples = len(audio) - self._silent_frames * VAD_FRAME_SAMPLES
         # Keep speech_pad_ms of the trailing silence: Whisper is happier with a soft ending.
-        drop = max(0, self._silent_frames - (self._preroll.maxlen or 0))
+        drop = max(0, self._silent_frames - self._pad_frames)
         if drop:
             audio = audio[: len(audio) - drop * VAD_FRAME_SAMPLES]
         event = TurnEvent(
