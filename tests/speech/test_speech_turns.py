@@ -137,6 +137,17 @@ def test_a_short_word_just_before_the_speech_is_part_of_the_turn() -> None:
     assert frames == list(range(frames[0], frames[-1] + 1))
 
 
+def test_short_sounds_are_kept_at_most_one_second_before_the_speech() -> None:
+    """A chain of short sounds, each close to the next, reaches back 1 s at most."""
+    quiet, burst, gap, bursts = _frames(0.5), 5, 5, 6  # 6 x 0.32 s: ~1.9 s of chain
+    chain = ([0.9] * burst + [0.05] * gap) * bursts
+    script = [0.0] * quiet + chain + [0.9] * _frames(1.0) + [0.0] * 40
+    events, frames = _turn_audio_frames(script)
+    start = quiet + len(chain)
+    assert events[0].speech_start_s == pytest.approx(start * FRAME_S)
+    assert frames[0] == start - _frames(0.2) - _frames(1.0)
+
+
 def test_a_sound_long_before_the_speech_is_not() -> None:
     quiet, click, pause = _frames(0.5), 5, _frames(0.8)
     script = [0.0] * quiet + [0.9] * click + [0.05] * pause + [0.9] * _frames(1.0) + [0.0] * 40

@@ -266,7 +266,7 @@ class XLlamaDialogueModel:
         # The server writes on while its callback waits, so a hold ends the request; the
         # next one continues from the prompt and the words so far, which its cache holds
         # (one token is read again). A call grammar could not be resumed mid-way: no hold.
-        holdable = hold is not None and grammar in (None, SPEECH_GRAMMAR)
+        held_by = hold if grammar in (None, SPEECH_GRAMMAR) else None
         written: list[str] = []
         failure: list[str] = []
         paused = False
@@ -286,7 +286,7 @@ class XLlamaDialogueModel:
                 emit(text)
             if chunk.get("timings"):
                 self.last_timings = dict(chunk["timings"])
-            if holdable and hold is not None and hold.held and not choices[0].get("finish_reason"):
+            if held_by is not None and held_by.held and not choices[0].get("finish_reason"):
                 paused = True
                 return True
             return False
@@ -301,10 +301,9 @@ class XLlamaDialogueModel:
             if failure:
                 raise RuntimeError(f"llama.cpp stopped the reply: {failure[0]}")
             left = max_tokens - len(written)
-            if not paused or stop.is_set() or left <= 0:
+            if held_by is None or not paused or stop.is_set() or left <= 0:
                 return
-            assert hold is not None
-            hold.wait_released(stop)
+            held_by.wait_released(stop)
             if stop.is_set():
                 return
             request = {

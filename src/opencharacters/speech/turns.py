@@ -210,10 +210,17 @@ class TurnDetector:
             return self._end_turn(index)
         return None
 
+    def _dropped_just_before(self, start: int) -> int | None:
+        """Where the short sounds ending just before frame `start` began (None: there were none)."""
+        if self._dropped is not None and start - self._dropped[1] <= _JOIN_FRAMES:
+            return self._dropped[0]
+        return None
+
     def _drop_candidate(self, index: int) -> None:
         start = self._candidate_start
-        if self._dropped is not None and start - self._dropped[1] <= _JOIN_FRAMES:
-            start = self._dropped[0]
+        joined = self._dropped_just_before(start)
+        if joined is not None:
+            start = joined
         self._dropped = (start, index - 1)
         for old in self._candidate:
             self._preroll.append(old)
@@ -224,8 +231,9 @@ class TurnDetector:
         self._speech_start_frame = self._candidate_start
         self._last_speech_frame = self._candidate_start + len(self._candidate) - 1
         kept = self._pad_frames
-        if self._dropped is not None and self._candidate_start - self._dropped[1] <= _JOIN_FRAMES:
-            kept = max(kept, self._candidate_start - self._dropped[0] + self._pad_frames)
+        joined = self._dropped_just_before(self._candidate_start)
+        if joined is not None:
+            kept = max(kept, self._candidate_start - joined + self._pad_frames)
         self._dropped = None
         before = list(self._preroll)[-kept:]
         self._utterance = [*before, *self._candidate]
