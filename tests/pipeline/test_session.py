@@ -93,6 +93,96 @@ async def test_barge_in_keeps_only_the_words_heard() -> None:
     await call.stop()
 
 
+COUNT = "One two three four five. Six seven eight nine ten. Eleven twelve thirteen."
+
+
+@virtual_time
+async def test_an_answer_cut_by_a_sound_without_words_goes_on_from_its_sentence() -> None:
+    """A cough loud and long enough to stop the avatar: when the caller's turn turns out to
+    hold no words, the answer goes on from the start of the sentence it was cut in."""
+    call = await make_call({"Count": COUNT}).start()
+    await call.session.caller_turn(turn("Count"))
+    await call.until_state("speaking")
+    await asyncio.sleep(0.75)  # into the second sentence
+    call.session.caller_started_speaking(call.clock.now())
+    await asyncio.sleep(0.3)
+    _, heard, _ = call.transcript.said()[-1]
+    assert heard.startswith("One two three four five. Six") and not heard.endswith("ten.")
+    asked = len(call.model.calls)
+    await call.session.caller_turn(turn(""))
+    await call.until_state("speaking")
+    await call.until_listening()
+    assert call.transcript.said() == [
+        ("user", "Count", False),
+        ("assistant", heard, True),
+        ("assistant", "Six seven eight nine ten. Eleven twelve thirteen.", False),
+    ]
+    assert len(call.model.calls) == asked, "said again from what was written, not regenerated"
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history == [
+        {"role": "user", "content": "Count"},
+        {"role": "assistant", "content": COUNT},
+    ], "the answer once, whole: it was heard whole in the end"
+    # Another wordless turn, with nothing cut, says nothing more.
+    await call.session.caller_turn(turn(""))
+    await asyncio.sleep(0.5)
+    assert len(call.transcript.said()) == 3
+    await call.stop()
+
+
+@virtual_time
+async def test_an_answer_going_on_can_be_cut_again() -> None:
+    call = await make_call({"Count": COUNT, "Stop": "Sure."}).start()
+    await call.session.caller_turn(turn("Count"))
+    await call.until_state("speaking")
+    await asyncio.sleep(0.75)
+    call.session.caller_started_speaking(call.clock.now())
+    await asyncio.sleep(0.3)
+    await call.session.caller_turn(turn("Hmm."))  # only a sound: the answer goes on at "Six"
+    await call.until_state("speaking")
+    await asyncio.sleep(0.65)  # into "Eleven ..."
+    call.session.caller_started_speaking(call.clock.now())
+    await asyncio.sleep(0.3)
+    _, heard_again, interrupted = call.transcript.said()[-1]
+    assert interrupted and heard_again.startswith("Six seven eight nine ten. Eleven")
+    conversation = call.session.thinking.conversation
+    assert conversation is not None
+    assert conversation.history[-1] == {
+        "role": "assistant",
+        "content": f"One two three four five. {heard_again}",
+    }, "the first sentence heard before, then what was heard of the rest"
+    await call.session.caller_turn(turn("Stop"))  # words this time: they are answered
+    await call.until_listening()
+    assert [content for _, content, _ in call.transcript.said()][-2:] == ["Stop", "Sure."]
+    assert conversation.history[-3:] == [
+        {"role": "assistant", "content": f"One two three four five. {heard_again}"},
+        {"role": "user", "content": "Stop"},
+        {"role": "assistant", "content": "Sure."},
+    ]
+    await call.stop()
+
+
+@virtual_time
+async def test_a_start_script_cut_by_a_sound_without_words_goes_on() -> None:
+    script = "Welcome to the museum. The first hall shows old ships. The second is about lights."
+    call = await make_call({}, start_script=script).start()
+    await call.until_state("speaking")
+    await asyncio.sleep(0.6)  # into the second sentence
+    call.session.caller_started_speaking(call.clock.now())
+    await asyncio.sleep(0.3)
+    await call.session.caller_turn(turn(""))
+    await call.until_state("speaking")
+    await call.until_listening()
+    said = call.transcript.said()
+    assert said[0][0] == "assistant" and said[0][2], "cut"
+    assert said[1:] == [
+        ("assistant", "The first hall shows old ships. The second is about lights.", False)
+    ]
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history == [{"role": "assistant", "content": script}]
+    await call.stop()
+
+
 @virtual_time
 async def test_caller_speech_while_thinking_drops_the_unheard_answer() -> None:
     call = await make_call({"Hm": "A long answer that nobody hears."}).start()
@@ -134,6 +224,25 @@ async def test_a_retracted_turn_is_answered_when_what_followed_had_no_words() ->
     await asyncio.sleep(0.5)
     assert len(call.transcript.said()) == 2
     assert len(call.model.calls) == asked
+    await call.stop()
+
+
+@virtual_time
+async def test_a_retracted_turn_followed_by_an_um_is_answered() -> None:
+    call = await make_call({"What is your name?": "I'm Ada.", "Um.": "Yes?"}).start()
+    await call.session.caller_turn(turn("What is your name?"))
+    call.session.caller_started_speaking(call.clock.now())
+    await call.session.caller_turn(turn("Um."))
+    await call.until_listening()
+    assert "Um." not in call.model.calls
+    assert [content for _, content, _ in call.transcript.said()] == [
+        "What is your name?",
+        "I'm Ada.",
+    ]
+    # "Um." with no answer cut before it is the caller's turn like any other.
+    await call.session.caller_turn(turn("Um."))
+    await call.until_listening()
+    assert call.model.calls[-1] == "Um."
     await call.stop()
 
 

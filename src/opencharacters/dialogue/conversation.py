@@ -125,6 +125,14 @@ class Conversation:
             else:
                 self.history.pop()
 
+    def restore_reply(self, words: str) -> None:
+        """The last reply, cut by a sound that held no words, is said again: its entry holds
+        `words` again (keeping its action call), as if heard whole."""
+        if self.history and self.history[-1]["role"] == "assistant":
+            self.keep_heard(words)
+        elif words:
+            self.add_assistant_line(words)
+
     def take_back_unanswered(self, user_text: str) -> None:
         """The caller's last turn, left unanswered in the history, is about to be answered
         after all: `reply` puts it back with its answer."""

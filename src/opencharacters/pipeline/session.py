@@ -16,7 +16,9 @@ Turn taking, the one state table of the call:
     thinking    first audio of the answer heard    → speaking
     thinking    the caller speaks again            → listening   Interruption(RETRACTED)
     listening   a retracted turn's sequel has no   → thinking    answer the retracted words
-                words (a cough, a noise)
+                words (a cough, a noise, an "um")
+    listening   a barge-in's turn has no words     → thinking    the cut answer goes on, from
+                (a cough, "oh", "hmm")                           the sentence it was cut in
     speaking    the caller speaks (barge-in)       → listening   Interruption(BARGE_IN)
     speaking    the answer has been heard          → listening
     any         maxDuration - 6 s                  → speaking    Interruption(TIME_UP), goodbye
@@ -46,6 +48,7 @@ from opencharacters.pipeline.call import CallSpec, Ending, Outcome
 from opencharacters.pipeline.captions import SpokenReply
 from opencharacters.pipeline.clock import SessionClock
 from opencharacters.pipeline.events import CallerEvents
+from opencharacters.pipeline.fillers import holds_words
 from opencharacters.pipeline.frames import (
     Interruption,
     InterruptionCause,
@@ -67,6 +70,7 @@ from opencharacters.pipeline.ports import (
     TurnDetection,
 )
 from opencharacters.pipeline.recording_feed import RecordingFeed
+from opencharacters.pipeline.resumption import cut_answer
 from opencharacters.pipeline.speaker import PLAYOUT_RATE, Speaker
 from opencharacters.pipeline.stage import Stage, StageTasks
 from opencharacters.pipeline.thinking import Speculation, Thinking, note_source
@@ -101,9 +105,18 @@ class Reply:
     """The caller's turn this answers (None for the start script and the goodbye)."""
     speculation: Speculation | None = None
     turn_recorded: bool = False
-    """The caller's turn (and what was produced) entered the dialogue history."""
+    """The turn is in the dialogue history (an answer: the caller's words and what was
+    produced; a script: its words, entered as it starts); a cut trims it to what was heard."""
     tools: list[ToolRecord] = field(default_factory=list)
     """Actions the model took for this reply, with their results."""
+    played: list[str] = field(default_factory=list)
+    """The sentences scheduled, in order."""
+    written: str | None = None
+    """Everything the reply was to say, once known (None: it cannot be said again after a cut,
+    like the goodbye)."""
+    said_before: str = ""
+    """A cut answer said again: the words of it heard before, which its history entry keeps
+    ahead of what is heard now."""
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -182,6 +195,9 @@ class CallSession:
         self._retracted: tuple[str, asyncio.Task[None]] | None = None
         """The caller's words whose answer was dropped when they went on speaking, and the task
         that settles that answer: answered after all when what followed held no words."""
+        self._barged_in: tuple[Reply, str, asyncio.Task[None]] | None = None
+        """The answer the caller's speech cut, the words heard of it, and the task that settles
+        it: said again when that speech held no words."""
 
     # ----- control (the transport's CallControl) ---------------------------------------------
 
@@ -289,8 +305,12 @@ class CallSession:
             # Nothing was heard, so nothing of this answer stays in the history.
             cut = self.voice.position_s
             settled = self.interrupt(Interruption(InterruptionCause.RETRACTED, reply.turn, cut, ""))
-            if reply.user_text is not None and settled is not None:
+            if settled is None:
+                return
+            if reply.user_text is not None:
                 self._retracted = (reply.user_text, settled)
+            else:  # a cut answer about to go on: it goes on after this sound too, if wordless
+                self._barged_in = (reply, "", settled)
             return
         detected = self.clock.now()
         cut = self.voice.position_s  # where the speaker's clear() cuts: nothing runs between
@@ -302,7 +322,9 @@ class CallSession:
             speech_start_s=speech_start_s,
             detected_s=detected,
         )
-        self.interrupt(frame)
+        settled = self.interrupt(frame)
+        if settled is not None:
+            self._barged_in = (reply, frame.heard, settled)
 
     def interrupt(self, frame: Interruption) -> asyncio.Task[None] | None:
         """Cuts the current turn at every stage at once, then records what was heard of it;
@@ -325,12 +347,16 @@ class CallSession:
         self.thinking.stop_reading_ahead()
         text = event.text.strip()
         retracted, self._retracted = self._retracted, None
-        if not text:
+        barged_in, self._barged_in = self._barged_in, None
+        cut_by_sound = (retracted is not None or barged_in is not None) and not holds_words(text)
+        if not text or cut_by_sound:
             self.thinking.drop_speculation()
             if retracted is not None:
-                # The "more" that dropped the answer was a cough, a noise or a glitch of the
-                # line: left unanswered, the caller's question would meet silence for good.
+                # The "more" that dropped the answer was a cough, an "um", a noise or a glitch
+                # of the line: left unanswered, the caller's question would meet silence.
                 await self._answer_again(*retracted, event)
+            elif barged_in is not None:
+                await self._go_on(*barged_in)
             return
         speculation = self.thinking.take_speculation(text)
         self._turn += 1
@@ -346,6 +372,25 @@ class CallSession:
         if conversation is not None:
             conversation.take_back_unanswered(text)
         self._reply_to(text, event, None)
+
+    async def _go_on(self, cut: Reply, heard: str, settled: asyncio.Task[None]) -> None:
+        """The sound that cut the answer held no words: the answer goes on."""
+        await asyncio.wait({settled})  # what was heard of it has entered the history
+        if self._reply is not None or cut.written is None:
+            return  # the goodbye (maxDuration) began meanwhile
+        rest = cut_answer(cut.played, heard, cut.written)
+        if rest is None:
+            return
+        conversation = self.thinking.conversation
+        if conversation is None:
+            return
+        again = rest.again
+        reply = self._start_reply(lambda going_on: self._say(going_on, _one(again)))
+        reply.written = rest.again
+        reply.said_before = _joined(cut.said_before, rest.kept)
+        # In the history as if heard whole; cut again, it is trimmed to what was heard.
+        conversation.restore_reply(_joined(reply.said_before, rest.again))
+        reply.turn_recorded = True
 
     def _reply_to(self, text: str, event: UserTurn, speculation: Speculation | None) -> None:
         """Starts the answer to the caller's words, timed from `event`, the turn that ended."""
@@ -392,10 +437,12 @@ class CallSession:
 
     def _speak_script(self, text: str) -> Speech:
         async def speak(reply: Reply) -> None:
-            await self._say(reply, _one(text))
+            reply.written = text
             conversation = self.thinking.conversation
             if conversation is not None:
                 conversation.add_assistant_line(text)
+                reply.turn_recorded = True
+            await self._say(reply, _one(text))
 
         return speak
 
@@ -440,6 +487,7 @@ class CallSession:
                     await asyncio.wait({speculation.task})
                 conversation.record_turn(user_text, record)
                 reply.turn_recorded = True
+                reply.written = record.text
 
         return answer
 
@@ -511,17 +559,19 @@ class CallSession:
                     self.tasks.spawn(self._speaking_at(start), "speaking-state")
             last_end = end
         if first_start is not None:
+            reply.played.append(text)
             words = reply.spoken.add(text, first_start, last_end)
             assert reply.spoken.start_s is not None
             self.heard.add(reply.turn, words, reply.spoken.start_s)
 
     def _speak_prepared(self, lines: list[PreparedLine]) -> Speech:
         async def speak(reply: Reply) -> None:
-            for sentence, segments in lines:
-                await self._play(reply, sentence, _iterate(segments))
             conversation = self.thinking.conversation
             if conversation is not None:
                 conversation.add_assistant_line(" ".join(s for s, _ in lines))
+                reply.turn_recorded = True
+            for sentence, segments in lines:
+                await self._play(reply, sentence, _iterate(segments))
 
         return speak
 
@@ -544,10 +594,8 @@ class CallSession:
             reply.turn_recorded = True
         heard = reply.spoken.heard_by(until_s)
         complete = reply.fully_scheduled and heard == reply.spoken.text
-        if interrupted and conversation is not None and not reply.is_script:
-            conversation.keep_heard(heard)
-        elif interrupted and reply.is_script and heard and conversation is not None:
-            conversation.add_assistant_line(heard)
+        if interrupted and conversation is not None and reply.turn_recorded:
+            conversation.keep_heard(_joined(reply.said_before, heard))
         without_words = not heard or reply.spoken.start_s is None
         await self.transcript.settle(
             reply.turn,
@@ -606,6 +654,10 @@ class CallSession:
 
     def recording_duration_s(self) -> float:
         return 0.0 if self.connected_at_s is None else self.clock.now() - self.connected_at_s
+
+
+def _joined(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
 
 
 async def _one(text: str) -> AsyncIterator[str]:

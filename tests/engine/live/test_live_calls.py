@@ -141,6 +141,46 @@ async def test_speaking_over_the_avatar_interrupts_it(
     assert transcript[-1]["role"] == "assistant" and not transcript[-1].get("interrupted")
 
 
+async def test_an_um_over_the_avatar_stops_it_and_it_goes_on(
+    live_server: Server, api: httpx.Client, say_naturally: Say
+) -> None:
+    """A sound over the avatar stops it at once (no words are known yet); when the sound turns
+    out to hold none, the avatar goes on from the start of the sentence it was cut in."""
+    sentences = [
+        "Welcome to the harbour museum.",
+        "Our first hall shows the ships that were built here a century ago.",
+        "The second hall is about the lighthouse keepers and their families.",
+        "At the end you can climb the old crane and look over the whole bay.",
+    ]
+    script = " ".join(sentences)
+    avatar = create_avatar(api, name="Max", startScript=script)
+    async with Caller(live_server.base_url, API_KEY, avatar) as call:
+        await call.wait_for_state("speaking", 30)
+        await asyncio.sleep(3.0)
+        call.say(*say_naturally("Um."))
+        await call.wait_for(lambda m: m.get("type") == "opencharacters.interrupted", 15)
+        await call.wait_for_state("speaking", 30)
+        await call.wait_until_listening(60)
+        cut = next(
+            m for _, m in call.received.messages if m.get("type") == "opencharacters.interrupted"
+        )
+        heard = cut["heard"]
+        said = call.received.transcript("assistant")
+        assert call.received.transcript("user") == {}, "the sound was no turn of the caller's"
+    assert heard and script.startswith(heard) and len(heard) < len(script)
+    assert list(said) == [1, 2] and said[1].strip() == heard
+    again = said[2].strip()
+    (start,) = [i for i in range(len(sentences)) if again == " ".join(sentences[i:])]
+    kept = " ".join(sentences[:start])
+    assert heard.startswith(kept) and len(heard) > len(kept), "from the sentence cut into"
+    wait_status(api, call.session_id, {"COMPLETED"})
+    transcript = conversation(api, call.session_id)["transcript"]
+    assert [(e["role"], e["content"], e.get("interrupted", False)) for e in transcript] == [
+        ("assistant", heard, True),
+        ("assistant", again, False),
+    ]
+
+
 async def test_two_calls_at_once_stay_separate(live_server: Server, api: httpx.Client) -> None:
     first = create_avatar(api, name="Bo", startScript="Bo here, hello from the bakery.")
     second = create_avatar(api, name="Cy", startScript="Cy speaking, welcome to the garage.")
