@@ -7,7 +7,9 @@ from opencharacters.pipeline.fillers import holds_words
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("text", ["", " ", "Um.", "M.", "Ah.", "Oh, oh.", "Hmm?", "Mm-hmm.", "Uh... um"])
+@pytest.mark.parametrize(
+    "text", ["", " ", "Um.", "M.", "Ah.", "Oh, oh.", "Hmm?", "Mm-hmm.", "Uh... um"]
+)
 def test_sounds_alone_hold_no_words(text: str) -> None:
     assert not holds_words(text)
 

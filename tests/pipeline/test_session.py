@@ -170,6 +170,11 @@ async def test_a_start_script_cut_by_a_sound_without_words_goes_on() -> None:
     await asyncio.sleep(0.6)  # into the second sentence
     call.session.caller_started_speaking(call.clock.now())
     await asyncio.sleep(0.3)
+    _, heard, _ = call.transcript.said()[0]
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history == [
+        {"role": "assistant", "content": heard}
+    ], "once, as heard (a cut script was entered whole and then again as heard)"
     await call.session.caller_turn(turn(""))
     await call.until_state("speaking")
     await call.until_listening()
