@@ -137,7 +137,10 @@ async def test_speaking_over_the_avatar_interrupts_it(
     assert transcript[0]["interrupted"] is True
     # A pause after "Stop, please." may end a turn: the caller's words can span two entries.
     said = " ".join(e["content"] for e in transcript if e["role"] == "user")
-    assert {"stop", "moon"} <= words(said)
+    assert {"please", "moon"} <= words(said)
+    # The short first word is in the turn (a full run once lost it); Whisper may mishear one
+    # short word in a call ("Scott, please, how far away is the moon?").
+    assert re.match(r"\W*[a-z']+\W+please\b", said.lower()), said
     assert transcript[-1]["role"] == "assistant" and not transcript[-1].get("interrupted")
 
 
