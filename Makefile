@@ -46,11 +46,19 @@ run: system venv models
 	$(if $(filter livekit,$(TRANSPORT)),@scripts/setup-web.sh)
 	$(if $(filter livekit,$(TRANSPORT)),scripts/with-livekit.sh) $(BIN)/opencharacters serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) --dev-key-file
 
+# The suite in two runs. Tests without a live call spend their time starting servers and
+# waiting on them, so two run at once (one test file per process); calls and browsers, whose
+# media keep real time, then run one at a time, as on a machine that serves calls. Both runs
+# always run; the exit status is the first failing run's.
 test: setup
-	$(BIN)/pytest -q --durations=25
+	@without_calls=0; with_calls=0; \
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not (e2e or browser)" --durations=15 \
+		|| without_calls=$$?; \
+	$(BIN)/pytest -q -m "e2e or browser" --durations=15 || with_calls=$$?; \
+	if [ $$without_calls -ne 0 ]; then exit $$without_calls; fi; exit $$with_calls
 
 test-fast: venv
-	$(BIN)/pytest -q -m "(unit or integration) and not slow"
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "(unit or integration) and not slow"
 
 lint: venv
 	$(BIN)/ruff format --check src tests bench

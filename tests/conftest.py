@@ -22,6 +22,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "[postgresql" in item.nodeid:
             item.add_marker(pytest.mark.postgres)
     if os.environ.get(POSTGRES_ENV):
+        run_once_on_postgresql(config, items)
         return
     if os.environ.get("CI"):
         raise pytest.UsageError(f"CI must set {POSTGRES_ENV}: the suite runs on PostgreSQL too")
@@ -29,6 +30,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgresql" in item.keywords or "[postgresql" in item.nodeid:
             item.add_marker(skip)
+
+
+def run_once_on_postgresql(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `one_database` (a voice cloned, an SDK driven, a worker killed: the store
+    only keeps their results) run on PostgreSQL alone; the store's own behaviour, and every flow
+    whose SQL differs, is tested on both."""
+    once = [item for item in items if _database_of(item) == "sqlite" and _runs_once(item)]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        dropped = set(once)
+        items[:] = [item for item in items if item not in dropped]
+
+
+def _runs_once(item: pytest.Item) -> bool:
+    return item.get_closest_marker("one_database") is not None
+
+
+def _database_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("database_url")
 
 
 def check_layers(items: list[pytest.Item]) -> None:

@@ -49,6 +49,7 @@ def video_facts(url: str) -> tuple[int, int, int, float, bool]:
     return frames, width, height, duration, has_audio
 
 
+@pytest.mark.one_database
 def test_text_becomes_a_talking_video(client: RunwayML, server: Server, avatar_id: str) -> None:
     created = client.avatar_videos.create(
         model="gwm1_avatars",

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.integration
 DOCX_MEDIA = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
+@pytest.mark.one_database
 def test_an_uploaded_pdf_becomes_a_file_document(client: RunwayML, server: Server) -> None:
     uploaded = client.uploads.create_ephemeral(
         file=("returns.pdf", pdf([["Returns", "Returns are free within 30 days."]]))

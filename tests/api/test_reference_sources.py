@@ -38,6 +38,7 @@ def fetching_server(make_server: Any, host: TlsHost) -> Server:
     return server
 
 
+@pytest.mark.one_database
 def test_https_image_is_fetched_and_processed(fetching_server: Server, host: TlsHost) -> None:
     with api(fetching_server) as http:
         avatar = ready_avatar(http, referenceImage=f"{host.base_url}/face.jpg")
@@ -64,6 +65,7 @@ def test_https_failures_have_reasons(
     assert reason in avatar["failureReason"]
 
 
+@pytest.mark.one_database
 def test_private_addresses_are_refused_by_default(server: Server, host: TlsHost) -> None:
     # The default server neither trusts the test CA nor allows loopback, nor other ports than
     # 443 and 8443. (Redirects: tests/api/test_ssrf.py.)
@@ -83,6 +85,7 @@ def test_private_addresses_are_refused_by_default(server: Server, host: TlsHost)
         assert avatar["failureReason"] == f"Could not download the reference image: {reason}."
 
 
+@pytest.mark.one_database
 def test_untrusted_certificates_are_refused(make_server: Any, host: TlsHost) -> None:
     strict = make_server(OPENCHARACTERS_FETCH_ALLOW_PRIVATE="true", OPENCHARACTERS_FETCH_PORTS="*")
     with api(strict) as http:
@@ -146,6 +149,7 @@ def test_upload_protocol_edges(server: Server) -> None:
             assert response.status_code == 400 and mentions in error_of(response)
 
 
+@pytest.mark.one_database
 def test_upload_size_limit(make_server: Any) -> None:
     small = make_server(OPENCHARACTERS_UPLOAD_MAX_BYTES="100000")
     with api(small) as http:

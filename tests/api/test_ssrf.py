@@ -18,7 +18,7 @@ from tests.support.media import FACE_JPEG
 from tests.support.server import Server
 from tests.support.tls import TlsHost, Trap, tls_host, trap_listener
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.one_database]
 
 HOST_ADDRESS = "127.0.0.2"
 

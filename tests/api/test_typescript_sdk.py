@@ -24,7 +24,7 @@ CACHE = ROOT / ".cache" / "typescript-sdk"
 SCRIPT = Path(__file__).with_name("typescript_sdk") / "avatar_checks.mjs"
 FACE = ROOT / "tests" / "assets" / "astronaut.jpg"
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.one_database]
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from opencharacters.assets import PIPER_JOE
 from tests.support.http import api, error_of, wait_for
 from tests.support.server import Server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.one_database]
 
 PROMPT = "A bright, quick young female voice with a cheerful manner"
 

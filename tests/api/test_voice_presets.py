@@ -15,6 +15,7 @@ from tests.support.server import Server
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.one_database
 def test_presets_list_and_preview_audio(server: Server) -> None:
     with api(server) as http:
         listed = http.get("/v1/voice_presets").json()["data"]

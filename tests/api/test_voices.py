@@ -86,6 +86,7 @@ def text_source(prompt: str = PROMPT, model: str = "eleven_ttv_v3") -> dict[str,
     return {"type": "text", "prompt": prompt, "model": model}
 
 
+@pytest.mark.one_database
 def test_designed_voice_becomes_ready_with_a_preview(client: RunwayML, server: Server) -> None:
     created = client.voices.create(name="Narrator", description="for stories", from_=text_source())
     first = client.voices.retrieve(created.id)
@@ -131,6 +132,7 @@ def test_preview_returns_a_signed_url_and_duration(client: RunwayML, server: Ser
     assert read["attributes"]["gender"] == "female" and read["attributes"]["pace"] != "medium"
 
 
+@pytest.mark.one_database
 def test_cloned_voice_from_a_data_uri(server: Server, speech_wav: bytes) -> None:
     with api(server) as http:
         voice_id = create(
@@ -143,6 +145,7 @@ def test_cloned_voice_from_a_data_uri(server: Server, speech_wav: bytes) -> None
     assert httpx.get(body["previewUrl"], timeout=60).status_code == 200
 
 
+@pytest.mark.one_database
 def test_cloned_voice_from_an_upload(server: Server, speech_wav: bytes) -> None:
     with api(server) as http:
         upload = http.post("/v1/uploads", json={"filename": "sample.wav", "type": "ephemeral"})

@@ -19,7 +19,8 @@ from tests.support.server import API_KEY, Server
 from tests.support.webhook_receiver import Received, Receiver
 from tests.webhooks.conftest import register
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# Which events a call and the media jobs raise; the outbox itself: test_delivery.py, both stores.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.one_database]
 
 
 def silent_wav(seconds: float, rate: int = 16_000) -> bytes:

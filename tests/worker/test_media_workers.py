@@ -96,6 +96,7 @@ async def peer_closed(call: Caller, timeout_s: float) -> float:
     raise AssertionError(f"the caller did not see the call end within {timeout_s} s")
 
 
+@pytest.mark.one_database
 async def test_a_separate_worker_serves_a_call_and_its_crash_keeps_the_record(
     api_server: Server,
     api: httpx.Client,
@@ -174,6 +175,7 @@ async def test_a_separate_worker_serves_a_call_and_its_crash_keeps_the_record(
     ] == "FAILED"
 
 
+@pytest.mark.one_database
 async def test_delete_on_the_api_ends_the_call_in_its_worker_at_once(
     api_server: Server, api: httpx.Client, avatar_id: str, workers: list[MediaWorker]
 ) -> None:
@@ -238,6 +240,7 @@ def personas_read(worker: MediaWorker, trigger: str, figure: str = "count") -> f
     return values[0] if values else 0.0
 
 
+@pytest.mark.one_database
 async def test_an_idle_worker_reads_a_saved_avatars_persona_before_its_first_call(
     api_server: Server, api: httpx.Client, workers: list[MediaWorker]
 ) -> None:
@@ -264,6 +267,7 @@ def queued(api: httpx.Client, session_id: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.one_database
 def test_a_workers_endpoint_answers_only_the_deployment(
     api_server: Server, workers: list[MediaWorker]
 ) -> None:
