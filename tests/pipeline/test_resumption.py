@@ -42,3 +42,13 @@ def test_words_said_but_not_written_keep_to_what_was_played() -> None:
     assert cut_answer(played, "Sure, here", "Anything else?") == CutAnswer(
         "", "Sure, here it is. Anything else?"
     )
+
+
+def test_an_answer_cut_while_being_written_goes_on_to_its_last_full_sentence() -> None:
+    written = "The clinic is open, from nine to five. We close"
+    played = ["The clinic is open,"]
+    assert cut_answer(played, "The", written, finished=False) == CutAnswer(
+        "", "The clinic is open, from nine to five."
+    )
+    assert cut_answer(played, "The", "The clinic is open,", finished=False) is None
+    assert cut_answer(played, "The", "The clinic is open,") == CutAnswer("", "The clinic is open,")

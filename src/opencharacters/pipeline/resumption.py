@@ -7,8 +7,11 @@ a speaker repeats the sentence they were in when someone coughed, to the end of 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]*(?=\s|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +22,14 @@ class CutAnswer:
     """From the start of the cut sentence to the end of what was written."""
 
 
-def cut_answer(played: Sequence[str], heard: str, written: str) -> CutAnswer | None:
+def cut_answer(
+    played: Sequence[str], heard: str, written: str, *, finished: bool = True
+) -> CutAnswer | None:
     """`played`: the sentences scheduled, in order (their words are the ones `heard` counts);
     `heard`: the words heard before the cut; `written`: all the answer's words, including those
-    written but not yet scheduled. None when nothing is left to say."""
+    written but not yet scheduled; `finished`: all of it was scheduled (else the model may have
+    been stopped mid-sentence, and words after the last sentence end are not said). None when
+    nothing is left to say."""
     heard_count = len(heard.split())
     kept: list[str] = []
     counted = 0
@@ -42,6 +49,9 @@ def cut_answer(played: Sequence[str], heard: str, written: str) -> CutAnswer | N
         if tail:
             rest.append(" ".join(tail))
     again = " ".join(rest).strip()
+    if not finished:
+        ends = [match.end() for match in _SENTENCE_END.finditer(again)]
+        again = again[: ends[-1]] if ends else ""
     if not again:
         return None
     return CutAnswer(" ".join(kept), again)

@@ -378,7 +378,7 @@ class CallSession:
         await asyncio.wait({settled})  # what was heard of it has entered the history
         if self._reply is not None or cut.written is None:
             return  # the goodbye (maxDuration) began meanwhile
-        rest = cut_answer(cut.played, heard, cut.written)
+        rest = cut_answer(cut.played, heard, cut.written, finished=cut.fully_scheduled)
         if rest is None:
             return
         conversation = self.thinking.conversation
