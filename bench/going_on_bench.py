@@ -1,11 +1,13 @@
 """An answer cut by a sound that holds no words: does the avatar go on, and how soon.
 
 Each call's avatar says a four-sentence greeting; --at-s seconds into it the caller says
---sound ("Um." in Piper's "vincent" voice by default). Reported per call: the sound's onset →
-the interruption message (barge-in, as the caller sees it), the sound's end → the first loud
-avatar audio after it (the answer going on), the sentence it went on from, and whether the sound
-became a caller turn. Variants (--variant LABEL=SRC) run interleaved, one server per variant and
-round, so old code (which stays silent) and new can be compared in one run:
+--sound (by default espeak-ng's "Um, um.", which Whisper hears as such through Opus; Piper's
+"Um." came back as "and" or "down" in half its renderings; --voice vincent for Piper).
+Reported per call: the sound's onset → the interruption message (barge-in, as the caller sees
+it); what followed (the greeting going on, from which sentence, or the sound answered as a
+caller's turn, or silence); and the sound's end → the avatar's "speaking" state again (sent
+as the first audio leaves the server). Variants (--variant LABEL=SRC) run interleaved, one
+server per variant and round:
 
     cd bench && ../.venv/bin/python going_on_bench.py --rounds 2 \\
         --variant before=/work/wt/before/src --variant after=../src
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from common import load_average, write_results
+from common import espeak, load_average, write_results
 from live_bench import API_KEY, ROOT, caller_voice, create_avatar, parse_variant, running_server
 from opencharacters.client.call import Caller, CallTimeout
 from opencharacters.media.audio import Samples
@@ -33,7 +35,6 @@ SENTENCES = [
     "The second hall is about the lighthouse keepers and their families.",
     "At the end you can climb the old crane and look over the whole bay.",
 ]
-LOUD = 0.02
 
 
 async def one_call(base: str, avatar_id: str, at_s: float, sound: tuple[Samples, int]) -> Any:
@@ -41,36 +42,35 @@ async def one_call(base: str, avatar_id: str, at_s: float, sound: tuple[Samples,
     async with Caller(base, API_KEY, avatar_id, session_options={"maxDuration": 90}) as call:
         await call.wait_for_state("speaking", 60)
         await asyncio.sleep(at_s)
-        said = call.say(samples, rate)
-        sound_end = await said
+        sound_end = await call.say(samples, rate)
         onset = sound_end - len(samples) / rate
-        cut_at = await call.wait_for(lambda m: m.get("type") == "opencharacters.interrupted", 15)
-        await call.wait_until_listening(30)
-        # Either the answer goes on (speaking again), or the call stays quiet for good.
-        went_on = True
         try:
-            await call.wait_for_state("speaking", 8)
+            cut_at = await call.wait_for(_interrupted, 10)
+        except CallTimeout:  # too short or too quiet to be taken for speech
+            return {"interrupted": False}
+        await call.wait_until_listening(30)
+        # The avatar speaks again (the answer goes on, or the sound is answered), or not at all.
+        again_at: float | None
+        try:
+            again_at = await call.wait_for_state("speaking", 8)
             await call.wait_until_listening(60)
-        except CallTimeout:  # nothing more was said
-            went_on = False
-        audio = call.received.audio
-    again_at = next((at for at, s in audio if at > sound_end and np.abs(s).max() > LOUD), None)
+        except CallTimeout:
+            again_at = None
     said_turns = call.received.transcript("assistant")
-    heard = next(
-        m["heard"]
-        for _, m in call.received.messages
-        if m.get("type") == "opencharacters.interrupted"
-    )
-    again = said_turns.get(max(said_turns), "").strip() if went_on and len(said_turns) > 1 else ""
+    heard = next(m["heard"] for _, m in call.received.messages if _interrupted(m))
+    again = said_turns[max(said_turns)].strip() if again_at and len(said_turns) > 1 else ""
     from_sentence = next(
         (i for i in range(len(SENTENCES)) if again and again == " ".join(SENTENCES[i:])), None
     )
     counts = np.cumsum([len(sentence.split()) for sentence in SENTENCES])
     cut_sentence = int(np.searchsorted(counts, len(heard.split()), side="right"))
     return {
+        "interrupted": True,
         "onsetToInterruptedS": round(cut_at - onset, 3),
-        "wentOn": went_on,
-        "soundEndToAudioAgainS": round(again_at - sound_end, 3) if went_on and again_at else None,
+        "spokeAgain": again_at is not None,
+        "wentOn": from_sentence is not None,
+        # The speaking state is sent when the first audio of what follows leaves the server.
+        "soundEndToSpeakingAgainS": round(again_at - sound_end, 3) if again_at else None,
         "heardWords": len(heard.split()),
         "cutSentence": cut_sentence,
         "wentOnFromSentence": from_sentence,
@@ -78,8 +78,15 @@ async def one_call(base: str, avatar_id: str, at_s: float, sound: tuple[Samples,
     }
 
 
+def _interrupted(message: dict[str, Any]) -> bool:
+    return message.get("type") == "opencharacters.interrupted"
+
+
 def run_variant(args: argparse.Namespace, source: Path, env: dict[str, str]) -> list[Any]:
-    sound = caller_voice([args.sound])[0]
+    if args.voice == "espeak":
+        sound = espeak(args.sound, speed=150)
+    else:
+        sound = caller_voice([args.sound], args.voice)[0]
     results = []
     with running_server({"OPENCHARACTERS_SESSION_CAPACITY": "1", **env}, source) as (base, _):
         avatar_id = create_avatar(base, name="Max", startScript=" ".join(SENTENCES))
@@ -94,7 +101,8 @@ def run_variant(args: argparse.Namespace, source: Path, env: dict[str, str]) -> 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--sound", default="Um.")
+    parser.add_argument("--sound", default="Um, um.")
+    parser.add_argument("--voice", default="espeak", help="espeak, or a Piper preset voice")
     parser.add_argument("--at-s", type=float, nargs="+", default=[2.0, 4.0, 6.0])
     parser.add_argument("--variant", action="append", default=[], help="LABEL=SRC[;ENV=V,...]")
     args = parser.parse_args()
@@ -108,22 +116,28 @@ def main() -> None:
             runs[label] += run_variant(args, source, env)
     summary: dict[str, Any] = {}
     for label, results in runs.items():
-        again = [r["soundEndToAudioAgainS"] for r in results if r["soundEndToAudioAgainS"]]
-        cut = [r["onsetToInterruptedS"] for r in results]
+        cut_calls = [r for r in results if r["interrupted"]]
+        going_on = [r["soundEndToSpeakingAgainS"] for r in cut_calls if r["wentOn"]]
+        cut = [r["onsetToInterruptedS"] for r in cut_calls]
         summary[label] = {
             "calls": len(results),
-            "wentOn": sum(r["wentOn"] for r in results),
-            "fromTheCutSentence": sum(r["wentOnFromSentence"] == r["cutSentence"] for r in results),
-            "callerTurns": sum(r["callerTurns"] for r in results),
-            "onsetToInterruptedP50S": round(statistics.median(cut), 3),
-            "soundEndToAudioAgainP50S": round(statistics.median(again), 3) if again else None,
-            "soundEndToAudioAgainS": again,
+            "interrupted": len(cut_calls),
+            "wentOn": sum(r["wentOn"] for r in cut_calls),
+            "fromTheCutSentence": sum(
+                r["wentOnFromSentence"] == r["cutSentence"] for r in cut_calls if r["wentOn"]
+            ),
+            "soundAnsweredAsATurn": sum(r["callerTurns"] > 0 for r in cut_calls),
+            "silentAfterTheCut": sum(not r["spokeAgain"] for r in cut_calls),
+            "onsetToInterruptedP50S": round(statistics.median(cut), 3) if cut else None,
+            "soundEndToGoingOnP50S": round(statistics.median(going_on), 3) if going_on else None,
+            "soundEndToGoingOnS": going_on,
         }
         print(f"{label}: {summary[label]}")
     write_results(
         "going_on",
         {
             "sound": args.sound,
+            "voice": args.voice,
             "atS": args.at_s,
             "loadAverage": load_average(),
             "wallS": round(time.monotonic() - started, 1),

@@ -320,11 +320,9 @@ async def conversation_run(
     }
 
 
-def caller_voice(lines: list[str]) -> list[tuple[Samples, int]]:
+def caller_voice(lines: list[str], voice: str = "vincent") -> list[tuple[Samples, int]]:
     synthesizer = load_synthesizer(EngineSettings())
-    return [
-        (synthesizer.synthesize_text(text, "vincent"), synthesizer.sample_rate) for text in lines
-    ]
+    return [(synthesizer.synthesize_text(text, voice), synthesizer.sample_rate) for text in lines]
 
 
 def barge_in_client_latency(result: dict[str, Any]) -> list[float]:
