@@ -42,17 +42,23 @@ async def one_call(base: str, avatar_id: str, at_s: float, sound: tuple[Samples,
     async with Caller(base, API_KEY, avatar_id, session_options={"maxDuration": 90}) as call:
         await call.wait_for_state("speaking", 60)
         await asyncio.sleep(at_s)
-        sound_end = await call.say(samples, rate)
+        before = len(call.received.messages)
+        sound_end = await call.say(samples, rate)  # resolves once the last packet is sent
         onset = sound_end - len(samples) / rate
-        try:
-            cut_at = await call.wait_for(_interrupted, 10)
-        except CallTimeout:  # too short or too quiet to be taken for speech
-            return {"interrupted": False}
-        await call.wait_until_listening(30)
+        cut = _first(call.received.messages, before, _interrupted)
+        if cut is None:
+            try:
+                await call.wait_for(_interrupted, 10)
+            except CallTimeout:  # too short or too quiet to be taken for speech
+                return {"interrupted": False}
+            cut = _first(call.received.messages, before, _interrupted)
+        assert cut is not None
+        cut_at = call.received.messages[cut][0]
         # The avatar speaks again (the answer goes on, or the sound is answered), or not at all.
         again_at: float | None
         try:
-            again_at = await call.wait_for_state("speaking", 8)
+            spoke = await call.wait_for_state_since("speaking", cut + 1, 10)
+            again_at = call.received.messages[spoke][0]
             await call.wait_until_listening(60)
         except CallTimeout:
             again_at = None
@@ -80,6 +86,10 @@ async def one_call(base: str, avatar_id: str, at_s: float, sound: tuple[Samples,
 
 def _interrupted(message: dict[str, Any]) -> bool:
     return message.get("type") == "opencharacters.interrupted"
+
+
+def _first(messages: list[tuple[float, dict[str, Any]]], since: int, wanted: Any) -> int | None:
+    return next((i for i in range(since, len(messages)) if wanted(messages[i][1])), None)
 
 
 def run_variant(args: argparse.Namespace, source: Path, env: dict[str, str]) -> list[Any]:
