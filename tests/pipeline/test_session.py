@@ -131,6 +131,36 @@ async def test_an_answer_cut_by_a_sound_without_words_goes_on_from_its_sentence(
 
 
 @virtual_time
+async def test_a_sound_before_the_answer_goes_on_leaves_it_to_go_on_after() -> None:
+    """A second sound while the answer is about to go on (nothing heard of it yet) drops it
+    silently; when that sound holds no words either, the answer still goes on."""
+    call = await make_call({"Count": COUNT}).start()
+    await call.session.caller_turn(turn("Count"))
+    await call.until_state("speaking")
+    await asyncio.sleep(0.75)
+    call.session.caller_started_speaking(call.clock.now())
+    await asyncio.sleep(0.3)
+    await call.session.caller_turn(turn(""))
+    call.session.caller_started_speaking(call.clock.now())  # before its first audio
+    await asyncio.sleep(0.3)
+    assert call.session.state == "listening"
+    await call.session.caller_turn(turn(""))
+    await call.until_state("speaking")
+    await call.until_listening()
+    assert call.transcript.said()[-1] == (
+        "assistant",
+        "Six seven eight nine ten. Eleven twelve thirteen.",
+        False,
+    )
+    assert call.session.thinking.conversation is not None
+    assert call.session.thinking.conversation.history == [
+        {"role": "user", "content": "Count"},
+        {"role": "assistant", "content": COUNT},
+    ]
+    await call.stop()
+
+
+@virtual_time
 async def test_an_answer_going_on_can_be_cut_again() -> None:
     call = await make_call({"Count": COUNT, "Stop": "Sure."}).start()
     await call.session.caller_turn(turn("Count"))
