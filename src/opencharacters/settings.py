@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     past it the session FAILS (CONNECTION_TIMEOUT)."""
     video_fps: int = Field(default=25, ge=1, le=60)
     record_sessions: bool = True
+    recording_niceness: int = Field(default=10, ge=0, le=19)
+    """How much lower than the call's other threads the recording's encoder runs: in a busy
+    moment the caller's answer and the live media go first and the file catches up later
+    (docs/live.md, "The recording yields"). 0: the same priority."""
     preload_engines: bool = True
     """Load the speech and dialogue models at start-up, so the first call does not wait."""
 

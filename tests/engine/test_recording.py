@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +196,28 @@ async def test_full_size_frames_are_dropped_and_counted_when_the_encoder_is_behi
     rgb = frames[-1].to_ndarray(format="rgb24")
     assert np.abs(rgb[height // 2, width // 4].astype(int) - (0, 200, 0)).max() < 8
     assert rgb[height // 2, 3 * width // 4].max() < 8
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values")
+async def test_the_encoder_thread_yields_to_the_call_by_its_niceness(tmp_path: Path) -> None:
+    path = tmp_path / "yielding.mp4"
+    recorder = CallRecorder(path, width=W, height=H, niceness=7)
+    recorder.start()
+    (encoder,) = [t for t in threading.enumerate() if t.name == f"recorder-{path.name}"]
+    assert encoder.native_id is not None
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = os.getpriority(os.PRIO_PROCESS, encoder.native_id)
+    for _ in range(200):  # the thread lowers itself as it starts
+        if seen != mine:
+            break
+        await asyncio.sleep(0.01)
+        seen = os.getpriority(os.PRIO_PROCESS, encoder.native_id)
+    assert seen == min(19, mine + 7)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # only that thread
+    for i in range(FPS):
+        recorder.add_video_frame(bar_frame(i / FPS), i / FPS)
+    info = await recorder.finish(1.0)
+    assert info.frames_written == FPS and info.frames_dropped == 0
 
 
 async def test_a_call_without_video_records_black_for_its_whole_length(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -245,6 +246,7 @@ class CallRecorder:
         audio_horizon_s: float = 1.0,
         continuity_tolerance_s: float = 0.06,
         video: H264Settings | None = None,
+        niceness: int = 0,
     ) -> None:
         if width % 2 or height % 2 or width <= 0 or height <= 0:
             raise ValueError(f"H.264 4:2:0 needs an even frame size, got {width}x{height}")
@@ -266,6 +268,9 @@ class CallRecorder:
         self._thread: threading.Thread | None = None
         self._done: concurrent.futures.Future[RecordingInfo] = concurrent.futures.Future()
         self._tolerance_s = continuity_tolerance_s
+        self._niceness = niceness
+        """Added to the encoder thread's nice value: the file may lag the call by up to
+        `max_queue_s`, while the live media and the models answering the caller may not."""
 
     # --- the caller's side -------------------------------------------------------------
 
@@ -352,6 +357,8 @@ class CallRecorder:
 
     def _run(self) -> None:
         self._done.set_running_or_notify_cancel()
+        if self._niceness:
+            yield_to_live_work(self._niceness)
         writer: Mp4Writer | None = None
         try:
             if self._aborted.is_set():
@@ -401,6 +408,17 @@ class CallRecorder:
     def _frame_taken(self) -> None:
         with self._lock:
             self._pending_video -= 1
+
+
+def yield_to_live_work(niceness: int) -> None:
+    """Lowers the calling thread's scheduling priority (Linux gives each thread its own nice
+    value, inherited by the threads it starts, such as the encoder's). Raising it back would
+    need privileges, so it is done only in threads that end with their work."""
+    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness)
 
 
 def partial_path(path: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,9 @@ async def test_a_call_greets_hears_answers_and_is_kept(
         assert call.received.video_size == (1088, 704)
         # Frame rate is measured by bench/live_bench.py; here: frames keep flowing.
         assert call.received.fps() > 5
+        # The recording's encoder yields the cores to the call (settings.recording_niceness).
+        assert live_server.process is not None
+        assert 10 in lowered_threads(live_server.process.pid)
     session = wait_status(api, call.session_id, {"COMPLETED"})
     assert session["duration"] >= 1
     record = conversation(api, call.session_id)
@@ -69,6 +73,25 @@ async def test_a_call_greets_hears_answers_and_is_kept(
     stamps = [entry["timestamp"] for entry in transcript]
     assert all(stamps) and stamps == sorted(stamps)
     check_recording(record["recordingUrl"], session["duration"], tmp_path)
+
+
+def lowered_threads(root: int) -> list[int]:
+    """How far below its process's main thread each thread of the server's processes runs."""
+    processes, found = [root], []
+    while processes:
+        pid = processes.pop()
+        task = Path(f"/proc/{pid}/task")
+        processes += [int(c) for c in (task / str(pid) / "children").read_text().split()]
+        main = nice_value(task / str(pid))
+        for thread in task.iterdir():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread ended
+                found.append(nice_value(thread) - main)
+    return [lowered for lowered in found if lowered]
+
+
+def nice_value(thread: Path) -> int:
+    # Field 19 of stat, counted after the parenthesised command name (which may hold spaces).
+    return int((thread / "stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def check_recording(url: str, duration_s: int, tmp_path: Path) -> None:

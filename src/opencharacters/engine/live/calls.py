@@ -420,6 +420,7 @@ class LiveCalls:
             height=size[1],
             fps=spec.fps,
             pixel_format="bgr24",  # the renderer's frames, as they are
+            niceness=self.settings.recording_niceness,
         )
 
     async def hang_up(self, session_id: str, token: str) -> None:
