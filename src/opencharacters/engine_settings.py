@@ -214,6 +214,10 @@ class EngineSettings(BaseModel):
     tts: TtsSettings = Field(default_factory=TtsSettings)
     voices: VoiceSettings = Field(default_factory=VoiceSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    niceness_below_models: int = Field(default=5, ge=0, le=19)
+    """In a media worker, every thread but the speech and dialogue models' runs this many nice
+    levels below them: the answer's path gets the cores first, the media (which need far less
+    than a core) keep their frame rate (docs/live.md, "The models answer first"). 0: off."""
 
     @model_validator(mode="after")
     def _threshold_of_the_deciding_model(self) -> EngineSettings:

@@ -84,6 +84,7 @@ class MediaWorkerProcess:
             self.knowledge,
             worker_id=self.worker_id,
             on_ended=self.wake,
+            models_first=True,  # this process runs calls only
         )
 
     def wake(self) -> None:

@@ -21,7 +21,7 @@ async def test_loaded_is_none_until_the_engines_are_in_memory(
     loop = asyncio.get_running_loop()
     shared: Any = object()
 
-    def load(_settings: EngineSettings) -> Any:
+    def load(_settings: EngineSettings, _models_first: bool) -> Any:
         asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
         return shared
 
@@ -37,7 +37,7 @@ async def test_loaded_is_none_until_the_engines_are_in_memory(
 
 
 async def test_loaded_is_none_when_loading_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    def load(_settings: EngineSettings) -> Any:
+    def load(_settings: EngineSettings, _models_first: bool) -> Any:
         raise RuntimeError("no model file")
 
     monkeypatch.setattr(engines_module, "_load", load)

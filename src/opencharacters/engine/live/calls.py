@@ -120,6 +120,7 @@ class LiveCalls:
         *,
         worker_id: str | None = None,
         on_ended: Callable[[], None] | None = None,
+        models_first: bool = False,
     ) -> None:
         self.settings = settings
         self._knowledge = knowledge
@@ -129,7 +130,7 @@ class LiveCalls:
         self.worker_id = worker_id
         """Only sessions this worker claimed connect here."""
         self._on_ended = on_ended
-        self.engines = EngineLoader(settings.engines)
+        self.engines = EngineLoader(settings.engines, models_first=models_first)
         self.backends = BackendLinks()
         self._calls: dict[str, LiveCall] = {}
         self._transcripts: dict[str, StoreTranscript] = {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from opencharacters.dialogue.backend import DialogueModel
 from opencharacters.dialogue.knowledge.embedding import Embedder
+from opencharacters.engine.live.priority import lower_other_threads, threads_started
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.model_registry import models_for
 from opencharacters.speech.asr import SpeechRecognizer
@@ -29,27 +30,51 @@ class SharedEngines:
     load_s: float
     embedder: Embedder | None = None
     """Sentence embeddings (knowledge retrieval's model): matches caller words to actions."""
+    model_threads: frozenset[int] = frozenset()
+    """The threads the models started as they loaded (Whisper's and llama.cpp's workers)."""
 
 
-def _load(settings: EngineSettings) -> SharedEngines:
+def _load(settings: EngineSettings, models_first: bool) -> SharedEngines:
     started = time.perf_counter()
     models = models_for(settings)
     synthesizer = models.speech_synthesizer()
-    recognizer = models.recognizer()
-    dialogue = models.dialogue()
+    with threads_started() as model_threads:
+        recognizer = models.recognizer()
+        dialogue = models.dialogue()
     embedder = models.embedder()
-    return SharedEngines(recognizer, dialogue, synthesizer, time.perf_counter() - started, embedder)
+    if models_first:
+        lowered = lower_other_threads(settings.niceness_below_models, keep=model_threads)
+        log.info(
+            "%d threads run %d nice levels below the models' %d",
+            lowered,
+            settings.niceness_below_models,
+            len(model_threads),
+        )
+    return SharedEngines(
+        recognizer,
+        dialogue,
+        synthesizer,
+        time.perf_counter() - started,
+        embedder,
+        frozenset(model_threads),
+    )
 
 
 class EngineLoader:
-    def __init__(self, settings: EngineSettings) -> None:
+    def __init__(self, settings: EngineSettings, *, models_first: bool = False) -> None:
+        """`models_first`: once loaded, every other thread of this process runs
+        `settings.niceness_below_models` below the models' (engine/live/priority.py); for a
+        process that runs calls and nothing else, as a media worker does."""
         self._settings = settings
+        self._models_first = models_first
         self._task: asyncio.Task[SharedEngines] | None = None
 
     def warm(self) -> None:
         """Starts loading in the background (at start-up, or when a session becomes READY)."""
         if self._task is None:
-            self._task = asyncio.ensure_future(asyncio.to_thread(_load, self._settings))
+            self._task = asyncio.ensure_future(
+                asyncio.to_thread(_load, self._settings, self._models_first)
+            )
             self._task.add_done_callback(self._report)
 
     def loaded(self) -> SharedEngines | None:
