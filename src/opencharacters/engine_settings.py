@@ -214,10 +214,12 @@ class EngineSettings(BaseModel):
     tts: TtsSettings = Field(default_factory=TtsSettings)
     voices: VoiceSettings = Field(default_factory=VoiceSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
-    niceness_below_models: int = Field(default=5, ge=0, le=19)
+    niceness_below_models: int = Field(default=0, ge=0, le=19)
     """In a media worker, every thread but the speech and dialogue models' runs this many nice
-    levels below them: the answer's path gets the cores first, the media (which need far less
-    than a core) keep their frame rate (docs/live.md, "The models answer first"). 0: off."""
+    levels below them, so the answer's path gets the cores first. Off by default: at 5 the first
+    audio came 0.04-0.1 s sooner on two cores, but the video then missed frames while the model
+    worked (24.5 fps against 24.9, a frame held up to 0.2 s; docs/live.md, "The models answer
+    first"). For a box where the answer's speed matters more than every frame."""
 
     @model_validator(mode="after")
     def _threshold_of_the_deciding_model(self) -> EngineSettings:

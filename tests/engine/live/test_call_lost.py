@@ -22,6 +22,7 @@ from tests.engine.live.conftest import create_avatar
 from tests.engine.live.test_call_command import write_wav
 from tests.support.http import api as api_client
 from tests.support.server import API_KEY, Server
+from tests.support.threads import niceness_against_main_thread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -100,6 +101,10 @@ def test_the_call_command_notices_a_dead_server_and_keeps_what_it_got(
                     assert caller.poll() is None, caller.communicate()
                     assert time.monotonic() < deadline, "the call never got past its greeting"
                     time.sleep(0.3)
+                # With the models first, Whisper's and llama.cpp's threads run 5 above the
+                # media worker's event loop.
+                assert server.process is not None
+                assert -5 in niceness_against_main_thread(server.process.pid)
                 time.sleep(2)  # some listening time: media the saved file must hold
                 kill_server(server, kill)
                 killed_at = time.monotonic()
@@ -136,7 +141,12 @@ def test_a_caller_that_vanishes_ends_the_call_within_seconds(tmp_path: Path) -> 
     """The caller's process dies (a closed tab, a crashed phone): no BYE, no END_CALL. The
     server notices that the caller's RTP stopped and ends the call COMPLETED after its media
     timeout, long before ICE's 30-45 s consent expiry would."""
-    server = Server(tmp_path / "server", None, OPENCHARACTERS_PRELOAD_ENGINES="true").start()
+    server = Server(
+        tmp_path / "server",
+        None,
+        OPENCHARACTERS_PRELOAD_ENGINES="true",
+        OPENCHARACTERS_ENGINES__NICENESS_BELOW_MODELS="5",  # checked on the way (an option)
+    ).start()
     try:
         with api_client(server) as api:
             avatar_id = create_avatar(api)
@@ -162,6 +172,10 @@ def test_a_caller_that_vanishes_ends_the_call_within_seconds(tmp_path: Path) -> 
                     assert caller.poll() is None, "the call command stopped on its own"
                     assert time.monotonic() < deadline, "the call never got past its greeting"
                     time.sleep(0.3)
+                # With the models first, Whisper's and llama.cpp's threads run 5 above the
+                # media worker's event loop.
+                assert server.process is not None
+                assert -5 in niceness_against_main_thread(server.process.pid)
             finally:
                 caller.kill()
                 caller.wait()

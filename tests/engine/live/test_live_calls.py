@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from opencharacters.client.call import Caller
 from opencharacters.media.audio import Samples
 from tests.engine.live.conftest import conversation, create_avatar, wait_status
 from tests.support.server import API_KEY, Server
+from tests.support.threads import niceness_against_main_thread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -58,11 +58,9 @@ async def test_a_call_greets_hears_answers_and_is_kept(
         assert call.received.video_size == (1088, 704)
         # Frame rate is measured by bench/live_bench.py; here: frames keep flowing.
         assert call.received.fps() > 5
-        # Below the event loop: the recording's encoder (settings.recording_niceness); above
-        # it: Whisper's and the dialogue model's threads (engines.niceness_below_models).
+        # The recording's encoder runs below the call's other threads (recording_niceness).
         assert live_server.process is not None
-        niceness = niceness_against_main_thread(live_server.process.pid)
-        assert 10 in niceness and -5 in niceness
+        assert 10 in niceness_against_main_thread(live_server.process.pid)
     session = wait_status(api, call.session_id, {"COMPLETED"})
     assert session["duration"] >= 1
     record = conversation(api, call.session_id)
@@ -75,26 +73,6 @@ async def test_a_call_greets_hears_answers_and_is_kept(
     stamps = [entry["timestamp"] for entry in transcript]
     assert all(stamps) and stamps == sorted(stamps)
     check_recording(record["recordingUrl"], session["duration"], tmp_path)
-
-
-def niceness_against_main_thread(root: int) -> list[int]:
-    """How far below (+) or above (-) its process's main thread each thread of the server's
-    processes runs, where it differs."""
-    processes, found = [root], []
-    while processes:
-        pid = processes.pop()
-        task = Path(f"/proc/{pid}/task")
-        processes += [int(c) for c in (task / str(pid) / "children").read_text().split()]
-        main = nice_value(task / str(pid))
-        for thread in task.iterdir():
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread ended
-                found.append(nice_value(thread) - main)
-    return [lowered for lowered in found if lowered]
-
-
-def nice_value(thread: Path) -> int:
-    # Field 19 of stat, counted after the parenthesised command name (which may hold spaces).
-    return int((thread / "stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def check_recording(url: str, duration_s: int, tmp_path: Path) -> None:

@@ -5,12 +5,14 @@ recorder) runs a few nice levels below them.
 While an answer is prepared a call wants more than two cores for a moment: Whisper or the
 dialogue model on one, and beside them the video encoder, the event loop, the recorder and, on
 a shared box, other processes. The model's thread then waited for a core 0.15-0.6 s of each
-answer (bench/call_threads_bench.py), and every wait is the caller's. The media need far less
-than a core and keep their frame rate at the lower priority (docs/live.md, "The models answer
-first"). Raising the models' priority would need CAP_SYS_NICE, which containers rarely have;
-lowering the other threads needs nothing. Linux keeps a nice value per thread and a new thread
-starts with its creator's, so lowering the event loop's thread covers the threads it starts
-later, and the models' threads, started while they loaded, keep theirs."""
+answer (bench/call_threads_bench.py), and every wait is the caller's. The price is the media's:
+at 5 levels the video missed frames while the model worked, so it is an option, off by default
+(`EngineSettings.niceness_below_models`, docs/live.md, "The models answer first").
+
+Raising the models' priority would need CAP_SYS_NICE, which containers rarely have; lowering
+the other threads needs nothing. Linux keeps a nice value per thread and a new thread starts
+with its creator's, so lowering the event loop's thread covers the threads it starts later,
+and the models' threads, started while they loaded, keep theirs."""
 
 from __future__ import annotations
 
