@@ -101,10 +101,6 @@ def test_the_call_command_notices_a_dead_server_and_keeps_what_it_got(
                     assert caller.poll() is None, caller.communicate()
                     assert time.monotonic() < deadline, "the call never got past its greeting"
                     time.sleep(0.3)
-                # With the models first, Whisper's and llama.cpp's threads run 5 above the
-                # media worker's event loop.
-                assert server.process is not None
-                assert -5 in niceness_against_main_thread(server.process.pid)
                 time.sleep(2)  # some listening time: media the saved file must hold
                 kill_server(server, kill)
                 killed_at = time.monotonic()
