@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 
@@ -14,13 +15,8 @@ def niceness_against_main_thread(root: int) -> list[int]:
         pid = processes.pop()
         task = Path(f"/proc/{pid}/task")
         processes += [int(c) for c in (task / str(pid) / "children").read_text().split()]
-        main = nice_value(task / str(pid))
+        main = os.getpriority(os.PRIO_PROCESS, pid)  # a thread id: that thread's value alone
         for thread in task.iterdir():
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread ended
-                found.append(nice_value(thread) - main)
+            with contextlib.suppress(OSError):  # the thread ended
+                found.append(os.getpriority(os.PRIO_PROCESS, int(thread.name)) - main)
     return [lowered for lowered in found if lowered]
-
-
-def nice_value(thread: Path) -> int:
-    # Field 19 of stat, counted after the parenthesised command name (which may hold spaces).
-    return int((thread / "stat").read_text().rsplit(")", 1)[1].split()[16])

@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import queue
-import sys
 import threading
 import time
 from collections import deque
@@ -39,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from opencharacters.media.mp4 import H264Settings, Mp4Writer, PixelFormat, remux_progressive
+from opencharacters.thread_priority import lower_thread
 
 log = logging.getLogger(__name__)
 
@@ -357,8 +357,9 @@ class CallRecorder:
 
     def _run(self) -> None:
         self._done.set_running_or_notify_cancel()
-        if self._niceness:
-            yield_to_live_work(self._niceness)
+        # This thread's own value, inherited by the encoder's threads it starts; the encoder
+        # thread ends with the recording, so nothing needs to raise it back.
+        lower_thread(threading.get_native_id(), self._niceness)
         writer: Mp4Writer | None = None
         try:
             if self._aborted.is_set():
@@ -408,17 +409,6 @@ class CallRecorder:
     def _frame_taken(self) -> None:
         with self._lock:
             self._pending_video -= 1
-
-
-def yield_to_live_work(niceness: int) -> None:
-    """Lowers the calling thread's scheduling priority (Linux gives each thread its own nice
-    value, inherited by the threads it starts, such as the encoder's). Raising it back would
-    need privileges, so it is done only in threads that end with their work."""
-    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
-        return
-    thread = threading.get_native_id()
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness)
 
 
 def partial_path(path: Path) -> Path:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from opencharacters.dialogue.backend import DialogueModel
 from opencharacters.dialogue.knowledge.embedding import Embedder
-from opencharacters.engine.live.priority import lower_other_threads, threads_started
 from opencharacters.engine_settings import EngineSettings
 from opencharacters.model_registry import models_for
 from opencharacters.speech.asr import SpeechRecognizer
 from opencharacters.speech.tts import SpeechSynthesizer
+from opencharacters.thread_priority import lower_other_threads, threads_started
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,6 @@ class SharedEngines:
     load_s: float
     embedder: Embedder | None = None
     """Sentence embeddings (knowledge retrieval's model): matches caller words to actions."""
-    model_threads: frozenset[int] = frozenset()
-    """The threads the models started as they loaded (Whisper's and llama.cpp's workers)."""
 
 
 def _load(settings: EngineSettings, models_first: bool) -> SharedEngines:
@@ -50,20 +48,13 @@ def _load(settings: EngineSettings, models_first: bool) -> SharedEngines:
             settings.niceness_below_models,
             len(model_threads),
         )
-    return SharedEngines(
-        recognizer,
-        dialogue,
-        synthesizer,
-        time.perf_counter() - started,
-        embedder,
-        frozenset(model_threads),
-    )
+    return SharedEngines(recognizer, dialogue, synthesizer, time.perf_counter() - started, embedder)
 
 
 class EngineLoader:
     def __init__(self, settings: EngineSettings, *, models_first: bool = False) -> None:
         """`models_first`: once loaded, every other thread of this process runs
-        `settings.niceness_below_models` below the models' (engine/live/priority.py); for a
+        `settings.niceness_below_models` below the models' (thread_priority.py); for a
         process that runs calls and nothing else, as a media worker does."""
         self._settings = settings
         self._models_first = models_first

@@ -1,6 +1,8 @@
-"""The models answer first: in a media worker, the speech and dialogue models' threads keep the
+"""Per-thread scheduling priority (Linux nice values).
+
+The models answer first: in a media worker, the speech and dialogue models' threads keep the
 process's priority and every other thread (the event loop, the media encoders, synthesis, the
-recorder) runs a few nice levels below them.
+recorder) runs a few nice levels below them; and a call's recorder runs below the call.
 
 While an answer is prepared a call wants more than two cores for a moment: Whisper or the
 dialogue model on one, and beside them the video encoder, the event loop, the recorder and, on
@@ -49,15 +51,20 @@ def threads_started() -> Iterator[set[int]]:
         started.update(thread_ids() - before)
 
 
+def lower_thread(thread: int, by: int) -> bool:
+    """Lowers one thread of this process by `by` nice levels (at most to 19). False where
+    threads have no nice value of their own, or the thread has ended."""
+    if by <= 0 or not _supported():
+        return False
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, now + by))
+    except OSError:
+        return False
+    return True
+
+
 def lower_other_threads(by: int, keep: set[int]) -> int:
-    """Lowers every thread of this process but `keep` by `by` nice levels (at most to 19);
-    returns how many were lowered. A thread that ends meanwhile is skipped."""
-    if by <= 0:
-        return 0
-    lowered = 0
-    for thread in thread_ids() - keep:
-        with contextlib.suppress(OSError):
-            now = os.getpriority(os.PRIO_PROCESS, thread)
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, now + by))
-            lowered += 1
-    return lowered
+    """Lowers every thread of this process but `keep` by `by` nice levels; returns how many
+    were lowered. A thread that ends meanwhile is skipped."""
+    return sum(lower_thread(thread, by) for thread in thread_ids() - keep)

@@ -4,11 +4,15 @@ pytest's own threads would slow the rest of the suite)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
+
+from opencharacters.thread_priority import lower_other_threads, lower_thread
 
 pytestmark = [
     pytest.mark.unit,
@@ -18,7 +22,7 @@ pytestmark = [
 CHILD = textwrap.dedent(
     """
     import json, os, threading
-    from opencharacters.engine.live.priority import lower_other_threads, threads_started
+    from opencharacters.thread_priority import lower_other_threads, threads_started
 
     def nice(thread):
         return os.getpriority(os.PRIO_PROCESS, thread)
@@ -70,3 +74,16 @@ def test_every_thread_but_the_models_is_lowered_and_new_threads_inherit_it() -> 
     assert found["later"] == min(19, base + 3), "a thread started after inherits it"
     assert found["lowered"] == 2  # the main thread and the other one
     assert found["none_for_zero"] == 0
+
+
+def test_an_ended_thread_or_no_levels_lowers_nothing() -> None:
+    ended: list[int] = []
+    thread = threading.Thread(target=lambda: ended.append(threading.get_native_id()))
+    thread.start()
+    thread.join()
+    assert lower_thread(ended[0], 3) is False, "the thread is gone"
+    mine = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, mine)
+    assert lower_thread(mine, 0) is False
+    assert lower_other_threads(0, keep=set()) == 0
+    assert os.getpriority(os.PRIO_PROCESS, mine) == before
