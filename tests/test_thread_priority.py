@@ -76,12 +76,9 @@ def test_every_thread_but_the_models_is_lowered_and_new_threads_inherit_it() -> 
     assert found["none_for_zero"] == 0
 
 
-def test_an_ended_thread_or_no_levels_lowers_nothing() -> None:
-    ended: list[int] = []
-    thread = threading.Thread(target=lambda: ended.append(threading.get_native_id()))
-    thread.start()
-    thread.join()
-    assert lower_thread(ended[0], 3) is False, "the thread is gone"
+def test_no_levels_lowers_nothing() -> None:
+    # (An ended thread is not tested: its id may already belong to another thread, of this
+    # process or any other, which the call would then lower.)
     mine = threading.get_native_id()
     before = os.getpriority(os.PRIO_PROCESS, mine)
     assert lower_thread(mine, 0) is False
