@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 import statistics
@@ -60,6 +61,7 @@ FACE = ROOT / "tests" / "assets" / "astronaut.jpg"
 API_KEY = "oc_bench_live_key_0123456789abcdef"
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "X-Runway-Version": "2024-11-06"}
 T = TypeVar("T")
+VIDEO_RTP_RATE = 90_000
 PERSONA = (
     "You are Mia, the friendly receptionist of Sunrise Dental Clinic on Harbor Street. "
     "The clinic is open Monday to Friday, 9am to 5pm. A check-up costs 60 dollars."
@@ -179,6 +181,60 @@ def create_avatar(base: str, **fields: Any) -> str:
     return avatar_id
 
 
+class BackgroundVideos:
+    """Avatar videos rendered by the API one after another while the conversation call runs:
+    each is a new task as soon as the one before has finished."""
+
+    TEXT = (
+        "Welcome to Sunrise Dental. We are open Monday to Friday, from nine in the morning to "
+        "five in the afternoon, and a check-up costs sixty dollars. See you soon!"
+    )
+
+    def __init__(self, base: str, avatar_id: str) -> None:
+        self._base = base
+        self._avatar_id = avatar_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.seconds: list[float] = []
+        self.failed = 0
+
+    def __enter__(self) -> BackgroundVideos:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "finished": len(self.seconds),
+            "failed": self.failed,
+            "secondsEach": [round(s, 1) for s in self.seconds],
+        }
+
+    def _run(self) -> None:
+        body = {
+            "model": "gwm1_avatars",
+            "avatar": {"type": "custom", "avatarId": self._avatar_id},
+            "speech": {"type": "text", "text": self.TEXT},
+        }
+        with httpx.Client(base_url=self._base, headers=HEADERS, timeout=60) as api:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                task_id = api.post("/v1/avatar_videos", json=body).json()["id"]
+                status = "PENDING"
+                while status not in ("SUCCEEDED", "FAILED") and not self._stop.wait(0.2):
+                    status = api.get(f"/v1/tasks/{task_id}").json()["status"]
+                if status == "SUCCEEDED":
+                    self.seconds.append(time.monotonic() - started)
+                elif status == "FAILED":
+                    self.failed += 1
+
+
 def measure_ready(base: str, avatar_id: str, count: int) -> list[float]:
     times: list[float] = []
     with httpx.Client(base_url=base, headers=HEADERS, timeout=60) as api:
@@ -212,7 +268,7 @@ class Clocks:
             return []
         out = []
         for arrival, p in zip(self.received.video_times, pts, strict=False):
-            at = self.first_frame_s + (p - pts[0]) / 90_000
+            at = self.first_frame_s + (p - pts[0]) / VIDEO_RTP_RATE
             if at >= since_s:
                 out.append((at, arrival - (self.origin + at)))
         return out
@@ -228,6 +284,22 @@ class Clocks:
             )
             for (arrival, _), p in zip(self.received.audio, pts, strict=False)
         ]
+
+
+def sender_frame_gaps(pts: list[int], fps: int = 25) -> dict[str, float]:
+    """Frames the server skipped, read from the RTP timestamps of the frames received (the
+    server stamps frame n at n / fps, so a gap of k periods means k - 1 frames were never sent):
+    the count, the holds longer than 50 ms (a frame left on screen past its time) and the
+    longest hold. Network loss would show too; on loopback there is none."""
+    period = VIDEO_RTP_RATE / fps
+    gaps = [b - a for a, b in itertools.pairwise(pts) if b > a]
+    skipped = sum(max(0, round(g / period) - 1) for g in gaps)
+    holds = [g / VIDEO_RTP_RATE for g in gaps if g / VIDEO_RTP_RATE > 0.05]
+    return {
+        "skipped": skipped,
+        "holdsOver50ms": len(holds),
+        "longestHoldS": max((g / VIDEO_RTP_RATE for g in gaps), default=0.0),
+    }
 
 
 class PictureCaller(Caller):
@@ -320,6 +392,7 @@ async def conversation_run(
         "interruptions": [m for m in messages if m.get("type") == "opencharacters.interrupted"],
         "firstFrameAfterConnectS": first_frame,
         "fps": call.received.fps(),
+        "frameGaps": None if livekit else sender_frame_gaps(call.received.video_pts),
         "videoDelays": [d for _, d in video],
         "audioDelays": [d for _, d in audio],
         "heardAfter": heard_after,
@@ -417,6 +490,12 @@ def main() -> None:
         "several values: each variant runs with each, interleaved",
     )
     parser.add_argument(
+        "--background-videos",
+        action="store_true",
+        help="while the conversation call runs, the API renders avatar videos one after "
+        "another (a developer using the portal on the box that runs the call)",
+    )
+    parser.add_argument(
         "--transport",
         choices=("whip", "livekit"),
         default="whip",
@@ -469,6 +548,9 @@ def print_comparison(runs: dict[str, list[dict[str, Any]]]) -> None:
         ("barge-in server cut p50 s", lambda r: pct(r["bargeIn"]["serverCut"], 50)),
         ("barge-in heard cut p50 s", lambda r: pct(r["bargeIn"]["callerHeardCut"], 50)),
         ("video fps", lambda r: r["fps"]),
+        ("frames skipped by the server", lambda r: r["frameGaps"]["skipped"]),
+        ("frame holds > 50 ms", lambda r: r["frameGaps"]["holdsOver50ms"]),
+        ("longest frame hold s", lambda r: r["frameGaps"]["longestHoldS"]),
         ("video delay p50 ms", lambda r: r["videoDelayMs"]["p50"]),
         ("A/V offset ms", lambda r: r["avOffsetMs"]),
         ("lip-sync offset at caller ms", lambda r: r["lipSyncOffsetMs"]),
@@ -544,9 +626,18 @@ def run_variant(
         avatar_id = create_avatar(base)
         ready = measure_ready(base, avatar_id, args.ready)
 
+        videos = (
+            stack.enter_context(BackgroundVideos(base, avatar_id))
+            if args.background_videos
+            else None
+        )
         cpu_before, wall_before = cpu(), time.monotonic()
         talk = as_caller(niceness, conversation_run(base, avatar_id, questions, livekit=livekit))
         cpu_share = (cpu() - cpu_before) / (time.monotonic() - wall_before)
+        if videos is not None:
+            videos.stop()
+            results["backgroundVideos"] = videos.summary()
+            print(f"background avatar videos during the call: {videos.summary()}")
 
         barge = as_caller(
             niceness,
@@ -610,6 +701,12 @@ def run_variant(
     print(f"  session create → READY      p50 {pct(ready, 50):.3f} s  p95 {pct(ready, 95):.3f} s")
     print(f"  connect → first frame       {talk['firstFrameAfterConnectS']:.3f} s")
     print(f"  video fps                   {talk['fps']:.2f}")
+    if talk["frameGaps"] is not None:
+        gap = talk["frameGaps"]
+        print(
+            f"  frames skipped by server    {gap['skipped']}  (holds > 50 ms: "
+            f"{gap['holdsOver50ms']}, longest {gap['longestHoldS']:.3f} s)"
+        )
     for label, delays in (("video", video), ("audio", audio)):
         p50, p95 = pct(delays, 50) * 1000, pct(delays, 95) * 1000
         print(f"  {label} one-way delay         p50 {p50:.0f} ms  p95 {p95:.0f} ms")
@@ -632,6 +729,7 @@ def run_variant(
             "readyS": ready,
             "firstFrameAfterConnectS": talk["firstFrameAfterConnectS"],
             "fps": talk["fps"],
+            "frameGaps": talk["frameGaps"],
             "videoDelayMs": {"p50": pct(video, 50) * 1000, "p95": pct(video, 95) * 1000},
             "audioDelayMs": {"p50": pct(audio, 50) * 1000, "p95": pct(audio, 95) * 1000},
             "avOffsetMs": offset * 1000,

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
 import numpy as np
 import pytest
 
 from opencharacters.animation.drive import track_from_phonemes
-from opencharacters.animation.params import NEUTRAL
+from opencharacters.animation.params import NEUTRAL, FaceParams
+from opencharacters.animation.render import Renderer
 from opencharacters.animation.rig import FaceRig
-from opencharacters.animation.stream import FaceAnimator
+from opencharacters.animation.stream import FaceAnimator, VideoFrame
 from opencharacters.animation.sync import av_offset_s, mouth_opening, speech_envelope, syllables
 from opencharacters.media.audio import AudioChunk
 from opencharacters.speech.tts import PhonemeTiming
@@ -79,3 +84,114 @@ async def test_stream_paces_on_the_clock_and_skips_when_behind(rig: FaceRig) -> 
             break
     # Frame 2 "took" 200 ms: the stream jumps to the frame due now instead of bursting.
     assert indices == [0, 1, 2, 7, 8]
+
+
+class _CountingRenderer:
+    """The rig's renderer, counting the pictures made of each set of parameters."""
+
+    def __init__(self, rig: FaceRig) -> None:
+        self._renderer = Renderer(rig)
+        self.rendered: list[FaceParams] = []
+        self.done = threading.Event()
+
+    def render(self, params: FaceParams) -> np.ndarray:
+        image = self._renderer.render(params)
+        self.rendered.append(params)
+        self.done.set()
+        return image
+
+
+async def _frame_waiting_for_its_time(
+    animator: FaceAnimator, frames: AsyncIterator[VideoFrame], renderer: _CountingRenderer
+) -> asyncio.Task[VideoFrame]:
+    """Asks for the next frame while the clock stands before its time: it is rendered, then
+    waits (it cannot be handed out until the test moves the clock)."""
+    renderer.done.clear()
+    task = asyncio.ensure_future(anext(frames))
+    assert await asyncio.to_thread(renderer.done.wait, 10)
+    await asyncio.sleep(0.01)  # the stream goes on to wait for the frame's time
+    assert not task.done()
+    return task
+
+
+def _spoken(at_s: float) -> tuple[AudioChunk, list[PhonemeTiming]]:
+    chunk = AudioChunk(np.zeros(8000, dtype=np.float32), 16000, at_s)
+    return chunk, [PhonemeTiming("a", "aa", 0.0, 0.4)]
+
+
+async def test_stream_renders_ahead_and_hands_each_frame_out_at_its_time(rig: FaceRig) -> None:
+    renderer = _CountingRenderer(rig)
+    animator = FaceAnimator(rig, idle=False, renderer=renderer)
+    now = [0.0]
+    frames = animator.stream(lambda: now[0])
+    assert (await anext(frames)).index == 0
+    waiting = await _frame_waiting_for_its_time(animator, frames, renderer)
+    # Frame 1 is rendered while the clock still shows frame 0's time, and not handed out early.
+    await asyncio.sleep(0.06)
+    assert not waiting.done()
+    now[0] = 0.04
+    assert (await waiting).index == 1
+    assert len(renderer.rendered) == 2
+
+
+async def test_an_interruption_reaches_a_frame_rendered_ahead(rig: FaceRig) -> None:
+    """The frame waiting for its time is rendered again: the mouth lets go exactly as it
+    does when frames are rendered at their time."""
+    renderer = _CountingRenderer(rig)
+    animator = FaceAnimator(rig, idle=False, renderer=renderer)
+    reference = FaceAnimator(rig, idle=False)
+    loud = AudioChunk(syllables(3.0, 16000, rate_hz=1.0), 16000, 0.0)
+    animator.push_audio(loud)
+    reference.push_audio(loud)
+    now = [0.0]
+    frames = animator.stream(lambda: now[0])
+    for index in range(8):
+        now[0] = animator.timestamp(index)
+        assert (await anext(frames)).params == reference.next_frame().params
+    waiting = await _frame_waiting_for_its_time(animator, frames, renderer)
+    assert renderer.rendered[-1].jaw > 0.1  # rendered while speaking
+    animator.interrupt()
+    reference.interrupt()
+    now[0] = animator.timestamp(8)
+    after = [await waiting]
+    now[0] = animator.timestamp(9)
+    after.append(await anext(frames))
+    expected = [reference.next_frame().params for _ in range(2)]
+    assert [f.params for f in after] == expected
+    assert expected[0] != NEUTRAL and expected[1] == NEUTRAL
+    assert np.array_equal(after[1].image, animator.renderer.render(NEUTRAL))
+
+
+async def test_speech_queued_for_a_frame_rendered_ahead_reaches_it(rig: FaceRig) -> None:
+    renderer = _CountingRenderer(rig)
+    animator = FaceAnimator(rig, idle=False, renderer=renderer)
+    now = [0.0]
+    frames = animator.stream(lambda: now[0])
+    for index in range(5):
+        now[0] = animator.timestamp(index)
+        assert (await anext(frames)).params == NEUTRAL
+    waiting = await _frame_waiting_for_its_time(animator, frames, renderer)
+    assert renderer.rendered[-1] == NEUTRAL
+    # The voice starts 50 ms from now, inside frame 5's time on screen.
+    animator.push_audio(*_spoken(animator.timestamp(4) + 0.05))
+    now[0] = animator.timestamp(5)
+    frame = await waiting
+    reference = FaceAnimator(rig, idle=False)
+    reference.push_audio(*_spoken(animator.timestamp(4) + 0.05))
+    assert frame.index == 5
+    assert frame.params == reference.params_at(5)
+    assert frame.params.jaw > 0.5
+    assert np.array_equal(frame.image, animator.renderer.render(frame.params))
+
+
+async def test_speech_queued_later_keeps_the_frame_rendered_ahead(rig: FaceRig) -> None:
+    renderer = _CountingRenderer(rig)
+    animator = FaceAnimator(rig, idle=False, renderer=renderer)
+    now = [0.0]
+    frames = animator.stream(lambda: now[0])
+    await anext(frames)
+    waiting = await _frame_waiting_for_its_time(animator, frames, renderer)
+    animator.push_audio(*_spoken(2.0))  # a later sentence, queued behind what plays
+    now[0] = animator.timestamp(1)
+    assert (await waiting).index == 1
+    assert len(renderer.rendered) == 2

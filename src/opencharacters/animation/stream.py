@@ -1,7 +1,13 @@
 """The streaming face: timed audio (and optional phoneme timings) in, timed frames out.
 
 Frame n is stamped n / fps on the session clock (plus `start_s`) and shows the face for the
-middle of its 1/fps on screen, so a frame and the audio it belongs to share one timestamp."""
+middle of its 1/fps on screen, so a frame and the audio it belongs to share one timestamp.
+
+A live stream renders each frame up to one frame period before it is due and hands it out at
+its time: a render that waits for a core (the dialogue model and Whisper hold both of a small
+machine's cores while an answer starts) uses the slack instead of making the frame late, and a
+late frame is skipped. Speech or an interruption that arrives while a frame waits makes it be
+rendered again, so the mouth is never a frame behind the voice or the barge-in."""
 
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ class FrameRenderer(Protocol):
 
 
 DEFAULT_FPS = 25
+_ANTICIPATION_S = 0.2
+"""How long before its sound a mouth shape starts to form (and after it, to fade)."""
 _RELEASE = (0.5, 0.0)
 """Share of the speaking mouth kept on the first and second frame after an interrupt."""
 
@@ -43,6 +51,17 @@ class VideoFrame:
     timestamp_s: float
     image: np.ndarray[Any, Any]
     params: FaceParams
+
+
+@dataclass(slots=True)
+class _RenderedAhead:
+    """The animation's state before a frame that is rendered and not yet handed out, to go
+    back to when what it shows is overtaken (speech queued for its time, an interruption)."""
+
+    index: int
+    last_mouth: FaceParams
+    release: tuple[int, FaceParams] | None
+    overtaken: bool = False
 
 
 _REST_EPSILON = 0.01
@@ -77,6 +96,7 @@ class FaceAnimator:
         self._next_index = 0
         self._release: tuple[int, FaceParams] | None = None
         self._last_mouth = NEUTRAL
+        self._ahead: _RenderedAhead | None = None
 
     def timestamp(self, index: int) -> float:
         return self.start_s + index / self.fps
@@ -90,20 +110,38 @@ class FaceAnimator:
         else:
             track = track_from_audio(chunk.samples, chunk.sample_rate, chunk.timestamp_s)
         self._tracks.append(track)
+        ahead = self._ahead
+        if ahead is not None and track.start_s - _ANTICIPATION_S <= self._middle(ahead.index):
+            self._take_back_ahead()
 
     def interrupt(self) -> None:
         """Barge-in: drop queued speech; the mouth is neutral by the second frame from now."""
         self._tracks.clear()
+        self._take_back_ahead()
         self._release = (self._next_index, self._last_mouth)
 
+    def _take_back_ahead(self) -> None:
+        """The frame rendered ahead is out of date: the state goes back to before it, and the
+        stream renders it again before handing it out."""
+        ahead = self._ahead
+        if ahead is None or ahead.overtaken:
+            return
+        ahead.overtaken = True
+        self._next_index = ahead.index
+        self._last_mouth = ahead.last_mouth
+        self._release = ahead.release
+
+    def _middle(self, index: int) -> float:
+        """A frame is on screen for 1/fps from its timestamp: it shows the middle of that."""
+        return self.timestamp(index) + 0.5 / self.fps
+
     def params_at(self, index: int) -> FaceParams:
-        # A frame is on screen for 1/fps from its timestamp: show the middle of that interval.
-        time_s = self.timestamp(index) + 0.5 / self.fps
+        time_s = self._middle(index)
         params = self._idle.at(time_s) if self._idle is not None else NEUTRAL
         self._tracks = [t for t in self._tracks if t.end_s > time_s - 1.0]
         mouth = NEUTRAL
         for track in self._tracks:
-            if track.start_s - 0.2 <= time_s <= track.end_s + 0.2:
+            if track.start_s - _ANTICIPATION_S <= time_s <= track.end_s + _ANTICIPATION_S:
                 mouth = mouth.plus(track.at(time_s))
         if self._release is not None:
             since = index - self._release[0]
@@ -130,15 +168,41 @@ class FaceAnimator:
         for _ in range(round(duration_s * self.fps)):
             yield self.next_frame()
 
-    async def stream(self, clock: Callable[[], float]) -> AsyncIterator[VideoFrame]:
-        """Frames paced on `clock` (session seconds). When rendering falls behind, frames are
-        skipped to catch up with "now" rather than sent in a burst."""
+    async def stream(
+        self, clock: Callable[[], float], render_ahead_s: float | None = None
+    ) -> AsyncIterator[VideoFrame]:
+        """Frames paced on `clock` (session seconds), each rendered from `render_ahead_s`
+        (default: one frame period) before it is due and handed out at its time. When
+        rendering falls behind, frames are skipped to catch up with "now" rather than sent in
+        a burst."""
+        ahead_s = 1 / self.fps if render_ahead_s is None else render_ahead_s
         while True:
             due = self.timestamp(self._next_index)
-            wait = due - clock()
+            wait = due - ahead_s - clock()
             if wait > 0:
                 await asyncio.sleep(wait)
             behind = int((clock() - due) * self.fps)
             if behind > 0:
                 self._next_index += behind
-            yield await asyncio.to_thread(self.next_frame)
+            frame = await self._render_ahead()
+            while True:
+                assert self._ahead is not None
+                if self._ahead.overtaken:
+                    frame = await self._render_ahead()
+                    continue
+                wait = frame.timestamp_s - clock()
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            self._ahead = None
+            yield frame
+
+    async def _render_ahead(self) -> VideoFrame:
+        """The next frame: its parameters here on the event loop (the animation's state is
+        only ever changed there), its picture in a thread."""
+        index = self._next_index
+        self._ahead = _RenderedAhead(index, self._last_mouth, self._release)
+        params = self.params_at(index)
+        self._next_index += 1
+        image = await asyncio.to_thread(self.renderer.render, params)
+        return VideoFrame(index, self.timestamp(index), image, params)
