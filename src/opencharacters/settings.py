@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     """How much lower than the call's other threads the recording's encoder runs: in a busy
     moment the caller's answer and the live media go first and the file catches up later
     (docs/live.md, "The recording yields"). 0: the same priority."""
+    background_niceness: int = Field(default=10, ge=0, le=19)
+    """How much lower than the rest of the API process its background jobs run (avatar
+    images, avatar videos, custom voices): on a box shared with media workers, a call's answer
+    goes first and the job takes what is left (background_cpu.py). 0: the same priority."""
     preload_engines: bool = True
     """Load the speech and dialogue models at start-up, so the first call does not wait."""
 

@@ -43,6 +43,7 @@ from opencharacters.api.routers import (
     webhooks,
     whip,
 )
+from opencharacters.background_cpu import BackgroundCpu
 from opencharacters.blobs.factory import open_blob_store
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
@@ -70,7 +71,7 @@ def build_services(settings: Settings) -> Services:
     db = Database(settings.resolved_database_url)
     blobs = open_blob_store(settings)
     # Background image, video, voice and knowledge-indexing work, one job at a time.
-    cpu_gate = asyncio.Semaphore(1)
+    cpu_gate = BackgroundCpu(settings.background_niceness)
     recovery = RecordingRecovery(settings.data_dir, db, blobs)
     scheduler = SessionScheduler(
         db,
@@ -78,7 +79,7 @@ def build_services(settings: Settings) -> Services:
         tick_s=settings.scheduler_tick_s,
         recover=recovery.recover,
     )
-    knowledge = KnowledgeBase(db, settings.engines, background_gate=cpu_gate)
+    knowledge = KnowledgeBase(db, settings.engines, background_cpu=cpu_gate)
     avatar_processor = AvatarProcessor(settings, db, blobs, cpu_gate)
     task_runner = TaskRunner(settings, db, blobs, cpu_gate)
     voice_processor = VoiceProcessor(settings, db, blobs, cpu_gate)
@@ -86,6 +87,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         db=db,
         blobs=blobs,
+        background_cpu=cpu_gate,
         signer=UrlSigner(
             settings.resolved_secret_key,
             settings.resolved_public_url,
@@ -194,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await svc.voice_processor.stop()
             await svc.knowledge.stop()
             await svc.webhooks.stop()
+            svc.background_cpu.close()
             svc.db.dispose()
 
     app = FastAPI(

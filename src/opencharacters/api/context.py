@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from opencharacters.api.ratelimit import Limiter
+from opencharacters.background_cpu import BackgroundCpu
 from opencharacters.blobs.signing import UrlSigner
 from opencharacters.blobs.store import BlobStore
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
@@ -28,6 +29,8 @@ class Services:
     settings: Settings
     db: Database
     blobs: BlobStore
+    background_cpu: BackgroundCpu
+    """One background job at a time, below the calls (avatar images and videos, voices)."""
     signer: UrlSigner
     rate_limiter: Limiter
     auth_failures: Limiter

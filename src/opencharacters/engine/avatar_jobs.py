@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy import select
 
+from opencharacters.background_cpu import BackgroundCpu
 from opencharacters.blobs.store import BlobStore
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine.background import BackgroundJobs, check_lease
@@ -27,7 +28,7 @@ def avatar_blob_prefix(org_id: str, avatar_id: str) -> str:
 
 class AvatarProcessor:
     def __init__(
-        self, settings: Settings, db: Database, blobs: BlobStore, cpu_gate: asyncio.Semaphore
+        self, settings: Settings, db: Database, blobs: BlobStore, cpu_gate: BackgroundCpu
     ) -> None:
         self.settings = settings
         self.db = db
@@ -91,7 +92,7 @@ class AvatarProcessor:
         try:
             data = await self._source_bytes(avatar)
             async with self._jobs.cpu_gate:
-                result = await asyncio.to_thread(
+                result = await self._jobs.cpu_gate.run(
                     process_reference_image,
                     data,
                     mode=avatar.image_processing,

@@ -1,7 +1,8 @@
 """Background jobs of the API processes (avatar processing, avatar videos, custom voices).
 
-They share one CPU gate per process: image analysis and video rendering are CPU-bound, and
-running one at a time leaves the other core to live sessions.
+They share one CPU gate per process (background_cpu.py): image analysis and video rendering
+are CPU-bound, so they run one at a time, on a thread below everything else, and leave the
+cores to live sessions.
 
 Several API processes may share one database. Each job runs under a lease (store/job_leases.py):
 the process that claims it runs it and renews the lease while it works; every process rescans
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from opencharacters.background_cpu import BackgroundCpu
 from opencharacters.blobs.store import BlobStore
 from opencharacters.settings import Settings
 from opencharacters.store import job_leases
@@ -55,9 +57,7 @@ def check_lease(db: Session) -> None:
 
 
 class BackgroundJobs:
-    def __init__(
-        self, name: str, cpu_gate: asyncio.Semaphore, db: Database, lease_s: float
-    ) -> None:
+    def __init__(self, name: str, cpu_gate: BackgroundCpu, db: Database, lease_s: float) -> None:
         self.name = name
         self.cpu_gate = cpu_gate
         self.db = db
@@ -147,7 +147,7 @@ class JobRunner:
     kind = "job"
 
     def __init__(
-        self, settings: Settings, db: Database, blobs: BlobStore, cpu_gate: asyncio.Semaphore
+        self, settings: Settings, db: Database, blobs: BlobStore, cpu_gate: BackgroundCpu
     ) -> None:
         self.settings = settings
         self.db = db

@@ -116,7 +116,7 @@ class TaskRunner(JobRunner):
         key = f"{task_blob_prefix(task.organization_id, task.id)}/video.mp4"
         with tempfile.TemporaryDirectory() as scratch:
             output = Path(scratch) / "video.mp4"
-            seconds = await asyncio.to_thread(
+            seconds = await self._jobs.cpu_gate.run(
                 render_video,
                 rig_json,
                 output,

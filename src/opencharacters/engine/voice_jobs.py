@@ -104,19 +104,19 @@ class VoiceProcessor(JobRunner):
         try:
             if voice.source_type == "text":
                 async with self._jobs.cpu_gate:
-                    design, analysis = await asyncio.to_thread(
+                    design, analysis = await self._jobs.cpu_gate.run(
                         design_from_prompt, voice.prompt or "", self.settings
                     )
                     design = replace(design, base=voice.base_model)
-                    preview, duration = await asyncio.to_thread(
+                    preview, duration = await self._jobs.cpu_gate.run(
                         render_design_preview, design, engines
                     )
             else:
                 data = await self._sample_bytes(voice)
                 async with self._jobs.cpu_gate:
-                    design, analysis = await asyncio.to_thread(self._clone, data)
+                    design, analysis = await self._jobs.cpu_gate.run(self._clone, data)
                     design = replace(design, base=voice.base_model)
-                    preview, duration = await asyncio.to_thread(
+                    preview, duration = await self._jobs.cpu_gate.run(
                         render_design_preview, design, engines, CUSTOM_PREVIEW_CLONE_SENTENCE
                     )
         except (asyncio.CancelledError, LeaseLost):

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from opencharacters.background_cpu import BackgroundCpu
 from opencharacters.blobs.factory import open_blob_store
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.engine.live.admission import internal_token
@@ -75,7 +76,7 @@ class MediaWorkerProcess:
         self.db = Database(settings.resolved_database_url)
         self.blobs = open_blob_store(settings)
         self.knowledge = KnowledgeBase(
-            self.db, settings.engines, background_gate=asyncio.Semaphore(1)
+            self.db, settings.engines, background_cpu=BackgroundCpu(settings.background_niceness)
         )
         self.live = LiveCalls(
             settings,

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import delete
 
+from opencharacters.background_cpu import BackgroundCpu
 from opencharacters.dialogue.knowledge.service import KnowledgeBase
 from opencharacters.domain.timefmt import utcnow
 from opencharacters.engine_settings import EngineSettings, KnowledgeSettings
@@ -167,7 +168,7 @@ async def test_background_refresh_prepares_the_index(db: Database) -> None:
     world = World(db)
     doc = world.document("FAQ", "Gift cards never expire.")
     avatar = world.avatar(doc)
-    kb = KnowledgeBase(db, settings(), background_gate=asyncio.Semaphore(1))
+    kb = KnowledgeBase(db, settings(), background_cpu=BackgroundCpu())
     kb.refresh([avatar])
     kb.refresh([avatar])  # coalesced with the one running
     await kb.wait_idle()

@@ -17,10 +17,11 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from sqlalchemy import select
 
+from opencharacters.background_cpu import BackgroundCpu
 from opencharacters.dialogue.knowledge.embedding import Embedder, shared_embedder
 from opencharacters.dialogue.knowledge.index import (
     KnowledgeIndex,
@@ -51,7 +52,7 @@ class KnowledgeBase:
         self,
         db: Database,
         settings: EngineSettings,
-        background_gate: asyncio.Semaphore | None = None,
+        background_cpu: BackgroundCpu | None = None,
         *,
         embedder: Embedder | None = None,
         vector_cache: VectorCache | None = None,
@@ -60,9 +61,9 @@ class KnowledgeBase:
         loaded on first use. `vector_cache`: one to share (benchmarks)."""
         self._db = db
         self._settings = settings
-        self._gate = background_gate
-        """Background (re)builds wait for it, so they never run beside image or video jobs.
-        A build someone is waiting for (`index_for_avatar`) does not."""
+        self._background = background_cpu
+        """Background (re)builds and warm-ups run there: one at a time with image or video
+        jobs, below the calls. A build someone is waiting for (`index_for_avatar`) does not."""
         self._vectors = vector_cache if vector_cache is not None else VectorCache()
         self._indexes: OrderedDict[str, KnowledgeIndex] = OrderedDict()
         self._versions: dict[str, tuple[str, str]] = {}
@@ -215,12 +216,17 @@ class KnowledgeBase:
         running = self._building.get(key)
         if running is not None:
             return await asyncio.shield(running)
-        if background and self._gate is not None:
-            async with self._gate:
-                return await self._build(key, documents)
-        return await self._build(key, documents)
+        if background and self._background is not None:
+            async with self._background:
+                return await self._build(key, documents, self._background.run)
+        return await self._build(key, documents, asyncio.to_thread)
 
-    async def _build(self, key: str, documents: list[SourceDocument]) -> KnowledgeIndex:
+    async def _build(
+        self,
+        key: str,
+        documents: list[SourceDocument],
+        run: Callable[..., Awaitable[KnowledgeIndex]],
+    ) -> KnowledgeIndex:
         cached = self._indexes.get(key)  # built while this one waited for the gate
         if cached is not None:
             return cached
@@ -232,7 +238,7 @@ class KnowledgeBase:
         try:
             embedder = await self.embedder() if documents else None
             settings = self._settings.knowledge
-            index = await asyncio.to_thread(
+            index = await run(
                 build_index,
                 documents,
                 embedder,
@@ -277,23 +283,25 @@ class KnowledgeBase:
 
     async def _warm(self, documents: list[SourceDocument]) -> None:
         try:
-            if self._gate is not None:
-                async with self._gate:
-                    await self._warm_now(documents)
+            if self._background is not None:
+                async with self._background:
+                    await self._warm_now(documents, self._background.run)
             else:
-                await self._warm_now(documents)
+                await self._warm_now(documents, asyncio.to_thread)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("knowledge: embedding documents in advance failed")
 
-    async def _warm_now(self, documents: list[SourceDocument]) -> None:
+    async def _warm_now(
+        self, documents: list[SourceDocument], run: Callable[..., Awaitable[KnowledgeIndex]]
+    ) -> None:
         embedder = await self.embedder()
         if embedder is None:
             return
         settings = self._settings.knowledge
         # Building the index of these documents alone embeds exactly their chunks and sentences.
-        await asyncio.to_thread(
+        await run(
             build_index,
             documents,
             embedder,
