@@ -389,6 +389,11 @@ async def conversation_run(
         audio = clocks.audio_delays()
     return {
         "turns": [m for m in messages if m.get("type") == "opencharacters.turn"],
+        "transcription": [
+            {"role": m.get("role"), "turn": m.get("turn"), "text": m.get("text")}
+            for m in messages
+            if m.get("type") == "transcription"
+        ],
         "interruptions": [m for m in messages if m.get("type") == "opencharacters.interrupted"],
         "firstFrameAfterConnectS": first_frame,
         "fps": call.received.fps(),
@@ -724,6 +729,7 @@ def run_variant(
                 k: {"p50": pct(v, 50), "p95": pct(v, 95), "values": v} for k, v in stages.items()
             },
             "turns": turns,
+            "transcription": talk["transcription"],
             "speechGapS": gaps,
             "bargeIn": {"detect": detect, "serverCut": cut, "callerHeardCut": heard_cut},
             "readyS": ready,
