@@ -69,6 +69,10 @@ class Server:
             # Voice descriptions by keyword rules: the model-based reader is tested in
             # tests/speech, and would load the dialogue model into every API test server.
             "OPENCHARACTERS_ENGINES__VOICES__PROMPT_PARSER": "rules",
+            # The suite runs two test workers at once: a background job 10 levels below the
+            # other worker's tests waited on them (a voice clone took 110 s instead of ~30 s).
+            # The lowering is tested in tests/test_background_cpu.py.
+            "OPENCHARACTERS_BACKGROUND_NICENESS": "0",
             **env,
         }
         if database_url:
