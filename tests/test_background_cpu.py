@@ -68,7 +68,7 @@ async def test_one_job_holds_the_cpu_at_a_time() -> None:
 
 
 async def test_an_error_in_the_work_reaches_the_caller() -> None:
-    cpu = BackgroundCpu()
+    cpu = BackgroundCpu(niceness=0)
 
     def broken() -> None:
         raise ValueError("not an image")

@@ -24,3 +24,15 @@ def test_multipart_parts_are_at_least_what_s3_accepts() -> None:
     with pytest.raises(ValidationError, match="multipart_threshold_bytes"):
         S3Settings(bucket="b", multipart_threshold_bytes=5 * 1024 * 1024 - 1)
     assert S3Settings(bucket="b", multipart_threshold_bytes=5 * 1024 * 1024)
+
+
+@pytest.mark.parametrize("value", ["-1", "20"])
+def test_a_background_niceness_outside_what_linux_has_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """Nice values run 0..19 below a process's own; another value is a typo, not a wish."""
+    monkeypatch.setenv("OPENCHARACTERS_BACKGROUND_NICENESS", value)
+    with pytest.raises(ValidationError, match="background_niceness"):
+        Settings()
+    monkeypatch.setenv("OPENCHARACTERS_BACKGROUND_NICENESS", "19")
+    assert Settings().background_niceness == 19

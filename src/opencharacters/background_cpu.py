@@ -24,14 +24,13 @@ from opencharacters.thread_priority import lower_thread
 P = ParamSpec("P")
 T = TypeVar("T")
 
-DEFAULT_NICENESS = 10
-
 
 class BackgroundCpu:
     """`async with cpu:` holds the one slot; `await cpu.run(fn, ...)` runs CPU-bound work on
     the lowered thread. Create it on the event loop that uses it."""
 
-    def __init__(self, niceness: int = DEFAULT_NICENESS) -> None:
+    def __init__(self, niceness: int) -> None:
+        """`niceness`: how far below the process the thread runs (Settings.background_niceness)."""
         self.niceness = niceness
         self._slot = asyncio.Semaphore(1)
         self._thread = ThreadPoolExecutor(

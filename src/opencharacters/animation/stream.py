@@ -168,17 +168,13 @@ class FaceAnimator:
         for _ in range(round(duration_s * self.fps)):
             yield self.next_frame()
 
-    async def stream(
-        self, clock: Callable[[], float], render_ahead_s: float | None = None
-    ) -> AsyncIterator[VideoFrame]:
-        """Frames paced on `clock` (session seconds), each rendered from `render_ahead_s`
-        (default: one frame period) before it is due and handed out at its time. When
-        rendering falls behind, frames are skipped to catch up with "now" rather than sent in
-        a burst."""
-        ahead_s = 1 / self.fps if render_ahead_s is None else render_ahead_s
+    async def stream(self, clock: Callable[[], float]) -> AsyncIterator[VideoFrame]:
+        """Frames paced on `clock` (session seconds), each rendered from one frame period
+        before it is due and handed out at its time. When rendering falls behind, frames are
+        skipped to catch up with "now" rather than sent in a burst."""
         while True:
             due = self.timestamp(self._next_index)
-            wait = due - ahead_s - clock()
+            wait = due - 1 / self.fps - clock()
             if wait > 0:
                 await asyncio.sleep(wait)
             behind = int((clock() - due) * self.fps)

@@ -168,7 +168,7 @@ async def test_background_refresh_prepares_the_index(db: Database) -> None:
     world = World(db)
     doc = world.document("FAQ", "Gift cards never expire.")
     avatar = world.avatar(doc)
-    kb = KnowledgeBase(db, settings(), background_cpu=BackgroundCpu())
+    kb = KnowledgeBase(db, settings(), background_cpu=BackgroundCpu(niceness=0))
     kb.refresh([avatar])
     kb.refresh([avatar])  # coalesced with the one running
     await kb.wait_idle()
